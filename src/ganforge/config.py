@@ -1,0 +1,245 @@
+"""Typed run configuration: dataclasses, validation, JSON load/save and dotted overrides.
+
+A run is described completely by one :class:`RunConfig`. The CLI builds it from a preset,
+then an optional JSON file, then flags; the resolved result is saved as ``config.json`` in
+the run folder and inside every checkpoint, so a generator can be rebuilt from it alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Where the training images come from and how they are shaped."""
+
+    source: str = "fashion-mnist"  # dataset name, image folder or .npy/.npz file (--data)
+    data_dir: str | None = None  # folder holding a named dataset's files (--data-dir)
+    size: int | None = None  # square side in pixels; None: the model's native size, else the data's (--size)
+    channels: int | None = None  # 1 (grey) or 3 (RGB); None: keep the data's (--channels)
+    class_name: str | None = None  # keep only this class, by name or id (--class)
+    split: str = "train"  # train or test (--split)
+    limit: int | None = None  # keep at most this many images, the first ones (--limit)
+
+
+@dataclass
+class ModelConfig:
+    """Which generator/discriminator pair to build, and its width knobs."""
+
+    arch: str = "dcgan"  # architecture name from ganforge.models.ARCHS (--arch)
+    z_dim: int = 100  # latent size (--z-dim)
+    g_channels: int = 64  # generator base width, for configurable archs (--g-channels)
+    d_channels: int = 64  # discriminator base width, for configurable archs (--d-channels)
+    d_dropout: float | None = None  # dropout rate in D; None: the architecture's own (--d-dropout)
+    init: str = "keras"  # weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch (--init)
+
+
+@dataclass
+class LossConfig:
+    """Adversarial loss and the label tricks of the seeds."""
+
+    loss: str = "nonsaturating"  # nonsaturating (BCE, G labels 'real') or minimax (G minimises log(1-D(G(z)))) (--loss)
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - s (--label-smoothing)
+    label_noise: float = 0.0  # each D target moves toward the other class by a*U[0,1) (--label-noise)
+
+
+@dataclass
+class OptimConfig:
+    """Optimizers for G and D (Keras semantics where the seeds use Keras)."""
+
+    optimizer: str = "adam"  # adam or rmsprop (--optimizer)
+    lr_g: float = 2e-4  # generator learning rate (--lr-g)
+    lr_d: float = 2e-4  # discriminator learning rate (--lr-d)
+    beta1: float = 0.5  # Adam beta1 (--beta1)
+    beta2: float = 0.999  # Adam beta2 (--beta2)
+    rho: float = 0.9  # RMSprop decay of the squared-gradient average (--rho)
+    eps: float = 1e-7  # optimizer epsilon; 1e-7 is Keras' default (--eps)
+    decay: float = 0.0  # Keras 'decay': lr_t = lr / (1 + decay * t) (--lr-decay)
+    clip_g: float | None = None  # clip each G gradient element to [-c, c] (--clip-g)
+    clip_d: float | None = None  # clip each D gradient element to [-c, c] (--clip-d)
+
+
+@dataclass
+class TrainConfig:
+    """How long, how, and what to write while training."""
+
+    batch_size: int = 64  # images per step, real and fake each (--batch-size)
+    steps: int | None = None  # stop after this many steps (--steps)
+    epochs: float | None = None  # stop after this many passes over the data (--epochs)
+    minutes: float | None = None  # stop after this much wall-clock time (--minutes)
+    seed: int = 0  # seeds weights, data order, noise (--seed)
+    device: str = "auto"  # auto, cpu, cuda or cuda:N (--device)
+    precision: str = "auto"  # auto (bf16 where supported), fp32 or bf16 (--precision)
+    step: str = "alternating"  # alternating (D phase, then G phase) or joint (one G pass, both updates) (--step)
+    channels_last: bool = False  # channels-last memory layout for conv nets (--channels-last)
+    n_fixed: int = 64  # size of the fixed noise batch watched during training (--n-fixed)
+    sample_every: int = 500  # steps between fixed-noise grids (--sample-every)
+    checkpoint_every: int = 1000  # steps between checkpoints (--checkpoint-every)
+    log_every: int = 50  # steps between log lines in log.jsonl (--log-every)
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to start, resume or rebuild a run."""
+
+    preset: str = "dcgan"  # the preset this run started from (--preset)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        cfg = cls()
+        apply_dict(cfg, d)
+        return cfg
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        try:
+            d = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from None
+        return cls.from_dict(d)
+
+
+def _flag(section: str, name: str) -> str:
+    """The CLI flag a config field is set by, for error messages."""
+    special = {("data", "source"): "--data", ("data", "class_name"): "--class", ("optim", "decay"): "--lr-decay"}
+    return special.get((section, name), "--" + name.replace("_", "-"))
+
+
+def _coerce(value: Any, current: Any, typ: Any, where: str) -> Any:
+    """Convert a JSON/CLI value to the field's declared type."""
+    t = str(typ)
+    if value is None:
+        if "None" in t:
+            return None
+        raise ConfigError(f"{where}: a value is required")
+    if isinstance(value, str) and value.lower() in ("none", "null") and "None" in t:
+        return None
+    try:
+        if t.startswith("bool"):
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if t.startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError(value)
+            return int(value)
+        if t.startswith("float"):
+            return float(value)
+        if t.startswith("str"):
+            return str(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: cannot read {value!r} as {t.split(' ')[0]}") from None
+    return value
+
+
+def apply_dict(cfg: RunConfig, d: dict[str, Any]) -> RunConfig:
+    """Overwrite fields of ``cfg`` from a nested dict (as in config.json). Unknown keys are errors."""
+    for key, value in d.items():
+        if key == "preset":
+            cfg.preset = str(value)
+            continue
+        section = getattr(cfg, key, None)
+        if not dataclasses.is_dataclass(section) or not isinstance(value, dict):
+            raise ConfigError(f"unknown config section {key!r}")
+        for name, v in value.items():
+            set_field(cfg, f"{key}.{name}", v)
+    return cfg
+
+
+def set_field(cfg: RunConfig, dotted: str, value: Any) -> None:
+    """Set one field by its dotted name, e.g. ``set_field(cfg, "optim.lr_d", "1e-4")``."""
+    parts = dotted.split(".")
+    if len(parts) != 2:
+        raise ConfigError(f"--set {dotted}: expected SECTION.FIELD, e.g. optim.lr_d")
+    section_name, name = parts
+    section = getattr(cfg, section_name, None)
+    if not dataclasses.is_dataclass(section):
+        raise ConfigError(f"--set {dotted}: unknown section {section_name!r}")
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    if name not in fields:
+        known = ", ".join(sorted(fields))
+        raise ConfigError(f"--set {dotted}: unknown field {name!r} (known: {known})")
+    where = _flag(section_name, name)
+    setattr(section, name, _coerce(value, getattr(section, name), fields[name].type, where))
+
+
+def field_docs() -> dict[str, str]:
+    """Dotted field name -> its comment, read from this file (used by --help)."""
+    docs: dict[str, str] = {}
+    section = None
+    for line in Path(__file__).read_text().splitlines():
+        s = line.strip()
+        if s.startswith("class ") and s.endswith("Config:"):
+            section = {"DataConfig": "data", "ModelConfig": "model", "LossConfig": "loss",
+                       "OptimConfig": "optim", "TrainConfig": "train"}.get(s[6:-1])
+        elif section and ":" in s and "#" in s and not s.startswith(("#", '"')):
+            docs[f"{section}.{s.split(':')[0]}"] = s.split("#", 1)[1].strip()
+    return docs
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check ranges and choices; raise ConfigError naming the flag."""
+
+    def need(ok: bool, section: str, name: str, msg: str) -> None:
+        if not ok:
+            raise ConfigError(f"{_flag(section, name)}: {msg} (got {getattr(getattr(cfg, section), name)!r})")
+
+    d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
+    need(d.size is None or 4 <= d.size <= 1024, "data", "size", "must be between 4 and 1024")
+    need(d.channels in (None, 1, 3), "data", "channels", "must be 1 or 3")
+    need(d.split in ("train", "test"), "data", "split", "must be train or test")
+    need(d.limit is None or d.limit > 0, "data", "limit", "must be positive")
+    need(m.z_dim > 0, "model", "z_dim", "must be positive")
+    need(m.g_channels > 0, "model", "g_channels", "must be positive")
+    need(m.d_channels > 0, "model", "d_channels", "must be positive")
+    need(m.d_dropout is None or 0 <= m.d_dropout < 1, "model", "d_dropout", "must be in [0, 1)")
+    need(m.init in ("keras", "dcgan", "torch"), "model", "init", "must be keras, dcgan or torch")
+    need(lo.loss in ("nonsaturating", "minimax"), "loss", "loss", "must be nonsaturating or minimax")
+    need(0 <= lo.label_smoothing < 0.5, "loss", "label_smoothing", "must be in [0, 0.5)")
+    need(0 <= lo.label_noise < 0.5, "loss", "label_noise", "must be in [0, 0.5)")
+    need(o.optimizer in ("adam", "rmsprop"), "optim", "optimizer", "must be adam or rmsprop")
+    need(o.lr_g > 0, "optim", "lr_g", "must be positive")
+    need(o.lr_d > 0, "optim", "lr_d", "must be positive")
+    need(0 <= o.beta1 < 1, "optim", "beta1", "must be in [0, 1)")
+    need(0 <= o.beta2 < 1, "optim", "beta2", "must be in [0, 1)")
+    need(0 <= o.rho < 1, "optim", "rho", "must be in [0, 1)")
+    need(o.eps > 0, "optim", "eps", "must be positive")
+    need(o.decay >= 0, "optim", "decay", "must be >= 0")
+    need(o.clip_g is None or o.clip_g > 0, "optim", "clip_g", "must be positive")
+    need(o.clip_d is None or o.clip_d > 0, "optim", "clip_d", "must be positive")
+    need(t.batch_size > 0, "train", "batch_size", "must be positive")
+    need(t.steps is None or t.steps >= 0, "train", "steps", "must be >= 0")
+    need(t.epochs is None or t.epochs > 0, "train", "epochs", "must be positive")
+    need(t.minutes is None or t.minutes > 0, "train", "minutes", "must be positive")
+    need(t.precision in ("auto", "fp32", "bf16"), "train", "precision", "must be auto, fp32 or bf16")
+    need(t.step in ("alternating", "joint"), "train", "step", "must be alternating or joint")
+    need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"), "train", "device",
+         "must be auto, cpu, cuda or cuda:N")
+    need(t.n_fixed > 0, "train", "n_fixed", "must be positive")
+    need(t.sample_every > 0, "train", "sample_every", "must be positive")
+    need(t.checkpoint_every > 0, "train", "checkpoint_every", "must be positive")
+    need(t.log_every > 0, "train", "log_every", "must be positive")
+    return cfg
