@@ -1,0 +1,167 @@
+"""Training images: named datasets, image folders and numpy files, loaded once into memory.
+
+``load_data(cfg)`` returns an :class:`ImageData` whose images are already at their final size
+and channel count, as uint8, so a training step only has to index, move and scale a batch
+(``to_model_range``). Every problem with the input is a :class:`ganforge.errors.DataError`
+with a one-line message naming the file and the fix.
+"""
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..config import DataConfig
+from ..errors import DataError
+from .download import cache_dir
+from .transform import convert_channels, resize_square, select
+
+__all__ = ["ImageData", "load_data", "data_name", "cache_dir", "to_model_range",
+           "from_model_range", "DATASETS"]
+
+DATASETS = ("fashion-mnist", "mnist", "cifar10")
+_ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "mnist": "mnist",
+            "cifar10": "cifar10"}
+ARRAY_SUFFIXES = (".npy", ".npz")
+FOLDER_DEFAULT_SIZE = 64
+
+
+@dataclass(repr=False)
+class ImageData:
+    """A whole dataset in memory, at its final size."""
+
+    # layout: (N, C, H, W), uint8 0..255, C-contiguous, on the CPU; H == W; C is 1 or 3.
+    images: torch.Tensor
+    labels: torch.Tensor | None  # int64 (N,), ids into class_names; None when the source has none
+    class_names: list[str] | None  # class id -> name, when known
+    name: str  # short name for run folders: "fashion-mnist", "mnist", "cifar10", folder/file stem
+    source_path: str | None  # where it was read from, for messages
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    @property
+    def channels(self) -> int:
+        return self.images.shape[1]
+
+    @property
+    def size(self) -> int:
+        return self.images.shape[-1]
+
+    def __repr__(self) -> str:
+        n, c, h, w = self.images.shape
+        labels = "no labels" if self.labels is None else f"{len(self.class_names or [])} classes"
+        return f"ImageData({self.name!r}: {n} x {c}x{h}x{w} uint8, {labels}, from {self.source_path})"
+
+
+def _named(source: str) -> str | None:
+    """The canonical dataset name ``source`` refers to, if any."""
+    return _ALIASES.get(re.sub(r"[-_ ]", "", source.strip().lower()))
+
+
+def data_name(cfg: DataConfig) -> str:
+    """The short name of ``cfg.source`` (for run folder names) without loading anything."""
+    named = _named(cfg.source)
+    if named:
+        return named
+    p = Path(cfg.source).expanduser()
+    stem = (p.resolve().name if p.is_dir() or p.name in ("", ".", "..") else
+            p.stem if p.suffix.lower() in ARRAY_SUFFIXES else p.name)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "data"
+
+
+def load_data(cfg: DataConfig, default_size: int | None = None, progress: bool = True) -> ImageData:
+    """Load the images ``cfg`` describes, filtered, converted and resized once.
+
+    Size is ``cfg.size``, else ``default_size`` (the model's native size), else the data's
+    own (for image folders, which have none: 64, with a warning). Channels are
+    ``cfg.channels``, else the data's. ``cfg.source`` is a dataset name (fashion-mnist, mnist,
+    cifar10), a folder of images, or a .npy/.npz file; a name wins over a same-named folder in
+    the working directory (write ``./mnist`` for the folder). ``progress`` shows download and
+    decode progress bars on stderr. Raises DataError on any problem with the data.
+    """
+    size = cfg.size or default_size
+    named = _named(cfg.source)
+    if named:
+        if named == "cifar10":
+            from .cifar import load_cifar10
+            images, labels, names, where = load_cifar10(cfg.data_dir, cfg.split, progress)
+        else:
+            from .idx import load_idx_dataset
+            images, labels, names, where = load_idx_dataset(named, cfg.data_dir, cfg.split, progress)
+        return _finish(images, labels, names, named, where, cfg, size, shown=named)
+
+    path = Path(cfg.source).expanduser()
+    if not path.exists():
+        raise DataError(f"--data {cfg.source}: no such file or folder, and not a dataset name "
+                        f"(known: {', '.join(DATASETS)}); give a dataset name, a folder of images "
+                        f"or a .npy/.npz file")
+    is_dir = path.is_dir()
+    if not is_dir and path.suffix.lower() not in ARRAY_SUFFIXES:
+        raise DataError(f"--data {cfg.source}: is a file but not .npy or .npz; give a folder of "
+                        f"images, a .npy/.npz file or a dataset name ({', '.join(DATASETS)})")
+    if cfg.split != "train":
+        what = "an image folder" if is_dir else "an array file"
+        raise DataError(f"--split {cfg.split}: {cfg.source} is {what}, which has one split only; "
+                        f"drop --split or give a folder/file holding the test images")
+    name = data_name(cfg)
+    if is_dir:
+        from .folder import load_folder
+        if size is None:
+            warnings.warn(f"{path}: no --size given for an image folder; resizing images to "
+                          f"{FOLDER_DEFAULT_SIZE}x{FOLDER_DEFAULT_SIZE}", stacklevel=2)
+            size = FOLDER_DEFAULT_SIZE
+        images, labels, names = load_folder(path, size, cfg.channels, cfg.class_name, cfg.limit, progress)
+        # class and limit are already applied; this only checks and converts channels
+        return _finish(images, labels, names, name, str(path), cfg, size, shown=str(path), filtered=True)
+    from .arrays import load_array_file
+    images, labels, names = load_array_file(path)
+    return _finish(images, labels, names, name, str(path), cfg, size, shown=str(path))
+
+
+def _finish(images, labels, names, name, where, cfg: DataConfig, size, shown, filtered=False) -> ImageData:
+    if not filtered:
+        images, labels = select(images, labels, names, cfg.class_name, cfg.limit, shown)
+    c = cfg.channels
+    # convert channels on whichever side of the resize holds fewer pixels
+    if c is not None and c < images.shape[1]:
+        images = convert_channels(images, c)
+    if size is not None:
+        images = resize_square(images, size)
+    elif images.shape[2] != images.shape[3]:
+        images = resize_square(images, min(images.shape[2], images.shape[3]))
+    images = convert_channels(images, c)
+    return ImageData(images=images.contiguous(), labels=labels, class_names=names,
+                     name=name, source_path=where)
+
+
+_OUTPUTS = ("tanh", "linear", "sigmoid")
+
+
+def to_model_range(batch_uint8: torch.Tensor, output: str) -> torch.Tensor:
+    """uint8 images -> float32 on the same device: [-1, 1] for a ``"tanh"`` or ``"linear"``
+    generator output, [0, 1] for ``"sigmoid"``. Exact inverse: :func:`from_model_range`."""
+    if batch_uint8.dtype != torch.uint8:
+        raise TypeError(f"to_model_range expects uint8 images, got {batch_uint8.dtype}")
+    x = batch_uint8.to(torch.float32)
+    if output in ("tanh", "linear"):
+        return x.div_(127.5).sub_(1.0)
+    if output == "sigmoid":
+        return x.div_(255.0)
+    raise ValueError(f"unknown generator output {output!r} (known: {', '.join(_OUTPUTS)})")
+
+
+def from_model_range(x: torch.Tensor, output: str) -> torch.Tensor:
+    """Model-range floats -> uint8 images (clamped, rounded), on the same device; the inverse
+    of :func:`to_model_range`. Detaches, so it is safe on a generator's output."""
+    y = x.detach().to(torch.float32)
+    if output in ("tanh", "linear"):
+        y = (y + 1.0) * 127.5
+    elif output == "sigmoid":
+        y = y * 255.0
+    else:
+        raise ValueError(f"unknown generator output {output!r} (known: {', '.join(_OUTPUTS)})")
+    return y.nan_to_num_(0.0).clamp_(0, 255).round_().to(torch.uint8)
