@@ -1,0 +1,45 @@
+# The only set-up a user needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch 2.13.0: a CPU build where a local wheel exists, the usual PyPI build elsewhere.
+# On a GPU machine `make demo TORCH=torch` takes the newest CUDA build.
+TORCH ?= torch==2.13.0
+DEMO_MINUTES ?= 3
+FMNIST_DEB := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test bench data clean help
+
+help:
+	@echo "make demo   create .venv, get Fashion-MNIST, train the default model for $(DEMO_MINUTES) minutes"
+	@echo "make test   create .venv and run the test suite"
+	@echo "make bench  training throughput benchmark (benchmarks/throughput.py)"
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH)"
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+# Fashion-MNIST: Debian's package where apt works (as root); otherwise ganforge downloads it
+# from the official source into ~/.cache/ganforge on first use.
+data: $(VENV)/.installed
+	@if [ ! -d $(FMNIST_DEB) ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; } || \
+	  echo "apt-get could not install dataset-fashion-mnist; ganforge will download it instead"; fi
+	$(PY) -c "from ganforge.config import DataConfig; from ganforge.data import load_data; \
+	d = load_data(DataConfig()); print('Fashion-MNIST ready:', tuple(d.images.shape), 'from', d.source_path)"
+
+demo: data
+	$(VENV)/bin/ganforge train --minutes $(DEMO_MINUTES)
+
+test: $(VENV)/.installed
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info

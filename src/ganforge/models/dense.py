@@ -1,0 +1,53 @@
+"""Géron's fully connected GAN (seed 004, "Building a Simple GAN").
+
+Keras original, with ``codings_size = 30``::
+
+    generator = Sequential([Dense(100, relu, he_normal), Dense(150, relu, he_normal),
+                            Dense(28 * 28, sigmoid), Reshape([28, 28])])
+    discriminator = Sequential([Flatten(), Dense(150, relu, he_normal),
+                                Dense(100, relu, he_normal), Dense(1, sigmoid)])
+
+The generator's sigmoid means images live in [0, 1]; the discriminator's final sigmoid is
+dropped here (see :class:`~ganforge.models.layers.Discriminator`).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+
+from .layers import Discriminator, Generator, Reshape, he_dense, init_weights
+
+
+class GeronDenseGenerator(Generator):
+    """Noise -> 100 -> 150 -> 28*28*C sigmoid pixels (Géron's dense GAN generator)."""
+
+    def __init__(self, *, z_dim: int = 30, img_channels: int = 1, img_size: int = 28, init: str = "keras"):
+        super().__init__(z_dim, img_channels, img_size, output="sigmoid")
+        self.net = nn.Sequential(OrderedDict(
+            fc1=he_dense(z_dim, 100), act1=nn.ReLU(),
+            fc2=he_dense(100, 150), act2=nn.ReLU(),
+            # The seed names no initializer for the output layer: Keras' glorot-uniform.
+            fc3=nn.Linear(150, img_channels * img_size * img_size), out=nn.Sigmoid(),
+            reshape=Reshape(img_channels, img_size, img_size),
+        ))
+        init_weights(self, init)
+
+
+class GeronDenseDiscriminator(Discriminator):
+    """Flattened pixels -> 150 -> 100 -> one logit (Géron's dense GAN discriminator).
+
+    The seed has no dropout; ``dropout > 0`` (``--d-dropout``) adds it after each hidden
+    layer. The Dropout modules are always present (rate 0 is a no-op) so that checkpoints
+    load whatever rate the run used.
+    """
+
+    def __init__(self, *, img_channels: int = 1, img_size: int = 28, dropout: float = 0.0, init: str = "keras"):
+        super().__init__(img_channels, img_size)
+        self.net = nn.Sequential(OrderedDict(
+            flatten=nn.Flatten(),
+            fc1=he_dense(img_channels * img_size * img_size, 150), act1=nn.ReLU(), drop1=nn.Dropout(dropout),
+            fc2=he_dense(150, 100), act2=nn.ReLU(), drop2=nn.Dropout(dropout),
+            fc3=nn.Linear(100, 1),
+        ))
+        init_weights(self, init)

@@ -1,0 +1,267 @@
+"""Building blocks shared by the architectures.
+
+The seed models are Keras models; to reproduce them in PyTorch three things need care:
+
+* **Padding.** Keras ``padding='same'`` with a stride of 2 pads asymmetrically (the extra
+  row/column goes at the bottom/right). PyTorch's ``padding=`` is always symmetric, and its
+  ``padding='same'`` refuses strides above 1. :class:`SameConv2d` and
+  :class:`SameConvTranspose2d` reproduce TensorFlow's alignment exactly.
+* **Initialisation.** Keras draws kernels from glorot-uniform (or a named initializer) and
+  zeroes biases; PyTorch uses kaiming-uniform with non-zero biases. :func:`init_weights`
+  applies the scheme chosen by ``--init``, drawing only from torch's global RNG so
+  ``torch.manual_seed`` makes it reproducible.
+* **BatchNorm/LeakyReLU defaults.** Keras BN keeps 99% of the running statistics per step
+  (PyTorch ``momentum=0.01``) with ``eps=1e-3``; Keras 2's ``LeakyReLU()`` slope is 0.3.
+
+Also here: the :class:`Generator`/:class:`Discriminator` base classes that check inputs at the
+boundary, :class:`Reshape`, and :func:`layer_param_counts` for Keras-style parameter tables.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+KERAS_LEAKY_SLOPE = 0.3  # keras.layers.LeakyReLU() default alpha (Keras 2)
+KERAS_BN_MOMENTUM = 0.01  # Keras momentum=0.99 keeps 99% of the old statistic; PyTorch counts the new part
+KERAS_BN_EPS = 1e-3  # Keras BatchNormalization epsilon default
+HE_NORMAL_TRUNC_CORRECTION = 0.87962566103423978  # std of a unit normal truncated at +-2
+
+OUTPUTS = ("tanh", "sigmoid", "linear")
+
+
+# --------------------------------------------------------------------------- Keras-flavoured layers
+
+
+def keras_leaky_relu(slope: float = KERAS_LEAKY_SLOPE) -> nn.LeakyReLU:
+    """``keras.layers.LeakyReLU(slope)``; the default slope is Keras 2's 0.3, not PyTorch's 0.01."""
+    return nn.LeakyReLU(slope)
+
+
+def keras_bn1d(n: int) -> nn.BatchNorm1d:
+    """BatchNormalization over dense features with Keras' momentum and epsilon."""
+    return nn.BatchNorm1d(n, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
+
+
+def keras_bn2d(n: int) -> nn.BatchNorm2d:
+    """BatchNormalization over conv channels with Keras' momentum and epsilon."""
+    return nn.BatchNorm2d(n, eps=KERAS_BN_EPS, momentum=KERAS_BN_MOMENTUM)
+
+
+def he_dense(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
+    """``Dense(..., kernel_initializer="he_normal")``: a Linear tagged so the keras init uses HeNormal."""
+    layer = nn.Linear(in_features, out_features, bias=bias)
+    layer.keras_initializer = "he_normal"
+    return layer
+
+
+class Reshape(nn.Module):
+    """Reshape ``(N, ...)`` to ``(N, *shape)``.
+
+    ``reshape`` is a free view whenever the input is contiguous (the case after a Linear or
+    BatchNorm1d) and only copies when it has to, e.g. for a channels-last input.
+    """
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) padding TensorFlow's 'same' conv applies along one axis of length ``size``.
+
+    TF makes ``ceil(size / stride)`` outputs and pads just enough for the last window; when the
+    total is odd the extra pixel goes after (bottom/right).
+    """
+    out = -(-size // stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+class SameConv2d(nn.Conv2d):
+    """``keras.layers.Conv2D(padding='same')`` with TensorFlow's exact alignment, any stride.
+
+    The padding depends on the input size, so it is worked out per call (a few integer ops).
+    When the split is symmetric the conv pads by itself (no extra tensor); only an asymmetric
+    split (e.g. kernel 5, stride 2 on an even size) needs an explicit ``F.pad``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=0, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        (kh, kw), (sh, sw) = self.kernel_size, self.stride
+        top, bottom = tf_same_pads(x.shape[-2], kh, sh)
+        left, right = tf_same_pads(x.shape[-1], kw, sw)
+        if top == bottom and left == right:
+            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left))
+        return F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride)
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", tf_padding='same'"
+
+
+class SameConvTranspose2d(nn.ConvTranspose2d):
+    """``keras.layers.Conv2DTranspose(padding='same')``: output ``size * stride`` with TF's alignment.
+
+    TF defines this op as the gradient of a 'same' :class:`SameConv2d` whose input has the
+    output's size. That conv pads ``total = max(k - s, 0)`` split as ``(total // 2, rest)``, so
+    its gradient is the full transposed conv (length ``(n - 1) * s + k``) cropped to
+    ``[before, before + n * s)``. PyTorch's ``padding=p`` crops ``p`` from *both* ends, so we ask
+    for ``p = before`` and, when ``after = before + 1``, drop the one surplus last row/column.
+    For ``k < s`` nothing is cropped and ``output_padding`` supplies the missing tail (zeros
+    in the gradient, bias only here).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = True):
+        total = max(kernel_size - stride, 0)
+        before = total // 2
+        out_pad = max(stride - kernel_size, 0)
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=before,
+                         output_padding=out_pad, bias=bias)
+        self.trim = total - 2 * before  # 1 when the split is asymmetric, else 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, self.output_padding)
+        if self.trim:
+            y = y[..., : y.shape[-2] - self.trim, : y.shape[-1] - self.trim]
+        return y
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + ", tf_padding='same'"
+
+
+# --------------------------------------------------------------------------- G / D base classes
+
+
+class Generator(nn.Module):
+    """Base class of every generator: ``forward(z)`` with ``z`` of shape ``(N, z_dim)`` gives
+    images ``(N, img_channels, img_size, img_size)`` in the range named by ``output``.
+
+    Subclasses build ``self.net`` (an ``nn.Sequential``) that maps checked noise to images.
+    """
+
+    def __init__(self, z_dim: int, img_channels: int, img_size: int, output: str):
+        super().__init__()
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        self.z_dim, self.img_channels, self.img_size, self.output = z_dim, img_channels, img_size, output
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.z_dim or not z.is_floating_point():
+            raise ValueError(f"{type(self).__name__} expects float noise of shape (N, {self.z_dim}), "
+                             f"got {z.dtype} {tuple(z.shape)}")
+        return self.net(z)
+
+
+class Discriminator(nn.Module):
+    """Base class of every discriminator: ``forward(x)`` with ``x`` of shape
+    ``(N, img_channels, img_size, img_size)`` gives one float32 logit per image, shape ``(N,)``.
+
+    There is never a final sigmoid, even where the Keras seed has one: the loss applies it
+    inside BCE-with-logits, which is the numerically stable form of the same function.
+    """
+
+    def __init__(self, img_channels: int, img_size: int):
+        super().__init__()
+        self.img_channels, self.img_size = img_channels, img_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, s = self.img_channels, self.img_size
+        if x.dim() != 4 or tuple(x.shape[1:]) != (c, s, s):
+            raise ValueError(f"{type(self).__name__} expects images of shape (N, {c}, {s}, {s}), got {tuple(x.shape)}")
+        # (N, 1) or (N, 1, 1, 1) -> (N,). float() is free in fp32 and gives the loss fp32 logits under autocast.
+        return self.net(x).reshape(x.shape[0]).float()
+
+
+# --------------------------------------------------------------------------- initialisation
+
+
+def _fans(weight: torch.Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) as Keras counts them.
+
+    Linear (out, in): in, out. Conv (out, in, kh, kw): in*kh*kw, out*kh*kw. ConvTranspose
+    (in, out, kh, kw): Keras stores that kernel as (kh, kw, out, in) and so gets
+    out*kh*kw, in*kh*kw - the same formula on PyTorch's layout, and glorot only uses the sum.
+    """
+    receptive = math.prod(weight.shape[2:]) if weight.dim() > 2 else 1
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+@torch.no_grad()
+def glorot_uniform_(weight: torch.Tensor) -> torch.Tensor:
+    """Keras GlorotUniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out))."""
+    fan_in, fan_out = _fans(weight)
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return weight.uniform_(-limit, limit)
+
+
+@torch.no_grad()
+def he_normal_(weight: torch.Tensor) -> torch.Tensor:
+    """Keras HeNormal: normal truncated at 2 std, widened so the result has std sqrt(2 / fan_in)."""
+    fan_in, _ = _fans(weight)
+    std = math.sqrt(2.0 / fan_in) / HE_NORMAL_TRUNC_CORRECTION
+    return nn.init.trunc_normal_(weight, 0.0, std, -2 * std, 2 * std)
+
+
+INIT_SCHEMES = ("keras", "dcgan", "torch")
+_WEIGHTED = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)
+
+
+@torch.no_grad()
+def init_weights(module: nn.Module, scheme: str) -> nn.Module:
+    """Initialise every Linear/Conv/BatchNorm in ``module`` in place and return it.
+
+    * ``keras``: glorot-uniform kernels (or the layer's own ``keras_initializer``, as set by
+      :func:`he_dense`), zero biases, BN gamma 1 / beta 0 - what the Keras seeds get.
+    * ``dcgan``: N(0, 0.02) weights, zero biases, BN gamma N(1, 0.02) / beta 0 (Radford et al.).
+    * ``torch``: leave PyTorch's defaults.
+
+    Draws come only from torch's global RNG, in module order, so ``torch.manual_seed`` fixes them.
+    """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r} (known: {', '.join(INIT_SCHEMES)})")
+    if scheme == "torch":
+        return module
+    for m in module.modules():
+        if isinstance(m, _WEIGHTED):
+            if scheme == "dcgan":
+                nn.init.normal_(m.weight, 0.0, 0.02)
+            elif getattr(m, "keras_initializer", "glorot_uniform") == "he_normal":
+                he_normal_(m.weight)
+            else:
+                glorot_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            if scheme == "dcgan":
+                nn.init.normal_(m.weight, 1.0, 0.02)
+            else:
+                nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+# --------------------------------------------------------------------------- parameter tables
+
+
+def layer_param_counts(module: nn.Module) -> list[tuple[str, int]]:
+    """``(qualified name, trainable parameters)`` of each layer holding parameters, in forward order.
+
+    This is the ``Param #`` column of a Keras ``model.summary()`` without the parameter-free
+    rows. BatchNorm running statistics are buffers, so they count as Keras' non-trainable ones.
+    """
+    rows = []
+    for name, m in module.named_modules():
+        n = sum(p.numel() for p in m.parameters(recurse=False) if p.requires_grad)
+        if n:
+            rows.append((name, n))
+    return rows

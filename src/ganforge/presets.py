@@ -1,0 +1,125 @@
+"""Named recipes: each seed's model and training recipe, exactly, plus ganforge's own.
+
+A preset is a function returning a full :class:`RunConfig`; flags and config files then
+override single fields. Every seed preset keeps its seed's layers, optimizer, learning
+rates, batch size, latent size and step; the seed's dataset is recorded so a user can pass
+``--data`` to match it (ganforge's default dataset is Fashion-MNIST for every preset).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .config import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    name: str
+    make: Callable[[], RunConfig]
+    seed: str  # the seed text it reproduces, or "ganforge"
+    seed_data: str  # the --data (and --class) the seed trained on
+    description: str
+
+
+PRESETS: dict[str, PresetInfo] = {}
+
+
+def register_preset(name: str, *, seed: str, seed_data: str, description: str):
+    """Decorator: add a RunConfig factory to PRESETS under ``name``."""
+
+    def deco(fn: Callable[[], RunConfig]) -> Callable[[], RunConfig]:
+        PRESETS[name] = PresetInfo(name, fn, seed, seed_data, description)
+        return fn
+
+    return deco
+
+
+def get_preset(name: str) -> RunConfig:
+    """A fresh RunConfig for preset ``name``; unknown names raise ConfigError listing the known ones."""
+    if name not in PRESETS:
+        raise ConfigError(f"--preset: unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    cfg = PRESETS[name].make()
+    cfg.preset = name
+    return cfg
+
+
+def _keras_rmsprop(lr_g: float, lr_d: float, **kw) -> OptimConfig:
+    # Keras RMSprop defaults: rho 0.9, epsilon 1e-7.
+    return OptimConfig(optimizer="rmsprop", lr_g=lr_g, lr_d=lr_d, rho=0.9, eps=1e-7, **kw)
+
+
+@register_preset("dcgan", seed="ganforge", seed_data="fashion-mnist",
+                 description="Radford et al. DCGAN (strided convs, BatchNorm, ReLU/LeakyReLU, tanh) "
+                             "for 28, 32 or 64 px, grey or RGB; Adam(2e-4, beta1 0.5). The default.")
+def _dcgan() -> RunConfig:
+    return RunConfig(
+        model=ModelConfig(arch="dcgan", z_dim=100, g_channels=64, d_channels=64, init="dcgan"),
+        loss=LossConfig(loss="nonsaturating"),
+        optim=OptimConfig(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, eps=1e-8),
+        train=TrainConfig(batch_size=64, epochs=20, step="alternating", sample_every=200),
+    )
+
+
+@register_preset("tf-tutorial", seed="003", seed_data="mnist",
+                 description="The TensorFlow DCGAN tutorial: Adam(1e-4) for both, batch 256, 50 epochs, "
+                             "noise 100, one joint step with two gradient tapes.")
+def _tf_tutorial() -> RunConfig:
+    return RunConfig(
+        model=ModelConfig(arch="tf-tutorial", z_dim=100, init="keras"),
+        loss=LossConfig(loss="nonsaturating"),
+        # Keras Adam defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
+        optim=OptimConfig(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.9, beta2=0.999, eps=1e-7),
+        train=TrainConfig(batch_size=256, epochs=50, step="joint", sample_every=200),
+    )
+
+
+@register_preset("geron-dense", seed="004", seed_data="fashion-mnist",
+                 description="Géron's simple GAN: dense G (30 -> 100 -> 150 -> 784, sigmoid) and dense D, "
+                             "RMSprop, batch 32, 50 epochs, D phase then G phase with D frozen.")
+def _geron_dense() -> RunConfig:
+    return RunConfig(
+        model=ModelConfig(arch="geron-dense", z_dim=30, init="keras"),
+        loss=LossConfig(loss="nonsaturating"),
+        optim=_keras_rmsprop(1e-3, 1e-3),  # compile(optimizer="rmsprop"): Keras default lr 0.001
+        train=TrainConfig(batch_size=32, epochs=50, step="alternating", sample_every=500),
+    )
+
+
+@register_preset("geron-dcgan", seed="004", seed_data="fashion-mnist",
+                 description="Géron's DCGAN: Dense -> BN -> ConvT(64) -> BN -> ConvT(1, tanh); "
+                             "D with LeakyReLU(0.2) and dropout 0.4; RMSprop, batch 32, 50 epochs.")
+def _geron_dcgan() -> RunConfig:
+    return RunConfig(
+        model=ModelConfig(arch="geron-dcgan", z_dim=100, init="keras"),
+        loss=LossConfig(loss="nonsaturating"),
+        optim=_keras_rmsprop(1e-3, 1e-3),
+        train=TrainConfig(batch_size=32, epochs=50, step="alternating", sample_every=500),
+    )
+
+
+@register_preset("chollet-cifar10", seed="000", seed_data="cifar10 --class frog",
+                 description="Chollet's CIFAR-10 DCGAN (latent 32, 32x32x3): RMSprop D 8e-4 / G 4e-4 with "
+                             "clipvalue 1 and decay 1e-8, label noise 0.05, batch 20, 10,000 steps.")
+def _chollet() -> RunConfig:
+    return RunConfig(
+        model=ModelConfig(arch="chollet-cifar10", z_dim=32, init="keras"),
+        loss=LossConfig(loss="nonsaturating", label_noise=0.05),
+        optim=_keras_rmsprop(4e-4, 8e-4, decay=1e-8, clip_g=1.0, clip_d=1.0),
+        train=TrainConfig(batch_size=20, steps=10_000, step="alternating", sample_every=500),
+    )
+
+
+@register_preset("bilinear-upsample", seed="002", seed_data="mnist",
+                 description="Bilinear upsampling + valid convs instead of transposed convs; minimax G loss, "
+                             "D gradients clipped to [-1, 1], Adam 1e-3, batch 128, 50 epochs, joint step.")
+def _bilinear() -> RunConfig:
+    return RunConfig(
+        model=ModelConfig(arch="bilinear-upsample", z_dim=100, init="keras"),
+        loss=LossConfig(loss="minimax"),
+        # tf.train.AdamOptimizer defaults: beta1 0.9, beta2 0.999, epsilon 1e-8. The seed builds a new
+        # optimizer inside every step (its state never persists), which we take to be an accident.
+        optim=OptimConfig(optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_d=1.0),
+        train=TrainConfig(batch_size=128, epochs=50, step="joint", sample_every=200),
+    )

@@ -1,0 +1,6 @@
+"""Training: the loop, checkpoints and monitoring."""
+from .checkpoint import load_checkpoint, save_checkpoint
+from .loop import GANTrainer, TrainResult, fit, prepare, resolve_device, resolve_precision
+
+__all__ = ["GANTrainer", "TrainResult", "fit", "prepare", "resolve_device", "resolve_precision",
+           "load_checkpoint", "save_checkpoint"]

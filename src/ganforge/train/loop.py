@@ -1,0 +1,419 @@
+"""The training loop: D phase, then G phase with D frozen (or the seeds' joint step).
+
+``fit`` is the whole of ``ganforge train``: load data, build G and D, restore a checkpoint
+if resuming, then loop; every N steps it logs, draws the fixed-noise grid and checkpoints.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ..config import OptimConfig, RunConfig, validate
+from ..data import ImageData, from_model_range, load_data, to_model_range
+from ..errors import ConfigError
+from ..losses import G_LOSSES, d_loss_bce, d_targets
+from ..models import ARCHS, build_models
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .monitor import Monitor, truncate_log, write_loss_plot, write_progress_gif
+
+
+# --------------------------------------------------------------------------- devices and precision
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; asking for absent CUDA is an error naming --device."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device: {name} asked for, but this machine has no CUDA device (use --device cpu)")
+    return dev
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether bf16 autocast is fast here: CUDA with bf16, or a CPU with AVX512-BF16/AMX (oneDNN)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` -> bf16 where the hardware runs it natively, else fp32."""
+    if name == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    return name
+
+
+# --------------------------------------------------------------------------- optimizers
+def build_optimizer(params, cfg: OptimConfig, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    """Adam or RMSprop with the config's hyper-parameters (Keras semantics for rho/eps)."""
+    params = list(params)
+    # Fused kernels exist for CUDA; on CPU the multi-tensor (foreach) path is the fast one.
+    kw: dict[str, Any] = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **kw)
+    # Keras RMSprop divides by sqrt(v) + eps, as PyTorch does; rho is PyTorch's alpha.
+    kw.pop("fused", None)
+    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rho, eps=cfg.eps, foreach=True)
+
+
+def _params_with_grad(module: nn.Module) -> list[torch.Tensor]:
+    return [p for p in module.parameters() if p.grad is not None]
+
+
+# --------------------------------------------------------------------------- the trainer
+@dataclass
+class StepStats:
+    """Per-step values kept on the device; read (one sync) only when logging."""
+
+    d_loss: torch.Tensor
+    g_loss: torch.Tensor
+    d_real: torch.Tensor  # mean D(x), as a probability
+    d_fake: torch.Tensor  # mean D(G(z)) during the D phase
+
+
+class GANTrainer:
+    """Holds G, D, their optimizers and the step counters; one call of :meth:`train_step` is one step."""
+
+    def __init__(self, cfg: RunConfig, img_channels: int, img_size: int, device: torch.device):
+        self.cfg = cfg
+        self.device = device
+        self.precision = resolve_precision(cfg.train.precision, device)
+        self.spec = ARCHS[cfg.model.arch]
+        self.G, self.D = build_models(cfg.model, img_channels, img_size)
+        self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
+        self.G.to(device, memory_format=self.memory_format)
+        self.D.to(device, memory_format=self.memory_format)
+        o = cfg.optim
+        self.opt_g = build_optimizer(self.G.parameters(), o, o.lr_g, device)
+        self.opt_d = build_optimizer(self.D.parameters(), o, o.lr_d, device)
+        self.g_loss_fn = G_LOSSES[cfg.loss.loss]
+        self.d_has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+        self.step = 0
+
+    # -- helpers
+    def autocast(self):
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        """Normal latents (seed tricks: normal, not uniform), from torch's global RNG."""
+        return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+
+    def _targets(self, n: int) -> tuple[torch.Tensor | float, torch.Tensor | float]:
+        lo = self.cfg.loss
+        if lo.label_noise == 0 and lo.label_smoothing == 0:
+            return 1.0, 0.0
+        real_t = d_targets(n, True, smoothing=lo.label_smoothing, noise=lo.label_noise, device=self.device)
+        fake_t = d_targets(n, False, noise=lo.label_noise, device=self.device)
+        return real_t, fake_t
+
+    def _apply(self, opt: torch.optim.Optimizer, module: nn.Module, clip: float | None, base_lr: float) -> None:
+        if clip is not None:  # elementwise, like Keras clipvalue and seed 002's tf.clip_by_value
+            torch.nn.utils.clip_grad_value_(_params_with_grad(module), clip)
+        if self.cfg.optim.decay > 0:  # Keras 'decay': lr / (1 + decay * iterations)
+            for group in opt.param_groups:
+                group["lr"] = base_lr / (1.0 + self.cfg.optim.decay * self.step)
+        opt.step()
+
+    def d_real_fake(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits for the real and the fake half. Without BatchNorm in D one pass over both
+        halves is faster; with it each half gets its own pass, because batch statistics of a mixed
+        batch differ from the fake-only batch D sees in the G phase, and G learns to exploit that."""
+        if self.d_has_batchnorm:
+            return self.D(real), self.D(fake)
+        logits = self.D(torch.cat([real, fake.to(real.dtype)]))
+        return logits[:real.shape[0]], logits[real.shape[0]:]
+
+    def to_input(self, real_u8: torch.Tensor) -> torch.Tensor:
+        """uint8 batch (N, C, H, W) -> float in the model's range, on the device, in its memory format."""
+        x = to_model_range(real_u8.to(self.device, non_blocking=True), self.spec.output)
+        return x.contiguous(memory_format=self.memory_format)
+
+    # -- the two step kinds
+    def train_step(self, real_u8: torch.Tensor) -> StepStats:
+        """One training step on a uint8 batch of real images."""
+        real = self.to_input(real_u8)
+        stats = self._joint_step(real) if self.cfg.train.step == "joint" else self._alternating_step(real)
+        self.step += 1
+        return stats
+
+    def _alternating_step(self, real: torch.Tensor) -> StepStats:
+        """Seeds 001/004: phase 1 trains D on real and fake; phase 2 trains G through a frozen D."""
+        n = real.shape[0]
+        o = self.cfg.optim
+        # Phase 1: D on real (target 1) and fake (target 0). G runs without a graph: D's
+        # loss must not reach G's weights.
+        with torch.no_grad(), self.autocast():
+            fake = self.G(self.sample_z(n))
+        with self.autocast():
+            real_logits, fake_logits = self.d_real_fake(real, fake)
+        real_t, fake_t = self._targets(n)
+        d_loss = d_loss_bce(real_logits, fake_logits, real_t, fake_t)
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self._apply(self.opt_d, self.D, o.clip_d, o.lr_d)
+
+        # Phase 2: fresh noise labelled "real"; D frozen so no gradient reaches its parameters.
+        self.D.requires_grad_(False)
+        try:
+            with self.autocast():
+                g_logits = self.D(self.G(self.sample_z(n)))
+            g_loss = self.g_loss_fn(g_logits)
+            self.opt_g.zero_grad(set_to_none=True)
+            g_loss.backward()
+        finally:
+            self.D.requires_grad_(True)
+        self._apply(self.opt_g, self.G, o.clip_g, o.lr_g)
+        return StepStats(d_loss.detach(), g_loss.detach(),
+                         torch.sigmoid(real_logits.detach().float()).mean(),
+                         torch.sigmoid(fake_logits.detach().float()).mean())
+
+    def _joint_step(self, real: torch.Tensor) -> StepStats:
+        """Seeds 002/003: one G forward, both losses from the same D outputs, both updates
+        (TensorFlow's two gradient tapes). Each loss's gradient goes to its own network only."""
+        n = real.shape[0]
+        o = self.cfg.optim
+        with self.autocast():
+            fake = self.G(self.sample_z(n))
+            real_logits, fake_logits = self.d_real_fake(real, fake)
+        real_t, fake_t = self._targets(n)
+        d_loss = d_loss_bce(real_logits, fake_logits, real_t, fake_t)
+        g_loss = self.g_loss_fn(fake_logits)
+        g_params = [p for p in self.G.parameters() if p.requires_grad]
+        d_params = [p for p in self.D.parameters() if p.requires_grad]
+        g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
+        d_grads = torch.autograd.grad(d_loss, d_params)
+        for p, g in zip(g_params, g_grads):
+            p.grad = g
+        for p, g in zip(d_params, d_grads):
+            p.grad = g
+        self._apply(self.opt_g, self.G, o.clip_g, o.lr_g)
+        self._apply(self.opt_d, self.D, o.clip_d, o.lr_d)
+        return StepStats(d_loss.detach(), g_loss.detach(),
+                         torch.sigmoid(real_logits.detach().float()).mean(),
+                         torch.sigmoid(fake_logits.detach().float()).mean())
+
+    @torch.no_grad()
+    def render(self, z: torch.Tensor) -> torch.Tensor:
+        """uint8 images (N, C, H, W) of G in inference mode for latents z, on the CPU."""
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            with self.autocast():
+                x = self.G(z.to(self.device))
+            return from_model_range(x.float(), self.spec.output).cpu()
+        finally:
+            self.G.train(was_training)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(),
+                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(), "step": self.step}
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.G.load_state_dict(s["G"])
+        self.D.load_state_dict(s["D"])
+        self.opt_g.load_state_dict(s["opt_g"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.step = int(s["step"])
+
+
+# --------------------------------------------------------------------------- data order
+class EpochSampler:
+    """Shuffled batches without replacement; epoch e's order depends only on (seed, e), so a
+    resumed run picks up mid-epoch exactly where it stopped."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device):
+        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
+        self.steps_per_epoch = n // batch_size  # the last partial batch is dropped, as in the seeds
+        self.epoch, self.pos = 0, 0
+        self._perm: torch.Tensor | None = None
+
+    def _order(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.n, generator=g).to(self.device)
+
+    def next_indices(self) -> torch.Tensor:
+        if self.pos >= self.steps_per_epoch:
+            self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
+        if self._perm is None:
+            self._perm = self._order(self.epoch)
+        i = self.pos * self.batch_size
+        self.pos += 1
+        return self._perm[i:i + self.batch_size]
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + self.pos / self.steps_per_epoch
+
+
+# --------------------------------------------------------------------------- fit
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    interrupted: bool
+    samples: Path | None
+    gif: Path | None
+    plot: Path | None
+    checkpoint: Path
+    img_per_s: float
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig]:
+    """Load the data for ``cfg`` and return it with a copy of the config whose size and channels
+    are resolved, so the saved config alone can rebuild G."""
+    validate(cfg)
+    if cfg.model.arch not in ARCHS:
+        raise ConfigError(f"--arch: unknown architecture {cfg.model.arch!r} (known: {', '.join(ARCHS)})")
+    data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=progress)
+    resolved = RunConfig.from_dict(cfg.to_dict())
+    resolved.data.channels = int(data.images.shape[1])
+    resolved.data.size = int(data.images.shape[2])
+    return data, resolved
+
+
+def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
+        data: ImageData | None = None, log=print) -> TrainResult:
+    """Train (or continue) the run in ``run_dir`` with config ``cfg``.
+
+    resume: load ``run_dir/checkpoint.pt`` and continue exactly where it stopped.
+    data: already-loaded data (else loaded from ``cfg.data``).
+    """
+    run_dir = Path(run_dir)
+    if data is None:
+        data, cfg = prepare(cfg, progress)
+    t = cfg.train
+    device = resolve_device(t.device)
+    n_images = data.images.shape[0]
+    batch_size = t.batch_size
+    if batch_size > n_images:
+        log(f"note: --batch-size {batch_size} is more than the {n_images} images; using {n_images}")
+        batch_size = n_images
+
+    seed_everything(t.seed)
+    trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], device)
+    sampler = EpochSampler(n_images, batch_size, t.seed, device)
+    fixed_z = torch.randn(t.n_fixed, cfg.model.z_dim, generator=torch.Generator().manual_seed(t.seed))
+    elapsed_before = 0.0
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if resume:
+        ckpt = load_checkpoint(ckpt_path)
+        trainer.load_state_dict(ckpt)
+        sampler.epoch, sampler.pos = int(ckpt["epoch"]), int(ckpt["pos"])
+        fixed_z = ckpt["fixed_z"]
+        elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        set_rng_state(ckpt["rng"])
+        truncate_log(run_dir, trainer.step)
+    cfg.save(run_dir / "config.json")
+
+    # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
+    total = t.steps
+    if t.epochs is not None:
+        by_epochs = math.ceil(t.epochs * sampler.steps_per_epoch)
+        total = by_epochs if total is None else min(total, by_epochs)
+    start_time = time.monotonic()
+    deadline = start_time + 60 * t.minutes if t.minutes is not None else None
+    if total is None and deadline is None:
+        raise ConfigError("give a length: --steps, --epochs or --minutes")
+
+    images = data.images.to(device)  # the whole uint8 dataset lives on the device; batches are index views
+    monitor = Monitor(run_dir, trainer.step, total, deadline, progress)
+
+    def checkpoint() -> Path:
+        return save_checkpoint({
+            **trainer.state_dict(), "epoch": sampler.epoch, "pos": sampler.pos, "fixed_z": fixed_z,
+            "rng": rng_state(), "config": cfg.to_dict(),
+            "elapsed_s": elapsed_before + time.monotonic() - start_time,
+            "img_channels": int(images.shape[1]), "img_size": int(images.shape[2]),
+        }, ckpt_path)
+
+    def done() -> bool:
+        if total is not None and trainer.step >= total:
+            return True
+        return deadline is not None and time.monotonic() >= deadline
+
+    if trainer.step == 0:
+        monitor.save_samples(0, trainer.render(fixed_z))
+
+    acc: list[StepStats] = []
+    last_log_t, last_log_step = time.monotonic(), trainer.step
+    img_per_s = 0.0
+    with GracefulStop() as stop:
+        try:
+            while not done() and not stop.requested:
+                idx = sampler.next_indices()
+                acc.append(trainer.train_step(images[idx]))
+                monitor.step()
+                s = trainer.step
+                if s % t.log_every == 0 or done():
+                    now = time.monotonic()
+                    img_per_s = (s - last_log_step) * batch_size / max(now - last_log_t, 1e-9)
+                    last_log_t, last_log_step = now, s
+                    means = torch.stack([torch.stack([a.d_loss, a.g_loss, a.d_real, a.d_fake]) for a in acc]).mean(0)
+                    d_loss, g_loss, d_real, d_fake = means.tolist()  # the one host-device sync per log interval
+                    acc.clear()
+                    monitor.log({"step": s, "epoch": round(sampler.epochs_done, 4),
+                                 "time_s": round(elapsed_before + now - start_time, 3),
+                                 "img_per_s": round(img_per_s, 1), "d_loss": d_loss, "g_loss": g_loss,
+                                 "d_real": d_real, "d_fake": d_fake})
+                if s % t.sample_every == 0:
+                    monitor.save_samples(s, trainer.render(fixed_z))
+                if s % t.checkpoint_every == 0:
+                    checkpoint()
+        finally:
+            monitor.close()
+        interrupted = stop.requested
+        if interrupted:
+            log(f"interrupted at step {trainer.step}: saving a checkpoint before exiting")
+    final = monitor.save_samples(trainer.step, trainer.render(fixed_z))
+    path = checkpoint()
+    gif = write_progress_gif(run_dir)
+    plot = write_loss_plot(run_dir)
+    return TrainResult(run_dir, trainer.step, interrupted, final, gif, plot, path, img_per_s)
+
+
+class GracefulStop:
+    """Turns the first Ctrl-C (or SIGTERM) into a request to stop after the current step, so the
+    checkpoint written on the way out is a consistent one; a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "GracefulStop":
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
