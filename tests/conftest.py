@@ -43,6 +43,11 @@ def cli(capsys):
     return run
 
 
-# Fast settings for 2-step runs: no progress bar, small batches, write everything every step.
+@pytest.fixture
+def fast():
+    """CLI flags for quick runs: no progress bar, small batches, write everything every step."""
+    return list(FAST)
+
+
 FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "1",
         "--checkpoint-every", "1", "--log-every", "1", "--precision", "fp32"]

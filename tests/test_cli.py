@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FAST
 from ganforge.presets import PRESETS
 
 SEED_COUNTS = {  # trainable parameters of the Keras models in the seeds
@@ -33,10 +32,10 @@ def test_presets_lists_every_preset_with_counts(cli):
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
-def test_two_step_run_then_generate(cli, tmp_path, npz_data, preset):
+def test_two_step_run_then_generate(cli, fast, tmp_path, npz_data, preset):
     run = tmp_path / "run"
     extra = ["--g-channels", "8", "--d-channels", "8"] if preset == "dcgan" else []
-    code, out, err = cli("train", "--preset", preset, "--data", npz_data, "--steps", 2, "--out", run, *FAST, *extra)
+    code, out, err = cli("train", "--preset", preset, "--data", npz_data, "--steps", 2, "--out", run, *fast, *extra)
     assert code == 0, err
     assert "finished at step 2" in out
     for name in ("config.json", "log.jsonl", "checkpoint.pt", "progress.gif", "losses.png",
@@ -58,9 +57,9 @@ def test_two_step_run_then_generate(cli, tmp_path, npz_data, preset):
     assert len(list((tmp_path / "pngs").glob("*.png"))) == 3
 
 
-def test_generate_is_deterministic_per_seed(cli, tmp_path, npz_data):
+def test_generate_is_deterministic_per_seed(cli, fast, tmp_path, npz_data):
     run = tmp_path / "run"
-    assert cli("train", "--data", npz_data, "--steps", 1, "--out", run, *FAST,
+    assert cli("train", "--data", npz_data, "--steps", 1, "--out", run, *fast,
                "--g-channels", "8", "--d-channels", "8")[0] == 0
     for name, seed in (("a", 1), ("b", 1), ("c", 2)):
         assert cli("generate", run, "-n", 4, "--seed", seed, "--out", tmp_path / f"{name}.npy")[0] == 0
@@ -70,9 +69,9 @@ def test_generate_is_deterministic_per_seed(cli, tmp_path, npz_data):
     assert code == 0 and Image.open(tmp_path / "grid.png").size[0] >= 256
 
 
-def test_resume_via_cli_continues_to_the_total(cli, tmp_path, npz_data):
+def test_resume_via_cli_continues_to_the_total(cli, fast, tmp_path, npz_data):
     run = tmp_path / "run"
-    args = ["--data", npz_data, "--out", run, *FAST, "--g-channels", "8", "--d-channels", "8"]
+    args = ["--data", npz_data, "--out", run, *fast, "--g-channels", "8", "--d-channels", "8"]
     assert cli("train", "--steps", 2, *args)[0] == 0
     code, out, err = cli("train", "--resume", run, "--steps", 3, "--no-progress")
     assert code == 0, err
@@ -97,14 +96,14 @@ def test_dry_run_prints_resolved_config(cli):
     (["--set", "optim.nope=1"], "unknown field"),
     (["--config", "/nonexistent.json"], "--config"),
 ])
-def test_bad_input_gives_one_line_and_exit_2(cli, args, msg):
+def test_bad_input_gives_one_line_and_exit_2(cli, fast, args, msg):
     code, out, err = cli("train", "--steps", "1", "--no-progress", *args)
     assert code == 2
     assert msg in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_generate_refuses_a_file_that_is_not_a_checkpoint(cli, tmp_path):
+def test_generate_refuses_a_file_that_is_not_a_checkpoint(cli, fast, tmp_path):
     bad = tmp_path / "x.pt"
     bad.write_bytes(b"not a checkpoint at all")
     code, _, err = cli("generate", bad)
