@@ -29,8 +29,12 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+class _Formatter(argparse.RawDescriptionHelpFormatter):
     pass
+
+
+METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "--arch": "NAME", "--init": "NAME",
+            "--loss": "NAME", "--optimizer": "NAME", "--device": "DEV", "--precision": "P", "--step": "KIND"}
 
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,7 +53,7 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
                 group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
                                    default=argparse.SUPPRESS, help=help_text)
             else:
-                metavar = {"int": "N", "float": "X", "str": "NAME"}.get(str(f.type).split(" ")[0], "V")
+                metavar = METAVARS.get(flag) or {"int": "N", "float": "X"}.get(str(f.type).split(" ")[0], "V")
                 group.add_argument(flag, dest=dest, default=argparse.SUPPRESS, metavar=metavar, help=help_text)
 
 
@@ -64,17 +68,18 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a GAN (or resume one)", formatter_class=_Formatter,
                        description="Train a GAN. Settings come from --preset, then --config FILE, then flags.\n"
                                    "A run folder gets config.json, log.jsonl, samples/, progress.gif, losses.png\n"
-                                   "and checkpoint.pt. Ctrl-C saves a checkpoint; --resume RUN continues exactly.",
+                                   "and checkpoint.pt. Ctrl-C saves a checkpoint; --resume RUN continues exactly.\n"
+                                   "Defaults of the flags below come from the preset: see them with --dry-run.",
                        epilog="examples:\n"
                               "  ganforge train --minutes 5\n"
                               "  ganforge train --preset tf-tutorial --data mnist --epochs 50\n"
                               "  ganforge train --data ./my_images --size 64 --channels 3 --steps 20000\n"
                               "  ganforge train --resume runs/00000-dcgan-fashion-mnist --steps 5000")
-    t.add_argument("--preset", default="dcgan", help="named recipe; see 'ganforge presets'")
+    t.add_argument("--preset", default="dcgan", help="named recipe; see 'ganforge presets' (default: dcgan)")
     t.add_argument("--config", metavar="FILE", help="JSON config (as in a run's config.json) applied after the preset")
     t.add_argument("--set", metavar="SECTION.FIELD=VALUE", action="append", default=[],
                    help="set any config field, e.g. --set optim.lr_d=1e-4 (repeatable)")
-    t.add_argument("--out", metavar="RUN_DIR", help="run folder (default: runs/NNNNN-<preset>-<data>/)")
+    t.add_argument("--out", metavar="RUN_DIR", help="run folder (default: the next runs/NNNNN-<preset>-<data>/)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoint")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -87,12 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
                               "  ganforge generate RUN -n 1000 --out samples/      (one PNG each)\n"
                               "  ganforge generate RUN -n 10000 --out fake.npy     (uint8 N,H,W,C)")
     g.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
-    g.add_argument("-n", type=int, default=64, help="how many images")
-    g.add_argument("--seed", type=int, default=0, help="latent seed: same seed, same images")
-    g.add_argument("--out", default="generated.png", help="a .png grid, a .npy array, or a folder for PNGs")
+    g.add_argument("-n", type=int, default=64, help="how many images (default: 64)")
+    g.add_argument("--seed", type=int, default=0, help="latent seed: same seed, same images (default: 0)")
+    g.add_argument("--out", default="generated.png",
+                   help="a .png grid, a .npy array, or a folder for PNGs (default: generated.png)")
     g.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
-    g.add_argument("--device", default="cpu", help="cpu or cuda")
-    g.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    g.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    g.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
 
     pr = sub.add_parser("presets", help="list the presets", formatter_class=_Formatter,
                         description="Every preset, the seed it reproduces and its G/D trainable parameter counts.")

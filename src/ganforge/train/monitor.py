@@ -47,23 +47,35 @@ class Monitor:
         (self.run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
         self.log_path = self.run_dir / LOG_NAME
         self.deadline = deadline
-        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
-                        disable=not progress, file=sys.stderr, smoothing=0.1)
+        self.steps_done = start_step
+        # With --minutes the clock decides when the run ends, so the bar counts seconds, not steps.
+        self.by_time = deadline is not None
+        if self.by_time:
+            self.t0 = time.monotonic()
+            self.bar = tqdm(total=round(deadline - self.t0), unit="s", dynamic_ncols=True, disable=not progress,
+                            file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
+        else:
+            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
+                            disable=not progress, file=sys.stderr, smoothing=0.1)
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record to log.jsonl and show its headline values on the bar."""
         with self.log_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
-        post = {k: f"{record[k]:.3f}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in record}
+        post = {"step": record["step"]} if self.by_time else {}
+        post.update({k: f"{record[k]:.3f}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in record})
         if "img_per_s" in record:
             post["img/s"] = f"{record['img_per_s']:.0f}"
-        if self.deadline is not None:
-            left = max(0.0, self.deadline - time.monotonic())
-            post["left"] = f"{int(left // 60)}:{int(left % 60):02d}"
         self.bar.set_postfix(post, refresh=False)
 
     def step(self, n: int = 1) -> None:
-        self.bar.update(n)
+        self.steps_done += n
+        if self.by_time:
+            elapsed = min(round(time.monotonic() - self.t0), self.bar.total)
+            if elapsed > self.bar.n:
+                self.bar.update(elapsed - self.bar.n)
+        else:
+            self.bar.update(n)
 
     def write(self, msg: str) -> None:
         """Print a line without breaking the progress bar."""
