@@ -38,6 +38,8 @@ class ModelConfig:
     d_channels: int = 64  # discriminator base width, for configurable archs (--d-channels)
     d_dropout: float | None = None  # dropout rate in D; None: the architecture's own (--d-dropout)
     init: str = "keras"  # weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch (--init)
+    conditional: bool = False  # class-conditional G and D, trained on the data's labels (--conditional)
+    num_classes: int = 0  # classes of a conditional model; filled in from the data (--num-classes)
 
 
 @dataclass
@@ -217,6 +219,7 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(m.d_channels > 0, "model", "d_channels", "must be positive")
     need(m.d_dropout is None or 0 <= m.d_dropout < 1, "model", "d_dropout", "must be in [0, 1)")
     need(m.init in ("keras", "dcgan", "torch"), "model", "init", "must be keras, dcgan or torch")
+    need(m.num_classes >= 0, "model", "num_classes", "must be >= 0")
     need(lo.loss in ("nonsaturating", "minimax"), "loss", "loss", "must be nonsaturating or minimax")
     need(0 <= lo.label_smoothing < 0.5, "loss", "label_smoothing", "must be in [0, 0.5)")
     need(0 <= lo.label_noise < 0.5, "loss", "label_noise", "must be in [0, 0.5)")

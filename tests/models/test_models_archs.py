@@ -104,7 +104,7 @@ def test_discriminators_return_logits_not_probabilities():
 
 def test_dcgan_widths_follow_config_and_seeds_ignore_them():
     G, D = build("dcgan", 3, 64, g_channels=32, d_channels=16)
-    assert G.net[1].out_channels == 32 * 8 and D.net[0].out_channels == 16
+    assert G.net[1].out_channels == 32 * 8 and D.features[0].out_channels == 16
     small = count_params(G)
     G, _ = build("dcgan", 3, 64, g_channels=64)
     assert count_params(G) > 3 * small

@@ -103,8 +103,8 @@ def test_resume_is_bitwise_exact(tmp_path, npz_data, preset, extra):
 def test_sigint_stops_after_the_step_and_saves(tmp_path, npz_data, monkeypatch):
     orig = GANTrainer.train_step
 
-    def step_then_interrupt(self, real):
-        out = orig(self, real)
+    def step_then_interrupt(self, real, labels=None):
+        out = orig(self, real, labels)
         if self.step == 2:
             os.kill(os.getpid(), signal.SIGINT)
         return out

@@ -45,13 +45,14 @@ class ArchSpec:
     sizes: tuple[int, ...]  # image sizes it can build
     default_dropout: float  # D dropout when cfg.d_dropout is None
     description: str
+    conditional: bool = False  # whether it builds class-conditional pairs (cfg.num_classes > 0)
 
 
 ARCHS: dict[str, ArchSpec] = {}
 
 
 def register_arch(name: str, *, output: str, native_size: int | None, sizes: tuple[int, ...],
-                  default_dropout: float, description: str):
+                  default_dropout: float, description: str, conditional: bool = False):
     """Decorator: register ``build(cfg, img_channels, img_size) -> (G, D)`` under ``name``."""
     if output not in ("tanh", "sigmoid", "linear"):
         raise ValueError(f"arch {name!r}: output must be tanh, sigmoid or linear, not {output!r}")
@@ -59,7 +60,8 @@ def register_arch(name: str, *, output: str, native_size: int | None, sizes: tup
     def decorate(build: Callable[[ModelConfig, int, int], Models]):
         if name in ARCHS:
             raise ValueError(f"architecture {name!r} is registered twice")
-        ARCHS[name] = ArchSpec(name, build, output, native_size, tuple(sizes), default_dropout, description)
+        ARCHS[name] = ArchSpec(name, build, output, native_size, tuple(sizes), default_dropout, description,
+                               conditional)
         return build
 
     return decorate
@@ -87,6 +89,9 @@ def build_models(cfg: ModelConfig, img_channels: int, img_size: int) -> Models:
         raise ConfigError(f"--channels: images must have 1 (grey) or 3 (RGB) channels, not {img_channels}")
     if cfg.init not in INIT_SCHEMES:
         raise ConfigError(f"--init: must be {', '.join(INIT_SCHEMES)} (got {cfg.init!r})")
+    if cfg.num_classes and not spec.conditional:
+        can = ", ".join(n for n, s in ARCHS.items() if s.conditional)
+        raise ConfigError(f"--conditional: architecture {spec.name!r} has no class-conditional form (use --arch {can})")
     return spec.build(cfg, img_channels, img_size)
 
 
@@ -143,14 +148,14 @@ def _build_bilinear(cfg: ModelConfig, c: int, size: int) -> Models:
                                           init=cfg.init))
 
 
-@register_arch("dcgan", output="tanh", native_size=None, sizes=(28, 32, 64), default_dropout=0.0,
+@register_arch("dcgan", output="tanh", native_size=None, sizes=(28, 32, 64), default_dropout=0.0, conditional=True,
                description="Radford et al. DCGAN: all-convolutional, BatchNorm, ReLU G / LeakyReLU(0.2) D, "
                            "widths from --g-channels/--d-channels; best with --init dcgan.")
 def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
     return (DCGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, base_channels=cfg.g_channels,
-                           init=cfg.init),
+                           init=cfg.init, num_classes=cfg.num_classes),
             DCGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels,
-                               dropout=_dropout(cfg, "dcgan"), init=cfg.init))
+                               dropout=_dropout(cfg, "dcgan"), init=cfg.init, num_classes=cfg.num_classes))
 
 
 __all__ = [

@@ -247,13 +247,13 @@ class DCGANGenerator(Generator):
     """
 
     def __init__(self, *, z_dim: int = 100, img_channels: int = 1, img_size: int = 64, base_channels: int = 64,
-                 init: str = "dcgan"):
-        super().__init__(z_dim, img_channels, img_size, output="tanh")
+                 init: str = "dcgan", num_classes: int = 0):
+        super().__init__(z_dim, img_channels, img_size, output="tanh", num_classes=num_classes)
         start, n_up = _dcgan_plan(img_size)
         ch = base_channels * 2 ** (n_up - 1)
         layers: list[nn.Module] = [
-            Reshape(z_dim, 1, 1),
-            nn.ConvTranspose2d(z_dim, ch, start, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),
+            Reshape(self.net_in, 1, 1),
+            nn.ConvTranspose2d(self.net_in, ch, start, bias=False), nn.BatchNorm2d(ch), nn.ReLU(),
         ]
         for _ in range(n_up - 1):
             layers += [nn.ConvTranspose2d(ch, ch // 2, 4, stride=2, padding=1, bias=False),
@@ -272,11 +272,15 @@ class DCGANDiscriminator(Discriminator):
 
     For even sides a k=4, s=2, p=1 conv is exactly TF's 'same' (pad 1 each side), so no
     asymmetric padding is needed here.
+
+    Class-conditional (``num_classes > 0``, called ``D(x, y)``): a projection discriminator
+    (Miyato & Koyama 2018): the logit gains ``<embed(y), sum over space of the last features>``.
     """
 
     def __init__(self, *, img_channels: int = 1, img_size: int = 64, base_channels: int = 64, dropout: float = 0.0,
-                 init: str = "dcgan"):
+                 init: str = "dcgan", num_classes: int = 0):
         super().__init__(img_channels, img_size)
+        self.num_classes = num_classes
         end, n_down = _dcgan_plan(img_size)
         ch = base_channels
         layers: list[nn.Module] = [nn.Conv2d(img_channels, ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
@@ -284,6 +288,22 @@ class DCGANDiscriminator(Discriminator):
             layers += [nn.Conv2d(ch, ch * 2, 4, stride=2, padding=1, bias=False),
                        nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2)]
             ch *= 2
-        layers += [nn.Dropout(dropout), nn.Conv2d(ch, 1, end)]
-        self.net = nn.Sequential(*layers)
+        layers += [nn.Dropout(dropout)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Conv2d(ch, 1, end)
         init_weights(self, init)
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, ch)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_input(x)
+        h = self.features(x)
+        logits = self.head(h).reshape(x.shape[0])
+        if self.num_classes:
+            if y is None or y.shape != (x.shape[0],):
+                raise ValueError(f"conditional {type(self).__name__} needs labels y of shape ({x.shape[0]},)")
+            logits = logits + (self.embed(y).to(h.dtype) * h.sum(dim=(2, 3))).sum(dim=1)
+        elif y is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional: call it without class labels")
+        return logits.float()

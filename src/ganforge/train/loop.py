@@ -100,6 +100,7 @@ class GANTrainer:
         self.opt_d = build_optimizer(self.D.parameters(), o, o.lr_d, device)
         self.g_loss_fn = G_LOSSES[cfg.loss.loss]
         self.d_has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
+        self.num_classes = cfg.model.num_classes
         self.step = 0
 
     # -- helpers
@@ -111,6 +112,18 @@ class GANTrainer:
     def sample_z(self, n: int) -> torch.Tensor:
         """Normal latents (seed tricks: normal, not uniform), from torch's global RNG."""
         return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+
+    def sample_y(self, n: int) -> torch.Tensor | None:
+        """Uniform class labels for fakes of a conditional model; None when unconditional."""
+        if not self.num_classes:
+            return None
+        return torch.randint(0, self.num_classes, (n,), device=self.device)
+
+    def run_G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.G(z) if y is None else self.G(z, y)
+
+    def run_D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.D(x) if y is None else self.D(x, y)
 
     def _targets(self, n: int) -> tuple[torch.Tensor | float, torch.Tensor | float]:
         lo = self.cfg.loss
@@ -128,13 +141,15 @@ class GANTrainer:
                 group["lr"] = base_lr / (1.0 + self.cfg.optim.decay * self.step)
         opt.step()
 
-    def d_real_fake(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def d_real_fake(self, real: torch.Tensor, fake: torch.Tensor, y_real: torch.Tensor | None,
+                    y_fake: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
         """D's logits for the real and the fake half. Without BatchNorm in D one pass over both
         halves is faster; with it each half gets its own pass, because batch statistics of a mixed
         batch differ from the fake-only batch D sees in the G phase, and G learns to exploit that."""
         if self.d_has_batchnorm:
-            return self.D(real), self.D(fake)
-        logits = self.D(torch.cat([real, fake.to(real.dtype)]))
+            return self.run_D(real, y_real), self.run_D(fake, y_fake)
+        y = None if y_real is None else torch.cat([y_real, y_fake])
+        logits = self.run_D(torch.cat([real, fake.to(real.dtype)]), y)
         return logits[:real.shape[0]], logits[real.shape[0]:]
 
     def to_input(self, real_u8: torch.Tensor) -> torch.Tensor:
@@ -143,23 +158,29 @@ class GANTrainer:
         return x.contiguous(memory_format=self.memory_format)
 
     # -- the two step kinds
-    def train_step(self, real_u8: torch.Tensor) -> StepStats:
-        """One training step on a uint8 batch of real images."""
+    def train_step(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> StepStats:
+        """One training step on a uint8 batch of real images (and their int64 labels, for a
+        conditional model)."""
         real = self.to_input(real_u8)
-        stats = self._joint_step(real) if self.cfg.train.step == "joint" else self._alternating_step(real)
+        if self.num_classes and labels is None:
+            raise ValueError("a conditional model trains on labelled batches: pass labels")
+        y_real = labels.to(self.device) if self.num_classes else None
+        step = self._joint_step if self.cfg.train.step == "joint" else self._alternating_step
+        stats = step(real, y_real)
         self.step += 1
         return stats
 
-    def _alternating_step(self, real: torch.Tensor) -> StepStats:
+    def _alternating_step(self, real: torch.Tensor, y_real: torch.Tensor | None) -> StepStats:
         """Seeds 001/004: phase 1 trains D on real and fake; phase 2 trains G through a frozen D."""
         n = real.shape[0]
         o = self.cfg.optim
         # Phase 1: D on real (target 1) and fake (target 0). G runs without a graph: D's
         # loss must not reach G's weights.
+        y_fake = self.sample_y(n)
         with torch.no_grad(), self.autocast():
-            fake = self.G(self.sample_z(n))
+            fake = self.run_G(self.sample_z(n), y_fake)
         with self.autocast():
-            real_logits, fake_logits = self.d_real_fake(real, fake)
+            real_logits, fake_logits = self.d_real_fake(real, fake, y_real, y_fake)
         real_t, fake_t = self._targets(n)
         d_loss = d_loss_bce(real_logits, fake_logits, real_t, fake_t)
         self.opt_d.zero_grad(set_to_none=True)
@@ -169,8 +190,9 @@ class GANTrainer:
         # Phase 2: fresh noise labelled "real"; D frozen so no gradient reaches its parameters.
         self.D.requires_grad_(False)
         try:
+            y_g = self.sample_y(n)
             with self.autocast():
-                g_logits = self.D(self.G(self.sample_z(n)))
+                g_logits = self.run_D(self.run_G(self.sample_z(n), y_g), y_g)
             g_loss = self.g_loss_fn(g_logits)
             self.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
@@ -181,14 +203,15 @@ class GANTrainer:
                          torch.sigmoid(real_logits.detach().float()).mean(),
                          torch.sigmoid(fake_logits.detach().float()).mean())
 
-    def _joint_step(self, real: torch.Tensor) -> StepStats:
+    def _joint_step(self, real: torch.Tensor, y_real: torch.Tensor | None) -> StepStats:
         """Seeds 002/003: one G forward, both losses from the same D outputs, both updates
         (TensorFlow's two gradient tapes). Each loss's gradient goes to its own network only."""
         n = real.shape[0]
         o = self.cfg.optim
+        y_fake = self.sample_y(n)
         with self.autocast():
-            fake = self.G(self.sample_z(n))
-            real_logits, fake_logits = self.d_real_fake(real, fake)
+            fake = self.run_G(self.sample_z(n), y_fake)
+            real_logits, fake_logits = self.d_real_fake(real, fake, y_real, y_fake)
         real_t, fake_t = self._targets(n)
         d_loss = d_loss_bce(real_logits, fake_logits, real_t, fake_t)
         g_loss = self.g_loss_fn(fake_logits)
@@ -207,13 +230,13 @@ class GANTrainer:
                          torch.sigmoid(fake_logits.detach().float()).mean())
 
     @torch.no_grad()
-    def render(self, z: torch.Tensor) -> torch.Tensor:
-        """uint8 images (N, C, H, W) of G in inference mode for latents z, on the CPU."""
+    def render(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 images (N, C, H, W) of G in inference mode for latents z (and labels y), on the CPU."""
         was_training = self.G.training
         self.G.eval()
         try:
             with self.autocast():
-                x = self.G(z.to(self.device))
+                x = self.run_G(z.to(self.device), None if y is None else y.to(self.device))
             return from_model_range(x.float(), self.spec.output).cpu()
         finally:
             self.G.train(was_training)
@@ -284,10 +307,20 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
     validate(cfg)
     if cfg.model.arch not in ARCHS:
         raise ConfigError(f"--arch: unknown architecture {cfg.model.arch!r} (known: {', '.join(ARCHS)})")
+    if cfg.model.conditional and not ARCHS[cfg.model.arch].conditional:
+        can = ", ".join(n for n, s in ARCHS.items() if s.conditional)
+        raise ConfigError(f"--conditional: architecture {cfg.model.arch!r} has no class-conditional form "
+                          f"(use --arch {can})")
     data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=progress)
     resolved = RunConfig.from_dict(cfg.to_dict())
     resolved.data.channels = int(data.images.shape[1])
     resolved.data.size = int(data.images.shape[2])
+    resolved.model.num_classes = 0
+    if cfg.model.conditional:
+        if data.labels is None:
+            raise ConfigError(f"--conditional: {data.name} has no labels (use a labelled dataset, a folder with "
+                              f"one subfolder per class, or an .npz with 'labels')")
+        resolved.model.num_classes = len(data.class_names) if data.class_names else int(data.labels.max()) + 1
     return data, resolved
 
 
@@ -313,6 +346,9 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
     trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], device)
     sampler = EpochSampler(n_images, batch_size, t.seed, device)
     fixed_z = torch.randn(t.n_fixed, cfg.model.z_dim, generator=torch.Generator().manual_seed(t.seed))
+    # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
+    fixed_y = torch.arange(t.n_fixed) % trainer.num_classes if trainer.num_classes else None
+    labels = data.labels.to(device) if trainer.num_classes else None
     elapsed_before = 0.0
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -338,7 +374,7 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
         raise ConfigError("give a length: --steps, --epochs or --minutes")
 
     images = data.images.to(device)  # the whole uint8 dataset lives on the device; batches are index views
-    monitor = Monitor(run_dir, trainer.step, total, deadline, progress)
+    monitor = Monitor(run_dir, trainer.step, total, deadline, progress, nrow=trainer.num_classes or None)
 
     def checkpoint() -> Path:
         return save_checkpoint({
@@ -346,6 +382,7 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
             "rng": rng_state(), "config": cfg.to_dict(),
             "elapsed_s": elapsed_before + time.monotonic() - start_time,
             "img_channels": int(images.shape[1]), "img_size": int(images.shape[2]),
+            "class_names": list(data.class_names or []),
         }, ckpt_path)
 
     def done() -> bool:
@@ -354,7 +391,7 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
         return deadline is not None and time.monotonic() >= deadline
 
     if trainer.step == 0:
-        monitor.save_samples(0, trainer.render(fixed_z))
+        monitor.save_samples(0, trainer.render(fixed_z, fixed_y))
 
     acc: list[StepStats] = []
     last_log_t, last_log_step = time.monotonic(), trainer.step
@@ -363,7 +400,7 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
         try:
             while not done() and not stop.requested:
                 idx = sampler.next_indices()
-                acc.append(trainer.train_step(images[idx]))
+                acc.append(trainer.train_step(images[idx], None if labels is None else labels[idx]))
                 monitor.step()
                 s = trainer.step
                 if s % t.log_every == 0 or done():
@@ -378,7 +415,7 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
                                  "img_per_s": round(img_per_s, 1), "d_loss": d_loss, "g_loss": g_loss,
                                  "d_real": d_real, "d_fake": d_fake})
                 if s % t.sample_every == 0:
-                    monitor.save_samples(s, trainer.render(fixed_z))
+                    monitor.save_samples(s, trainer.render(fixed_z, fixed_y))
                 if s % t.checkpoint_every == 0:
                     checkpoint()
         finally:
@@ -386,7 +423,7 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
         interrupted = stop.requested
         if interrupted:
             log(f"interrupted at step {trainer.step}: saving a checkpoint before exiting")
-    final = monitor.save_samples(trainer.step, trainer.render(fixed_z))
+    final = monitor.save_samples(trainer.step, trainer.render(fixed_z, fixed_y))
     path = checkpoint()
     gif = write_progress_gif(run_dir)
     plot = write_loss_plot(run_dir)

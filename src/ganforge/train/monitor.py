@@ -42,8 +42,9 @@ class Monitor:
     """Writes what a person watches: log lines, sample grids, the bar; and at the end the GIF and plot."""
 
     def __init__(self, run_dir: Path, start_step: int, total_steps: int | None, deadline: float | None,
-                 progress: bool = True):
+                 progress: bool = True, nrow: int | None = None):
         self.run_dir = Path(run_dir)
+        self.nrow = nrow  # images per grid row (a conditional run: one column per class)
         (self.run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
         self.log_path = self.run_dir / LOG_NAME
         self.deadline = deadline
@@ -83,7 +84,7 @@ class Monitor:
 
     def save_samples(self, step: int, images: torch.Tensor) -> Path:
         """Save the fixed-noise batch's images (uint8 N,C,H,W) as samples/step-XXXXXXX.png."""
-        return save_grid(images, self.run_dir / SAMPLES_DIR / f"step-{step:07d}.png")
+        return save_grid(images, self.run_dir / SAMPLES_DIR / f"step-{step:07d}.png", nrow=self.nrow)
 
     def close(self) -> None:
         self.bar.close()
