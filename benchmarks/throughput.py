@@ -1,12 +1,23 @@
-"""Training throughput of full GAN steps (img/s), ganforge fp32 vs bf16, in one process.
+"""Training throughput (img/s) of full GAN steps: a naive eager loop vs ganforge, each option alone.
 
-    python benchmarks/throughput.py                      # tf-tutorial, 28x28 grey, its batch 256
-    python benchmarks/throughput.py --preset dcgan --steps 20
-    python benchmarks/throughput.py --smoke              # 1 step each, for the test suite
+    python benchmarks/throughput.py                        # tf-tutorial (28x28 grey, batch 256)
+    python benchmarks/throughput.py --preset dcgan --size 64
+    python benchmarks/throughput.py --all                  # tf-tutorial, dcgan 32 px, dcgan 64 px
+    python benchmarks/throughput.py --smoke                # 1 step per mode, tiny batch (in make test)
 
-Each mode: build G and D from the preset, run warm-up steps, then time --steps full training
-steps (D phase + G phase, optimizer updates included) on random uint8 images held on the
-device. Prints a table and appends a JSON line with machine info to benchmarks/results/.
+Every mode builds the same G and D (same preset, same batch), runs warm-up steps, then times
+full training steps (D update + G update). Rows:
+
+* naive eager fp32 - the loop most PyTorch code has, written out below: a DataLoader over a
+  float32 TensorDataset, one G forward reused for both phases (three D forwards), BCE module
+  losses, ``.item()`` on both losses every step. The baseline all ratios refer to.
+* ganforge fp32 - ganforge's step with every option off.
+* one row per option switched on alone over ganforge fp32 (bf16 autocast, channels-last,
+  torch.compile, the seed's joint step vs alternating phases, multi-tensor optimizers).
+* ganforge default - what ``ganforge train`` does for this preset on this machine.
+
+Achieved FLOP/s uses the convolution/matmul FLOPs of one step (torch's FLOP counter, fwd+bwd).
+Results are printed and appended, with machine info, to benchmarks/results/throughput.jsonl.
 """
 from __future__ import annotations
 
@@ -19,48 +30,125 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
 
-from ganforge.config import set_field
-from ganforge.models import ARCHS
+from ganforge.config import RunConfig, set_field
+from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
 from ganforge.train.loop import GANTrainer, bf16_supported, resolve_device
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.jsonl"
 
 
-def time_mode(preset: str, precision: str, device: torch.device, steps: int, warmup: int,
-              batch_size: int | None, size: int | None) -> dict:
+def preset_config(preset: str, batch_size: int | None, size: int | None) -> tuple[RunConfig, int]:
     cfg = get_preset(preset)
-    set_field(cfg, "train.precision", precision)
     if batch_size:
         set_field(cfg, "train.batch_size", batch_size)
-    spec = ARCHS[cfg.model.arch]
-    size = size or spec.native_size or 28
+    size = size or ARCHS[cfg.model.arch].native_size or 28
+    return cfg, size
+
+
+def fake_dataset(n: int, size: int, device: torch.device) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 1, size, size), dtype=torch.uint8, generator=g).to(device)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+# --------------------------------------------------------------------------- the naive baseline
+def naive_eager(cfg: RunConfig, size: int, device: torch.device, steps: int, warmup: int) -> float:
+    """Seconds for ``steps`` steps of a plain PyTorch GAN loop (after ``warmup`` steps)."""
     torch.manual_seed(0)
-    trainer = GANTrainer(cfg, 1, size, device)
+    G, D = build_models(cfg.model, 1, size)
+    G.to(device), D.to(device)
     b = cfg.train.batch_size
-    images = torch.randint(0, 256, (b * 4, 1, size, size), dtype=torch.uint8, device=device)
+    data = fake_dataset(b * 4, size, device).float() / 127.5 - 1.0
+    loader = DataLoader(TensorDataset(data), batch_size=b, shuffle=True, drop_last=True)
+    o = cfg.optim
+    if o.optimizer == "adam":
+        opt_g = torch.optim.Adam(G.parameters(), lr=o.lr_g, betas=(o.beta1, o.beta2), foreach=False)
+        opt_d = torch.optim.Adam(D.parameters(), lr=o.lr_d, betas=(o.beta1, o.beta2), foreach=False)
+    else:
+        opt_g = torch.optim.RMSprop(G.parameters(), lr=o.lr_g, alpha=o.rho, foreach=False)
+        opt_d = torch.optim.RMSprop(D.parameters(), lr=o.lr_d, alpha=o.rho, foreach=False)
+    bce = nn.BCEWithLogitsLoss()
+    ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
+    done, t0 = 0, None
+    while done < warmup + steps:
+        for (real,) in loader:
+            if done == warmup:
+                sync(device)
+                t0 = time.perf_counter()
+            if done == warmup + steps:
+                break
+            z = torch.randn(b, cfg.model.z_dim, device=device)
+            fake = G(z)
+            opt_d.zero_grad()
+            d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+            d_loss.backward()
+            opt_d.step()
+            opt_g.zero_grad()
+            g_loss = bce(D(fake), ones)
+            g_loss.backward()
+            opt_g.step()
+            _ = (d_loss.item(), g_loss.item())  # the usual per-step logging
+            done += 1
+    sync(device)
+    return time.perf_counter() - t0
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
 
+# --------------------------------------------------------------------------- ganforge's step
+def ganforge_step(cfg: RunConfig, size: int, device: torch.device, steps: int, warmup: int,
+                  **overrides) -> tuple[float, float]:
+    """(seconds for ``steps`` timed steps, seconds of the first step, i.e. compile time) with
+    config fields overridden, e.g. ``precision="bf16"``."""
+    cfg = RunConfig.from_dict(cfg.to_dict())
+    foreach = overrides.pop("foreach", True)
+    for k, v in overrides.items():
+        set_field(cfg, f"train.{k}", v)
+    torch.manual_seed(0)
+    tr = GANTrainer(cfg, 1, size, device)
+    if not foreach:  # one kernel per parameter tensor, as optimizers did before multi-tensor kernels
+        for opt in (tr.opt_g, tr.opt_d):
+            for group in opt.param_groups:
+                group["foreach"] = False
+    b = cfg.train.batch_size
+    images = fake_dataset(b * 4, size, device)
+    t_first = time.perf_counter()
     for i in range(warmup):
-        trainer.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
-    sync()
+        stats = tr.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
+        if i == 0:
+            float(stats.d_loss)
+            t_first = time.perf_counter() - t_first
+    sync(device)
     t0 = time.perf_counter()
     for i in range(steps):
-        stats = trainer.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
-    float(stats.d_loss)  # forces the last step to finish
-    sync()
-    dt = time.perf_counter() - t0
-    return {"preset": preset, "precision": precision, "batch_size": b, "size": size, "steps": steps,
-            "seconds": round(dt, 3), "img_per_s": round(steps * b / dt, 1)}
+        stats = tr.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
+    float(stats.d_loss)  # waits for the last step
+    sync(device)
+    return time.perf_counter() - t0, t_first
+
+
+def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
+    """FLOPs of one ganforge fp32 training step (forward and backward of G and D)."""
+    cfg = RunConfig.from_dict(cfg.to_dict())
+    set_field(cfg, "train.precision", "fp32")
+    torch.manual_seed(0)
+    tr = GANTrainer(cfg, 1, size, device)
+    images = fake_dataset(cfg.train.batch_size, size, device)
+    with FlopCounterMode(display=False) as fc:
+        tr.train_step(images)
+    return fc.get_total_flops()
 
 
 def machine_info(device: torch.device) -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
-            platform.machine(), "threads": torch.get_num_threads(), "device": str(device)}
+    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.machine(),
+            "threads": torch.get_num_threads(), "device": str(device)}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -73,33 +161,74 @@ def machine_info(device: torch.device) -> dict:
     return info
 
 
+def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list[dict]:
+    cfg, size = preset_config(preset, a.batch_size, size)
+    b = cfg.train.batch_size
+    bf16 = "bf16" if bf16_supported(device) else None
+    seed_step = cfg.train.step
+    other_step = "alternating" if seed_step == "joint" else "joint"
+    modes: list[tuple[str, dict]] = [
+        ("ganforge fp32", {"precision": "fp32"}),
+        *([("+ bf16 autocast", {"precision": "bf16"})] if bf16 else []),
+        ("+ channels-last", {"precision": "fp32", "channels_last": True}),
+        (f"step {other_step} (preset: {seed_step})", {"precision": "fp32", "step": other_step}),
+        ("- multi-tensor optimizers", {"precision": "fp32", "foreach": False}),
+    ]
+    if a.compile:
+        modes.append(("+ torch.compile", {"precision": "fp32", "compile": True}))
+    modes.append(("ganforge default", {"precision": "auto"}))
+
+    rows = [{"mode": "naive eager fp32", "seconds": naive_eager(cfg, size, device, a.steps, a.warmup)}]
+    for name, ov in modes:
+        secs, first = ganforge_step(cfg, size, device, a.steps, a.warmup, **ov)
+        row = {"mode": name, "seconds": secs}
+        if ov.get("compile"):
+            row["compile_s"] = round(first, 1)
+        rows.append(row)
+    flops = step_flops(cfg, size, device)
+    base = a.steps * b / rows[0]["seconds"]
+    for r in rows:
+        r["img_per_s"] = round(a.steps * b / r["seconds"], 1)
+        r["vs_naive"] = round(r["img_per_s"] / base, 2)
+        r["tflops"] = round(flops * a.steps / r["seconds"] / 1e12, 3)
+        r["seconds"] = round(r["seconds"], 3)
+    header = f"{preset} {size}x{size}, batch {b}, {a.steps} timed steps after {a.warmup} warm-up, " \
+             f"{flops / 1e9:.1f} GFLOP/step"
+    print(header)
+    print(f"  {'mode':<38} {'img/s':>9} {'vs naive':>9} {'TFLOP/s':>8}")
+    for r in rows:
+        extra = f"  (compile {r['compile_s']} s)" if "compile_s" in r else ""
+        print(f"  {r['mode']:<38} {r['img_per_s']:>9.1f} {r['vs_naive']:>8.2f}x {r['tflops']:>8.3f}{extra}")
+    for r in rows:
+        r.update(preset=preset, size=size, batch_size=b, steps=a.steps, gflop_per_step=round(flops / 1e9, 2))
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tf-tutorial")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per mode")
-    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--size", type=int, default=None, help="image size for configurable archs (dcgan: 28, 32, 64)")
+    p.add_argument("--all", action="store_true", help="tf-tutorial, dcgan at 32 px and dcgan at 64 px")
+    p.add_argument("--steps", type=int, default=8, help="timed steps per mode")
+    p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
-    p.add_argument("--size", type=int, default=None, help="image size for configurable archs")
+    p.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile row")
     p.add_argument("--device", default="auto")
-    p.add_argument("--smoke", action="store_true", help="1 warm-up + 1 timed step, batch 8, no results file")
+    p.add_argument("--smoke", action="store_true", help="1 warm-up + 1 timed step, batch 8, no compile, no file")
     a = p.parse_args(argv)
     if a.smoke:
-        a.steps, a.warmup, a.batch_size = 1, 1, a.batch_size or 8
+        a.steps, a.warmup, a.batch_size, a.compile = 1, 1, a.batch_size or 8, False
     device = resolve_device(a.device)
-    modes = ["fp32"] + (["bf16"] if bf16_supported(device) else [])
-    rows = [time_mode(a.preset, m, device, a.steps, a.warmup, a.batch_size, a.size) for m in modes]
-    base = rows[0]["img_per_s"]
     info = machine_info(device)
-    print(f"{a.preset}: batch {rows[0]['batch_size']}, {rows[0]['size']}x{rows[0]['size']}, "
-          f"{a.steps} timed steps after {a.warmup} warm-up; {info['cpu']}, {info['threads']} threads, torch {info['torch']}")
-    print(f"{'precision':<10} {'img/s':>10} {'vs fp32':>8}")
-    for r in rows:
-        print(f"{r['precision']:<10} {r['img_per_s']:>10.1f} {r['img_per_s'] / base:>7.2f}x")
+    print(f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, device {device}")
+    jobs = [("tf-tutorial", None), ("dcgan", 32), ("dcgan", 64)] if a.all else [(a.preset, a.size)]
+    rows = [r for preset, size in jobs for r in bench_preset(preset, size, a, device)]
     if not a.smoke:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         with RESULTS.open("a") as f:
             f.write(json.dumps({"when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                 "machine": info, "rows": rows}) + "\n")
+        print(f"appended to {RESULTS}")
     return 0
 
 

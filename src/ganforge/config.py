@@ -80,6 +80,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 where supported), fp32 or bf16 (--precision)
     step: str = "alternating"  # alternating (D phase, then G phase) or joint (one G pass, both updates) (--step)
     channels_last: bool = False  # channels-last memory layout for conv nets (--channels-last)
+    compile: bool = False  # torch.compile G and D for training (slow start, faster steps) (--compile)
     n_fixed: int = 64  # size of the fixed noise batch watched during training (--n-fixed)
     sample_every: int = 500  # steps between fixed-noise grids (--sample-every)
     checkpoint_every: int = 1000  # steps between checkpoints (--checkpoint-every)

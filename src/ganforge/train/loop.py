@@ -101,6 +101,10 @@ class GANTrainer:
         self.g_loss_fn = G_LOSSES[cfg.loss.loss]
         self.d_has_batchnorm = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.D.modules())
         self.num_classes = cfg.model.num_classes
+        # Training calls go through these; sampling and checkpoints use the plain modules.
+        self.G_train, self.D_train = self.G, self.D
+        if cfg.train.compile:
+            self.G_train, self.D_train = torch.compile(self.G), torch.compile(self.D)
         self.step = 0
 
     # -- helpers
@@ -120,10 +124,10 @@ class GANTrainer:
         return torch.randint(0, self.num_classes, (n,), device=self.device)
 
     def run_G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return self.G(z) if y is None else self.G(z, y)
+        return self.G_train(z) if y is None else self.G_train(z, y)
 
     def run_D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return self.D(x) if y is None else self.D(x, y)
+        return self.D_train(x) if y is None else self.D_train(x, y)
 
     def _targets(self, n: int) -> tuple[torch.Tensor | float, torch.Tensor | float]:
         lo = self.cfg.loss
@@ -236,7 +240,8 @@ class GANTrainer:
         self.G.eval()
         try:
             with self.autocast():
-                x = self.run_G(z.to(self.device), None if y is None else y.to(self.device))
+                z = z.to(self.device)
+                x = self.G(z) if y is None else self.G(z, y.to(self.device))
             return from_model_range(x.float(), self.spec.output).cpu()
         finally:
             self.G.train(was_training)
