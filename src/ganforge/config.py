@@ -14,6 +14,9 @@ from typing import Any
 
 from .errors import ConfigError
 
+LOSS_NAMES = ("nonsaturating", "minimax", "wgan", "wgan-gp", "hinge", "lsgan", "ragan")
+AUGMENT_OPS = ("translation", "cutout", "color")
+
 
 @dataclass
 class DataConfig:
@@ -39,6 +42,9 @@ class ModelConfig:
     d_dropout: float | None = None  # dropout rate in D; None: the architecture's own (--d-dropout)
     init: str = "keras"  # weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch (--init)
     conditional: bool = False  # class-conditional G and D, trained on the data's labels (--conditional)
+    spectral_norm: bool = False  # spectral normalisation of every D conv/linear weight (--spectral-norm)
+    minibatch_stddev: bool = False  # D gets a mini-batch standard-deviation feature map (--minibatch-stddev)
+    minibatch_disc: int = 0  # mini-batch discrimination kernels in D (Salimans et al.); 0: off (--minibatch-disc)
     num_classes: int = 0  # classes of a conditional model; filled in from the data (--num-classes)
 
 
@@ -46,9 +52,13 @@ class ModelConfig:
 class LossConfig:
     """Adversarial loss and the label tricks of the seeds."""
 
-    loss: str = "nonsaturating"  # nonsaturating (BCE, G labels 'real') or minimax (G minimises log(1-D(G(z)))) (--loss)
+    loss: str = "nonsaturating"  # nonsaturating, minimax, wgan, wgan-gp, hinge, lsgan or ragan (--loss)
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - s (--label-smoothing)
     label_noise: float = 0.0  # each D target moves toward the other class by a*U[0,1) (--label-noise)
+    gp_weight: float = 10.0  # gradient-penalty weight for --loss wgan-gp (--gp-weight)
+    wgan_clip: float = 0.01  # D weights clipped to [-c, c] after each step for --loss wgan (--wgan-clip)
+    r1_gamma: float = 0.0  # R1 penalty weight on real images; 0: off (--r1-gamma)
+    r1_every: int = 16  # lazy R1: apply every k D steps, scaled by k (--r1-every)
 
 
 @dataclass
@@ -85,6 +95,23 @@ class TrainConfig:
     sample_every: int = 500  # steps between fixed-noise grids (--sample-every)
     checkpoint_every: int = 1000  # steps between checkpoints (--checkpoint-every)
     log_every: int = 50  # steps between log lines in log.jsonl (--log-every)
+    diagnose: bool = True  # watch the logged values and warn when training goes wrong (--diagnose)
+    auto_remedy: bool = False  # apply the diagnostics' suggested fixes automatically (--auto-remedy)
+
+
+@dataclass
+class TricksConfig:
+    """Stabilising tricks of the seeds and beyond, each off by default."""
+
+    n_critic: int = 1  # D steps per G step (--n-critic)
+    replay_size: int = 0  # experience replay: old fakes kept for D (seed 004); 0: off (--replay-size)
+    replay_ratio: float = 0.5  # share of D's fake batch drawn from the replay buffer (--replay-ratio)
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0 (--instance-noise)
+    instance_noise_steps: int = 10_000  # steps over which instance noise anneals to 0 (--instance-noise-steps)
+    augment: str = ""  # DiffAugment ops for D's inputs, e.g. translation,cutout,color; "": off (--augment)
+    augment_p: float = 1.0  # probability of each augmentation per image (--augment-p)
+    ada_target: float = 0.0  # adaptive augmentation: tune augment_p to keep r_t at this value; 0: off (--ada-target)
+    ema_kimg: float = 0.0  # G_ema half-life in thousands of images; 0: no G_ema (--ema-kimg)
 
 
 @dataclass
@@ -97,6 +124,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    tricks: TricksConfig = field(default_factory=TricksConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -197,7 +225,7 @@ def field_docs() -> dict[str, str]:
         s = line.strip()
         if s.startswith("class ") and s.endswith("Config:"):
             section = {"DataConfig": "data", "ModelConfig": "model", "LossConfig": "loss",
-                       "OptimConfig": "optim", "TrainConfig": "train"}.get(s[6:-1])
+                       "OptimConfig": "optim", "TrainConfig": "train", "TricksConfig": "tricks"}.get(s[6:-1])
         elif section and ":" in s and "#" in s and not s.startswith(("#", '"')):
             docs[f"{section}.{s.split(':')[0]}"] = s.split("#", 1)[1].strip()
     return docs
@@ -221,7 +249,23 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(m.d_dropout is None or 0 <= m.d_dropout < 1, "model", "d_dropout", "must be in [0, 1)")
     need(m.init in ("keras", "dcgan", "torch"), "model", "init", "must be keras, dcgan or torch")
     need(m.num_classes >= 0, "model", "num_classes", "must be >= 0")
-    need(lo.loss in ("nonsaturating", "minimax"), "loss", "loss", "must be nonsaturating or minimax")
+    need(lo.loss in LOSS_NAMES, "loss", "loss", "must be one of " + ", ".join(LOSS_NAMES))
+    need(lo.gp_weight >= 0, "loss", "gp_weight", "must be >= 0")
+    need(lo.wgan_clip > 0, "loss", "wgan_clip", "must be positive")
+    need(lo.r1_gamma >= 0, "loss", "r1_gamma", "must be >= 0")
+    need(lo.r1_every >= 1, "loss", "r1_every", "must be >= 1")
+    need(m.minibatch_disc >= 0, "model", "minibatch_disc", "must be >= 0")
+    k = cfg.tricks
+    need(k.n_critic >= 1, "tricks", "n_critic", "must be >= 1")
+    need(k.replay_size >= 0, "tricks", "replay_size", "must be >= 0")
+    need(0 <= k.replay_ratio <= 1, "tricks", "replay_ratio", "must be in [0, 1]")
+    need(k.instance_noise >= 0, "tricks", "instance_noise", "must be >= 0")
+    need(k.instance_noise_steps >= 1, "tricks", "instance_noise_steps", "must be >= 1")
+    bad = sorted(set(filter(None, k.augment.split(","))) - set(AUGMENT_OPS))
+    need(not bad, "tricks", "augment", "unknown ops " + ",".join(bad) + "; known: " + ",".join(AUGMENT_OPS))
+    need(0 <= k.augment_p <= 1, "tricks", "augment_p", "must be in [0, 1]")
+    need(0 <= k.ada_target < 1, "tricks", "ada_target", "must be in [0, 1)")
+    need(k.ema_kimg >= 0, "tricks", "ema_kimg", "must be >= 0")
     need(0 <= lo.label_smoothing < 0.5, "loss", "label_smoothing", "must be in [0, 0.5)")
     need(0 <= lo.label_noise < 0.5, "loss", "label_noise", "must be in [0, 0.5)")
     need(o.optimizer in ("adam", "rmsprop"), "optim", "optimizer", "must be adam or rmsprop")
