@@ -37,7 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganforge.config import RunConfig, set_field
 from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
-from ganforge.train.loop import GANTrainer, bf16_supported, resolve_device
+from ganforge.train.trainer import GANTrainer, bf16_supported, resolve_device
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.jsonl"
 

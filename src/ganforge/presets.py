@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .config import DataConfig, LossConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+from .config import LossConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 from .errors import ConfigError
 
 

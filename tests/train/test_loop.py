@@ -11,7 +11,7 @@ from ganforge import api
 from ganforge.config import RunConfig, set_field
 from ganforge.presets import get_preset
 from ganforge.train.checkpoint import load_checkpoint
-from ganforge.train.loop import GANTrainer
+from ganforge.train.trainer import GANTrainer
 
 
 def small_cfg(npz, preset="dcgan", **fields) -> RunConfig:
