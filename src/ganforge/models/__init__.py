@@ -16,6 +16,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import ConfigError
+from ..regularisers import apply_spectral_norm
 from .dcgan import (
     BilinearUpsampleDiscriminator,
     BilinearUpsampleGenerator,
@@ -71,8 +72,16 @@ def _dropout(cfg: ModelConfig, arch: str) -> float:
     return ARCHS[arch].default_dropout if cfg.d_dropout is None else cfg.d_dropout
 
 
+def _d_options(cfg: ModelConfig) -> dict:
+    """The discriminator options every built-in D takes (mini-batch std-dev / discrimination)."""
+    return {"minibatch_stddev": cfg.minibatch_stddev, "minibatch_disc": cfg.minibatch_disc}
+
+
 def build_models(cfg: ModelConfig, img_channels: int, img_size: int) -> Models:
     """Build ``(G, D)`` for ``cfg.arch``, initialised by ``cfg.init`` from torch's global RNG.
+
+    With ``cfg.spectral_norm`` every Linear/Conv weight of D is spectrally normalised (after
+    initialisation; parameter counts are unchanged).
 
     Raises :class:`~ganforge.errors.ConfigError` naming the flag to change when the
     architecture, image size or channel count cannot be built.
@@ -92,7 +101,10 @@ def build_models(cfg: ModelConfig, img_channels: int, img_size: int) -> Models:
     if cfg.num_classes and not spec.conditional:
         can = ", ".join(n for n, s in ARCHS.items() if s.conditional)
         raise ConfigError(f"--conditional: architecture {spec.name!r} has no class-conditional form (use --arch {can})")
-    return spec.build(cfg, img_channels, img_size)
+    G, D = spec.build(cfg, img_channels, img_size)
+    if cfg.spectral_norm:
+        apply_spectral_norm(D)
+    return G, D
 
 
 def count_params(m: nn.Module) -> int:
@@ -110,7 +122,8 @@ _SEED_NOTE = " Fixed widths: --g-channels/--d-channels are ignored."
                            "2-conv D with dropout 0.3." + _SEED_NOTE)
 def _build_tf_tutorial(cfg: ModelConfig, c: int, size: int) -> Models:
     return (TFTutorialGenerator(z_dim=cfg.z_dim, img_channels=c, init=cfg.init),
-            TFTutorialDiscriminator(img_channels=c, dropout=_dropout(cfg, "tf-tutorial"), init=cfg.init))
+            TFTutorialDiscriminator(img_channels=c, dropout=_dropout(cfg, "tf-tutorial"), init=cfg.init,
+                                    **_d_options(cfg)))
 
 
 @register_arch("geron-dense", output="sigmoid", native_size=28, sizes=(28,), default_dropout=0.0,
@@ -119,7 +132,7 @@ def _build_tf_tutorial(cfg: ModelConfig, c: int, size: int) -> Models:
 def _build_geron_dense(cfg: ModelConfig, c: int, size: int) -> Models:
     return (GeronDenseGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, init=cfg.init),
             GeronDenseDiscriminator(img_channels=c, img_size=size, dropout=_dropout(cfg, "geron-dense"),
-                                    init=cfg.init))
+                                    init=cfg.init, **_d_options(cfg)))
 
 
 @register_arch("geron-dcgan", output="tanh", native_size=28, sizes=(28,), default_dropout=0.4,
@@ -127,7 +140,8 @@ def _build_geron_dense(cfg: ModelConfig, c: int, size: int) -> Models:
                            "2-conv D with LeakyReLU 0.2 and dropout 0.4." + _SEED_NOTE)
 def _build_geron_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
     return (GeronDCGANGenerator(z_dim=cfg.z_dim, img_channels=c, init=cfg.init),
-            GeronDCGANDiscriminator(img_channels=c, dropout=_dropout(cfg, "geron-dcgan"), init=cfg.init))
+            GeronDCGANDiscriminator(img_channels=c, dropout=_dropout(cfg, "geron-dcgan"), init=cfg.init,
+                                    **_d_options(cfg)))
 
 
 @register_arch("chollet-cifar10", output="tanh", native_size=32, sizes=(32,), default_dropout=0.4,
@@ -136,7 +150,8 @@ def _build_geron_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
                            + _SEED_NOTE)
 def _build_chollet(cfg: ModelConfig, c: int, size: int) -> Models:
     return (CholletGenerator(z_dim=cfg.z_dim, img_channels=c, init=cfg.init),
-            CholletDiscriminator(img_channels=c, dropout=_dropout(cfg, "chollet-cifar10"), init=cfg.init))
+            CholletDiscriminator(img_channels=c, dropout=_dropout(cfg, "chollet-cifar10"), init=cfg.init,
+                                 **_d_options(cfg)))
 
 
 @register_arch("bilinear-upsample", output="linear", native_size=28, sizes=(28,), default_dropout=0.3,
@@ -145,7 +160,7 @@ def _build_chollet(cfg: ModelConfig, c: int, size: int) -> Models:
 def _build_bilinear(cfg: ModelConfig, c: int, size: int) -> Models:
     return (BilinearUpsampleGenerator(z_dim=cfg.z_dim, img_channels=c, init=cfg.init),
             BilinearUpsampleDiscriminator(img_channels=c, dropout=_dropout(cfg, "bilinear-upsample"),
-                                          init=cfg.init))
+                                          init=cfg.init, **_d_options(cfg)))
 
 
 @register_arch("dcgan", output="tanh", native_size=None, sizes=(28, 32, 64), default_dropout=0.0, conditional=True,
@@ -155,7 +170,8 @@ def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
     return (DCGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, base_channels=cfg.g_channels,
                            init=cfg.init, num_classes=cfg.num_classes),
             DCGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels,
-                               dropout=_dropout(cfg, "dcgan"), init=cfg.init, num_classes=cfg.num_classes))
+                               dropout=_dropout(cfg, "dcgan"), init=cfg.init, num_classes=cfg.num_classes,
+                               **_d_options(cfg)))
 
 
 __all__ = [

@@ -27,6 +27,8 @@ from .layers import (
     Discriminator,
     Generator,
     KERAS_LEAKY_SLOPE,
+    MinibatchDiscrimination,
+    MinibatchStdDev,
     Reshape,
     SameConv2d,
     SameConvTranspose2d,
@@ -41,25 +43,45 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _dense_head(layers: "OrderedDict[str, nn.Module]", channels: int, side: int, *, minibatch_stddev: bool,
+                minibatch_disc: int, dropout: nn.Module | None = None) -> None:
+    """Append a D's Flatten -> Dense(1) head to ``layers``, with the optional batch-aware layers:
+    a mini-batch std-dev map before Flatten (one more channel) and mini-batch discrimination
+    right after it (``minibatch_disc`` more features). ``dropout``, if given, follows Flatten
+    (Chollet's order). With both options off this is exactly the seeds' Flatten -> Dense."""
+    if minibatch_stddev:
+        layers["mbstd"] = MinibatchStdDev()
+        channels += 1
+    # Flatten (not a view): a channels-last activation is not contiguous in NCHW order.
+    layers["flatten"] = nn.Flatten()
+    features = channels * side * side
+    if minibatch_disc:
+        layers["mbd"] = MinibatchDiscrimination(features, minibatch_disc)
+        features += minibatch_disc
+    if dropout is not None:
+        layers["drop"] = dropout
+    layers["fc"] = nn.Linear(features, 1)
+
+
 class _TwoConvDiscriminator(Discriminator):
     """Two stride-2 'same' convs with LeakyReLU and dropout, then Flatten -> Dense(1).
 
     The discriminator shape shared by the TF tutorial, Géron's DCGAN and the bilinear GAN;
-    they differ only in kernel sizes, LeakyReLU slope and dropout rate.
+    they differ only in kernel sizes, LeakyReLU slope and dropout rate. ``minibatch_stddev`` /
+    ``minibatch_disc`` add the batch-aware layers around Flatten (see :func:`_dense_head`).
     """
 
     def __init__(self, *, img_channels: int, img_size: int, kernels: tuple[int, int], slope: float,
-                 dropout: float, init: str):
+                 dropout: float, init: str, minibatch_stddev: bool = False, minibatch_disc: int = 0):
         super().__init__(img_channels, img_size)
         k1, k2 = kernels
         side = _ceil_div(_ceil_div(img_size, 2), 2)  # a 'same' stride-2 conv makes ceil(size / 2)
-        self.net = nn.Sequential(OrderedDict(
+        layers = OrderedDict(
             conv1=SameConv2d(img_channels, 64, k1, stride=2), act1=nn.LeakyReLU(slope), drop1=nn.Dropout(dropout),
             conv2=SameConv2d(64, 128, k2, stride=2), act2=nn.LeakyReLU(slope), drop2=nn.Dropout(dropout),
-            # Flatten (not a view): a channels-last activation is not contiguous in NCHW order.
-            flatten=nn.Flatten(),
-            fc=nn.Linear(128 * side * side, 1),
-        ))
+        )
+        _dense_head(layers, 128, side, minibatch_stddev=minibatch_stddev, minibatch_disc=minibatch_disc)
+        self.net = nn.Sequential(layers)
         init_weights(self, init)
 
 
@@ -90,9 +112,11 @@ class TFTutorialDiscriminator(_TwoConvDiscriminator):
     """TF DCGAN tutorial discriminator: Conv(64, 5, s2) and Conv(128, 5, s2), each followed by
     LeakyReLU(0.3) and Dropout(0.3), then Dense(1) - the tutorial already outputs logits."""
 
-    def __init__(self, *, img_channels: int = 1, dropout: float = 0.3, init: str = "keras"):
+    def __init__(self, *, img_channels: int = 1, dropout: float = 0.3, init: str = "keras",
+                 minibatch_stddev: bool = False, minibatch_disc: int = 0):
         super().__init__(img_channels=img_channels, img_size=28, kernels=(5, 5), slope=KERAS_LEAKY_SLOPE,
-                         dropout=dropout, init=init)
+                         dropout=dropout, init=init, minibatch_stddev=minibatch_stddev,
+                         minibatch_disc=minibatch_disc)
 
 
 # --------------------------------------------------------------------------- Géron's DCGAN (seed 004)
@@ -119,9 +143,11 @@ class GeronDCGANGenerator(Generator):
 class GeronDCGANDiscriminator(_TwoConvDiscriminator):
     """Géron's DCGAN discriminator: as the TF tutorial's but LeakyReLU(0.2) and Dropout(0.4)."""
 
-    def __init__(self, *, img_channels: int = 1, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, *, img_channels: int = 1, dropout: float = 0.4, init: str = "keras",
+                 minibatch_stddev: bool = False, minibatch_disc: int = 0):
         super().__init__(img_channels=img_channels, img_size=28, kernels=(5, 5), slope=0.2,
-                         dropout=dropout, init=init)
+                         dropout=dropout, init=init, minibatch_stddev=minibatch_stddev,
+                         minibatch_disc=minibatch_disc)
 
 
 # --------------------------------------------------------------------------- Chollet's CIFAR-10 DCGAN (seed 000)
@@ -155,17 +181,19 @@ class CholletDiscriminator(Discriminator):
     ``nn.Conv2d(padding=0)`` reproduces it exactly.
     """
 
-    def __init__(self, *, img_channels: int = 3, dropout: float = 0.4, init: str = "keras"):
+    def __init__(self, *, img_channels: int = 3, dropout: float = 0.4, init: str = "keras",
+                 minibatch_stddev: bool = False, minibatch_disc: int = 0):
         super().__init__(img_channels, 32)
         lrelu = keras_leaky_relu
-        self.net = nn.Sequential(OrderedDict(
+        layers = OrderedDict(
             conv1=nn.Conv2d(img_channels, 128, 3), act1=lrelu(),
             conv2=nn.Conv2d(128, 128, 4, stride=2), act2=lrelu(),
             conv3=nn.Conv2d(128, 128, 4, stride=2), act3=lrelu(),
             conv4=nn.Conv2d(128, 128, 4, stride=2), act4=lrelu(),
-            flatten=nn.Flatten(), drop=nn.Dropout(dropout),
-            fc=nn.Linear(128 * 2 * 2, 1),
-        ))
+        )
+        _dense_head(layers, 128, 2, minibatch_stddev=minibatch_stddev, minibatch_disc=minibatch_disc,
+                    dropout=nn.Dropout(dropout))
+        self.net = nn.Sequential(layers)
         init_weights(self, init)
 
 
@@ -218,9 +246,11 @@ class BilinearUpsampleDiscriminator(_TwoConvDiscriminator):
     """Seed 002's discriminator: Conv(64, 3, s2) and Conv(128, 5, s2) 'same', LeakyReLU(0.3),
     Dropout(0.3), then Dense(1) logits (the seed already trains on logits)."""
 
-    def __init__(self, *, img_channels: int = 1, dropout: float = 0.3, init: str = "keras"):
+    def __init__(self, *, img_channels: int = 1, dropout: float = 0.3, init: str = "keras",
+                 minibatch_stddev: bool = False, minibatch_disc: int = 0):
         super().__init__(img_channels=img_channels, img_size=28, kernels=(3, 5), slope=KERAS_LEAKY_SLOPE,
-                         dropout=dropout, init=init)
+                         dropout=dropout, init=init, minibatch_stddev=minibatch_stddev,
+                         minibatch_disc=minibatch_disc)
 
 
 # --------------------------------------------------------------------------- configurable DCGAN (Radford et al.)
@@ -275,10 +305,15 @@ class DCGANDiscriminator(Discriminator):
 
     Class-conditional (``num_classes > 0``, called ``D(x, y)``): a projection discriminator
     (Miyato & Koyama 2018): the logit gains ``<embed(y), sum over space of the last features>``.
+
+    Against mode collapse: ``minibatch_stddev`` appends a :class:`MinibatchStdDev` map to the
+    last features (the head conv reads one more channel); ``minibatch_disc = B > 0`` replaces
+    the head conv by Flatten -> :class:`MinibatchDiscrimination` (B kernels) -> Linear(1).
     """
 
     def __init__(self, *, img_channels: int = 1, img_size: int = 64, base_channels: int = 64, dropout: float = 0.0,
-                 init: str = "dcgan", num_classes: int = 0):
+                 init: str = "dcgan", num_classes: int = 0, minibatch_stddev: bool = False,
+                 minibatch_disc: int = 0):
         super().__init__(img_channels, img_size)
         self.num_classes = num_classes
         end, n_down = _dcgan_plan(img_size)
@@ -290,7 +325,15 @@ class DCGANDiscriminator(Discriminator):
             ch *= 2
         layers += [nn.Dropout(dropout)]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Conv2d(ch, 1, end)
+        # Parameter-free, so it adds nothing to the state dict; Identity keeps forward() plain.
+        self.mbstd = MinibatchStdDev() if minibatch_stddev else nn.Identity()
+        head_ch = ch + int(minibatch_stddev)
+        if minibatch_disc:
+            head: "OrderedDict[str, nn.Module]" = OrderedDict()
+            _dense_head(head, head_ch, end, minibatch_stddev=False, minibatch_disc=minibatch_disc)
+            self.head = nn.Sequential(head)
+        else:
+            self.head = nn.Conv2d(head_ch, 1, end)
         init_weights(self, init)
         if num_classes:
             self.embed = nn.Embedding(num_classes, ch)
@@ -299,7 +342,7 @@ class DCGANDiscriminator(Discriminator):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
         h = self.features(x)
-        logits = self.head(h).reshape(x.shape[0])
+        logits = self.head(self.mbstd(h)).reshape(x.shape[0])
         if self.num_classes:
             if y is None or y.shape != (x.shape[0],):
                 raise ValueError(f"conditional {type(self).__name__} needs labels y of shape ({x.shape[0]},)")

@@ -16,7 +16,15 @@ from collections import OrderedDict
 
 from torch import nn
 
-from .layers import Discriminator, Generator, Reshape, he_dense, init_weights
+from .layers import (
+    Discriminator,
+    Generator,
+    MinibatchDiscrimination,
+    MinibatchStdDev,
+    Reshape,
+    he_dense,
+    init_weights,
+)
 
 
 class GeronDenseGenerator(Generator):
@@ -40,14 +48,28 @@ class GeronDenseDiscriminator(Discriminator):
     The seed has no dropout; ``dropout > 0`` (``--d-dropout``) adds it after each hidden
     layer. The Dropout modules are always present (rate 0 is a no-op) so that checkpoints
     load whatever rate the run used.
+
+    The batch-aware options work on the last hidden features, just before the output layer
+    (Salimans et al. put mini-batch discrimination there; on raw pixels it would mostly
+    compare backgrounds): ``minibatch_stddev`` appends one feature (the group's std-dev),
+    ``minibatch_disc = B`` appends B mini-batch discrimination features.
     """
 
-    def __init__(self, *, img_channels: int = 1, img_size: int = 28, dropout: float = 0.0, init: str = "keras"):
+    def __init__(self, *, img_channels: int = 1, img_size: int = 28, dropout: float = 0.0, init: str = "keras",
+                 minibatch_stddev: bool = False, minibatch_disc: int = 0):
         super().__init__(img_channels, img_size)
-        self.net = nn.Sequential(OrderedDict(
+        layers = OrderedDict(
             flatten=nn.Flatten(),
             fc1=he_dense(img_channels * img_size * img_size, 150), act1=nn.ReLU(), drop1=nn.Dropout(dropout),
             fc2=he_dense(150, 100), act2=nn.ReLU(), drop2=nn.Dropout(dropout),
-            fc3=nn.Linear(100, 1),
-        ))
+        )
+        features = 100
+        if minibatch_stddev:
+            layers["mbstd"] = MinibatchStdDev()
+            features += 1
+        if minibatch_disc:
+            layers["mbd"] = MinibatchDiscrimination(features, minibatch_disc)
+            features += minibatch_disc
+        layers["fc3"] = nn.Linear(features, 1)
+        self.net = nn.Sequential(layers)
         init_weights(self, init)

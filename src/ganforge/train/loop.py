@@ -21,6 +21,7 @@ from ..data import ImageData, load_data
 from ..errors import ConfigError
 from ..models import ARCHS
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .diagnostics import Diagnostics, batch_diversity
 from .monitor import Monitor, truncate_log, write_loss_plot, write_progress_gif
 from .trainer import GANTrainer, StepStats, bf16_supported, resolve_device, resolve_precision  # noqa: F401 (re-exported)
 
@@ -83,6 +84,9 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
         can = ", ".join(n for n, s in ARCHS.items() if s.conditional)
         raise ConfigError(f"--conditional: architecture {cfg.model.arch!r} has no class-conditional form "
                           f"(use --arch {can})")
+    if cfg.model.conditional and cfg.tricks.replay_size:
+        raise ConfigError("--replay-size: experience replay does not keep class labels; it cannot be used "
+                          "with --conditional")
     data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=progress)
     resolved = RunConfig.from_dict(cfg.to_dict())
     resolved.data.channels = int(data.images.shape[1])
@@ -96,6 +100,9 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
     return data, resolved
 
 
+MAX_ROLLBACKS = 3  # NaN rollbacks per session before giving up
+
+
 def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
         data: ImageData | None = None, log=print) -> TrainResult:
     """Train (or continue) the run in ``run_dir`` with config ``cfg``.
@@ -103,103 +110,202 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
     resume: load ``run_dir/checkpoint.pt`` and continue exactly where it stopped.
     data: already-loaded data (else loaded from ``cfg.data``).
     """
-    run_dir = Path(run_dir)
     if data is None:
         data, cfg = prepare(cfg, progress)
-    t = cfg.train
-    device = resolve_device(t.device)
-    n_images = data.images.shape[0]
-    batch_size = t.batch_size
-    if batch_size > n_images:
-        log(f"note: --batch-size {batch_size} is more than the {n_images} images; using {n_images}")
-        batch_size = n_images
+    return _Loop(cfg, Path(run_dir), data, resume=resume, progress=progress, log=log).run()
 
-    seed_everything(t.seed)
-    trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], device)
-    sampler = EpochSampler(n_images, batch_size, t.seed, device)
-    fixed_z = torch.randn(t.n_fixed, cfg.model.z_dim, generator=torch.Generator().manual_seed(t.seed))
-    # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
-    fixed_y = torch.arange(t.n_fixed) % trainer.num_classes if trainer.num_classes else None
-    labels = data.labels.to(device) if trainer.num_classes else None
-    elapsed_before = 0.0
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = run_dir / CHECKPOINT_NAME
-    if resume:
-        ckpt = load_checkpoint(ckpt_path)
-        trainer.load_state_dict(ckpt)
-        sampler.epoch, sampler.pos = int(ckpt["epoch"]), int(ckpt["pos"])
-        fixed_z = ckpt["fixed_z"]
-        elapsed_before = float(ckpt.get("elapsed_s", 0.0))
-        set_rng_state(ckpt["rng"])
-        truncate_log(run_dir, trainer.step)
-    cfg.save(run_dir / "config.json")
+class _Loop:
+    """The state of one ``fit`` call: trainer, data order, monitor, diagnostics."""
 
-    # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
-    total = t.steps
-    if t.epochs is not None:
-        by_epochs = math.ceil(t.epochs * sampler.steps_per_epoch)
-        total = by_epochs if total is None else min(total, by_epochs)
-    start_time = time.monotonic()
-    deadline = start_time + 60 * t.minutes if t.minutes is not None else None
-    if total is None and deadline is None:
-        raise ConfigError("give a length: --steps, --epochs or --minutes")
+    def __init__(self, cfg: RunConfig, run_dir: Path, data: ImageData, *, resume: bool, progress: bool, log):
+        self.cfg, self.run_dir, self.data, self.log, self.progress = cfg, run_dir, data, log, progress
+        t = cfg.train
+        self.device = device = resolve_device(t.device)
+        n_images = data.images.shape[0]
+        per_step = t.batch_size * cfg.tricks.n_critic  # real images one step consumes
+        if per_step > n_images:
+            raise ConfigError(f"--batch-size: {t.batch_size} x --n-critic {cfg.tricks.n_critic} real images per "
+                              f"step, but the data has only {n_images} images")
+        self.batch_size = t.batch_size
+        seed_everything(t.seed)
+        self.trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], device)
+        self.sampler = EpochSampler(n_images, per_step, t.seed, device)
+        self.fixed_z = torch.randn(t.n_fixed, cfg.model.z_dim, generator=torch.Generator().manual_seed(t.seed))
+        # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
+        k = self.trainer.num_classes
+        self.fixed_y = torch.arange(t.n_fixed) % k if k else None
+        self.labels = data.labels.to(device) if k else None
+        self.images = data.images.to(device)  # the whole uint8 dataset on the device; batches are index views
+        self.elapsed_before = 0.0
+        self.ckpt_path = run_dir / CHECKPOINT_NAME
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            self.restore(load_checkpoint(self.ckpt_path))
+            truncate_log(run_dir, self.trainer.step)
+        self.diagnostics = None
+        if t.diagnose:
+            self.diagnostics = Diagnostics(loss=cfg.loss.loss, label_smoothing=cfg.loss.label_smoothing)
+            # the yardstick for collapse: how different real images are from each other
+            g = torch.Generator().manual_seed(t.seed)
+            pick = torch.randperm(n_images, generator=g)[:max(2, t.n_fixed)]
+            self.real_diversity = batch_diversity(data.images[pick])
+        self.fixed_diversity: float | None = None
+        self.rollbacks = 0
+        self.start_time = time.monotonic()
 
-    images = data.images.to(device)  # the whole uint8 dataset lives on the device; batches are index views
-    monitor = Monitor(run_dir, trainer.step, total, deadline, progress, nrow=trainer.num_classes or None)
-
-    def checkpoint() -> Path:
+    # -- checkpoints
+    def checkpoint(self) -> Path:
         return save_checkpoint({
-            **trainer.state_dict(), "epoch": sampler.epoch, "pos": sampler.pos, "fixed_z": fixed_z,
-            "rng": rng_state(), "config": cfg.to_dict(),
-            "elapsed_s": elapsed_before + time.monotonic() - start_time,
-            "img_channels": int(images.shape[1]), "img_size": int(images.shape[2]),
-            "class_names": list(data.class_names or []),
-        }, ckpt_path)
+            **self.trainer.state_dict(), "epoch": self.sampler.epoch, "pos": self.sampler.pos,
+            "fixed_z": self.fixed_z, "rng": rng_state(), "config": self.cfg.to_dict(),
+            "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
+            "img_channels": int(self.images.shape[1]), "img_size": int(self.images.shape[2]),
+            "class_names": list(self.data.class_names or []),
+        }, self.ckpt_path)
 
-    def done() -> bool:
-        if total is not None and trainer.step >= total:
-            return True
-        return deadline is not None and time.monotonic() >= deadline
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        self.trainer.load_state_dict(ckpt)
+        self.sampler.epoch, self.sampler.pos = int(ckpt["epoch"]), int(ckpt["pos"])
+        self.fixed_z = ckpt["fixed_z"]
+        self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        set_rng_state(ckpt["rng"])
 
-    if trainer.step == 0:
-        monitor.save_samples(0, trainer.render(fixed_z, fixed_y))
+    # -- samples and diagnostics
+    def samples(self, step: int) -> Path:
+        images = self.trainer.render(self.fixed_z, self.fixed_y)
+        if self.diagnostics is not None and images.shape[0] >= 2:
+            self.fixed_diversity = batch_diversity(images)
+        return self.monitor.save_samples(step, images)
 
-    acc: list[StepStats] = []
-    last_log_t, last_log_step = time.monotonic(), trainer.step
-    img_per_s = 0.0
-    with GracefulStop() as stop:
-        try:
-            while not done() and not stop.requested:
-                idx = sampler.next_indices()
-                acc.append(trainer.train_step(images[idx], None if labels is None else labels[idx]))
-                monitor.step()
-                s = trainer.step
-                if s % t.log_every == 0 or done():
-                    now = time.monotonic()
-                    img_per_s = (s - last_log_step) * batch_size / max(now - last_log_t, 1e-9)
-                    last_log_t, last_log_step = now, s
-                    means = torch.stack([torch.stack([a.d_loss, a.g_loss, a.d_real, a.d_fake]) for a in acc]).mean(0)
-                    d_loss, g_loss, d_real, d_fake = means.tolist()  # the one host-device sync per log interval
-                    acc.clear()
-                    monitor.log({"step": s, "epoch": round(sampler.epochs_done, 4),
-                                 "time_s": round(elapsed_before + now - start_time, 3),
-                                 "img_per_s": round(img_per_s, 1), "d_loss": d_loss, "g_loss": g_loss,
-                                 "d_real": d_real, "d_fake": d_fake})
-                if s % t.sample_every == 0:
-                    monitor.save_samples(s, trainer.render(fixed_z, fixed_y))
-                if s % t.checkpoint_every == 0:
-                    checkpoint()
-        finally:
-            monitor.close()
-        interrupted = stop.requested
-        if interrupted:
-            log(f"interrupted at step {trainer.step}: saving a checkpoint before exiting")
-    final = monitor.save_samples(trainer.step, trainer.render(fixed_z, fixed_y))
-    path = checkpoint()
-    gif = write_progress_gif(run_dir)
-    plot = write_loss_plot(run_dir)
-    return TrainResult(run_dir, trainer.step, interrupted, final, gif, plot, path, img_per_s)
+    def diagnose(self, record: dict[str, Any]) -> None:
+        """Feed a log record to the diagnostics; say what they find, and act on it: a NaN always
+        rolls back to the last checkpoint with halved learning rates, other remedies only with
+        --auto-remedy."""
+        for f in self.diagnostics.observe(record):
+            applied = []
+            if f.kind == "nan":
+                applied = self.rollback(f.remedy)
+            elif self.cfg.train.auto_remedy:
+                applied = self.apply_remedy(f.remedy)
+            note = f" Applied: {', '.join(applied)}." if applied else ""
+            self.monitor.write(f"ganforge: {f.text()}{note}")
+            self.monitor.log_event({"step": f.step, "event": "diagnostic", "kind": f.kind, "message": f.message,
+                                    "suggestion": f.suggestion, "applied": applied})
+
+    def apply_remedy(self, remedy: dict[str, Any]) -> list[str]:
+        tr, done = self.trainer, []
+        if "lr_factor" in remedy:
+            done += [f"lr_g={tr.set_lr('g', remedy['lr_factor']):.3g}", f"lr_d={tr.set_lr('d', remedy['lr_factor']):.3g}"]
+        if "lr_d_factor" in remedy:
+            done.append(f"lr_d={tr.set_lr('d', remedy['lr_d_factor']):.3g}")
+        if "d_dropout_add" in remedy:
+            done.append(f"D dropout={tr.add_d_dropout(remedy['d_dropout_add']):.2f}")
+        if "replay_size" in remedy and tr.replay is None and not tr.num_classes:
+            tr.enable_replay(int(remedy["replay_size"]), float(remedy.get("replay_ratio", 0.5)))
+            done.append(f"replay buffer {remedy['replay_size']}")
+        self.cfg.optim.lr_g, self.cfg.optim.lr_d = tr.lr["g"], tr.lr["d"]
+        return done
+
+    def rollback(self, remedy: dict[str, Any]) -> list[str]:
+        """Restore the last good checkpoint and make the step smaller (NaN/inf in the losses)."""
+        self.rollbacks += 1
+        if self.rollbacks > MAX_ROLLBACKS:
+            raise TrainingDiverged(f"the losses became NaN/inf {self.rollbacks} times even after halving the "
+                                   f"learning rates; the last good checkpoint is {self.ckpt_path}")
+        ckpt = load_checkpoint(self.ckpt_path, map_location=self.device)
+        self.restore(ckpt)
+        self.acc.clear()
+        self.diagnostics.reset()
+        done = [f"rolled back to step {self.trainer.step}"]
+        done += self.apply_remedy({"lr_factor": remedy.get("lr_factor", 0.5)})
+        self.checkpoint()  # the smaller learning rates are part of the last good state now
+        return done
+
+    # -- the loop
+    def run(self) -> TrainResult:
+        t, tr = self.cfg.train, self.trainer
+        self.cfg.save(self.run_dir / "config.json")
+        # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
+        total = t.steps
+        if t.epochs is not None:
+            by_epochs = math.ceil(t.epochs * self.sampler.steps_per_epoch)
+            total = by_epochs if total is None else min(total, by_epochs)
+        deadline = self.start_time + 60 * t.minutes if t.minutes is not None else None
+        if total is None and deadline is None:
+            raise ConfigError("give a length: --steps, --epochs or --minutes")
+
+        def done() -> bool:
+            if total is not None and tr.step >= total:
+                return True
+            return deadline is not None and time.monotonic() >= deadline
+
+        self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress,
+                               nrow=tr.num_classes or None)
+        if tr.step == 0:
+            self.samples(0)
+            self.checkpoint()  # a good state to roll back to
+        self.acc: list[StepStats] = []
+        last_log_t, last_log_step = time.monotonic(), tr.step
+        img_per_s = 0.0
+        with GracefulStop() as stop:
+            try:
+                while not done() and not stop.requested:
+                    idx = self.sampler.next_indices()
+                    self.acc.append(tr.train_step(self.images[idx], None if self.labels is None else self.labels[idx]))
+                    self.monitor.step()
+                    s = tr.step
+                    if s % t.sample_every == 0:
+                        self.samples(s)
+                    if s % t.log_every == 0 or done():
+                        now = time.monotonic()
+                        img_per_s = (s - last_log_step) * self.batch_size / max(now - last_log_t, 1e-9)
+                        last_log_t, last_log_step = now, s
+                        record = self.log_record(s, now, img_per_s)
+                        self.monitor.log(record)
+                        if self.diagnostics is not None:
+                            self.diagnose(record)
+                    if s % t.checkpoint_every == 0 and tr.step == s:  # (not right after a rollback)
+                        self.checkpoint()
+            finally:
+                self.monitor.close()
+            interrupted = stop.requested
+            if interrupted:
+                self.log(f"interrupted at step {tr.step}: saving a checkpoint before exiting")
+        final = self.samples(tr.step)
+        path = self.checkpoint()
+        gif = write_progress_gif(self.run_dir)
+        plot = write_loss_plot(self.run_dir)
+        return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s)
+
+    def log_record(self, step: int, now: float, img_per_s: float) -> dict[str, Any]:
+        """Means over the log interval: the one host-device sync per interval."""
+        acc = self.acc
+        means = torch.stack([torch.stack([a.d_loss, a.g_loss, a.d_real, a.d_fake]) for a in acc]).mean(0)
+        d_loss, g_loss, d_real, d_fake = means.tolist()
+        acc.clear()
+        record = {"step": step, "epoch": round(self.sampler.epochs_done, 4),
+                  "time_s": round(self.elapsed_before + now - self.start_time, 3),
+                  "img_per_s": round(img_per_s, 1), "d_loss": d_loss, "g_loss": g_loss,
+                  "d_real": d_real, "d_fake": d_fake}
+        tr = self.trainer
+        if tr.ada is not None:
+            record["augment_p"] = round(tr.ada.p, 4)
+        if self.diagnostics is not None and self.fixed_diversity is not None:
+            record["fixed_diversity"] = round(self.fixed_diversity, 5)
+            record["real_diversity"] = round(self.real_diversity, 5)
+            self.fixed_diversity = None
+        if math.isfinite(d_loss) and math.isfinite(g_loss) and not _weights_finite(tr):
+            record["d_loss"] = record["g_loss"] = float("nan")  # a non-finite weight counts as divergence
+        return record
+
+
+class TrainingDiverged(ConfigError):
+    """Training kept producing NaN/inf losses after every rollback."""
+
+
+def _weights_finite(trainer: GANTrainer) -> bool:
+    return all(bool(torch.isfinite(p).all()) for m in (trainer.G, trainer.D) for p in m.parameters())
 
 
 class GracefulStop:

@@ -69,6 +69,11 @@ class Monitor:
             post["img/s"] = f"{record['img_per_s']:.0f}"
         self.bar.set_postfix(post, refresh=False)
 
+    def log_event(self, record: dict[str, Any]) -> None:
+        """Append a non-metric record (a diagnostic, a rollback) to log.jsonl."""
+        with self.log_path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+
     def step(self, n: int = 1) -> None:
         self.steps_done += n
         if self.by_time:
@@ -103,7 +108,7 @@ def write_progress_gif(run_dir: Path, max_frames: int = 120) -> Path | None:
 
 def write_loss_plot(run_dir: Path) -> Path | None:
     """losses.png: D and G losses, and mean D(x) and D(G(z)), against the step."""
-    records = [r for r in read_log(run_dir) if "d_loss" in r]
+    records = [r for r in read_log(run_dir) if "d_loss" in r and "event" not in r]
     if not records:
         return None
     import matplotlib
@@ -125,7 +130,9 @@ def write_loss_plot(run_dir: Path) -> Path | None:
     ax2.plot(steps, series("d_real"), label="mean D(x)")
     ax2.plot(steps, series("d_fake"), label="mean D(G(z))")
     ax2.axhline(0.5, color="grey", lw=0.8, ls="--")
-    ax2.set_ylim(-0.02, 1.02)
+    values = [v for v in series("d_real") + series("d_fake") if v is not None and math.isfinite(v)]
+    if values and 0 <= min(values) and max(values) <= 1:  # probabilities (BCE losses); else raw scores
+        ax2.set_ylim(-0.02, 1.02)
     ax2.set_xlabel("step")
     ax2.set_ylabel("D output")
     ax2.legend(loc="upper right")

@@ -1,0 +1,122 @@
+"""Every loss, regulariser and trick runs inside real training steps; NaN rolls back; remedies apply."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ganforge import api
+from ganforge.config import LOSS_NAMES, set_field
+from ganforge.train import loop as loop_mod
+from ganforge.train.checkpoint import load_checkpoint
+from ganforge.train.diagnostics import Finding
+from ganforge.train.monitor import read_log
+from ganforge.train.trainer import GANTrainer
+from test_loop import small_cfg
+
+QUIET = {"progress": False, "log": lambda *_: None}
+
+
+def trainer_for(**fields) -> GANTrainer:
+    torch.manual_seed(0)
+    cfg = small_cfg("unused.npz", **fields)
+    return GANTrainer(cfg, 1, 28, torch.device("cpu"))
+
+
+def batch(n=8):
+    return torch.randint(0, 256, (n, 1, 28, 28), dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("loss", LOSS_NAMES)
+@pytest.mark.parametrize("step", ["alternating", "joint"])
+def test_every_loss_trains(loss, step):
+    tr = trainer_for(**{"loss.loss": loss, "train.step": step, "loss.r1_gamma": 1.0, "loss.r1_every": 1})
+    before = [p.clone() for p in tr.D.parameters()]
+    for _ in range(2):
+        st = tr.train_step(batch(4))
+    assert torch.isfinite(st.d_loss) and torch.isfinite(st.g_loss)
+    assert any(not torch.equal(a, b) for a, b in zip(before, tr.D.parameters()))
+    if loss == "wgan":
+        assert max(p.abs().max().item() for p in tr.D.parameters()) <= 0.01 + 1e-7
+
+
+def test_n_critic_gives_k_d_updates_per_g_update():
+    tr = trainer_for(**{"tricks.n_critic": 3})
+    tr.train_step(batch(12))  # 3 sub-batches of 4
+    assert tr.step == 1 and tr.d_steps == 3
+
+
+def test_tricks_together_run_and_keep_their_state():
+    tr = trainer_for(**{"tricks.replay_size": 16, "tricks.ema_kimg": 0.01, "tricks.augment": "translation,cutout",
+                        "tricks.ada_target": 0.6, "tricks.instance_noise": 0.1, "model.spectral_norm": True,
+                        "model.minibatch_stddev": True})
+    for _ in range(3):
+        tr.train_step(batch(4))
+    assert len(tr.replay) == 12
+    assert any(not torch.equal(a, b) for a, b in zip(tr.G.parameters(), tr.G_ema.parameters()))
+    s = tr.state_dict()
+    assert {"G_ema", "replay", "ada"} <= set(s)
+
+
+def test_resume_is_exact_with_tricks(tmp_path, npz_data):
+    extra = {"tricks.replay_size": 8, "tricks.ema_kimg": 0.01, "tricks.augment": "translation,color",
+             "tricks.ada_target": 0.6, "loss.loss": "hinge", "tricks.n_critic": 2}
+    full, half = tmp_path / "full", tmp_path / "half"
+    api.train(small_cfg(npz_data, **{"train.steps": 4, **extra}), full, **QUIET)
+    api.train(small_cfg(npz_data, **{"train.steps": 2, **extra}), half, **QUIET)
+    cfg = api.load_run_config(half)
+    set_field(cfg, "train.steps", 4)
+    api.train(cfg, half, resume=True, **QUIET)
+    a, b = load_checkpoint(full), load_checkpoint(half)
+    for key in ("G", "D", "G_ema"):
+        for k in a[key]:
+            assert torch.equal(a[key][k], b[key][k]), f"{key}.{k}"
+    assert torch.equal(a["replay"]["images"], b["replay"]["images"]) and a["replay"]["pos"] == b["replay"]["pos"]
+    assert a["ada"] == b["ada"]
+    G = api.load_generator(full)
+    assert G.is_ema
+
+
+def test_nan_in_a_4_step_run_rolls_back_and_finishes(tmp_path, npz_data, monkeypatch):
+    orig = GANTrainer.train_step
+    poisoned = []
+
+    def poison_once(self, real, labels=None):
+        if self.step == 2 and not poisoned:  # the weights blow up during step 3
+            poisoned.append(True)
+            with torch.no_grad():
+                next(self.G.parameters()).fill_(float("nan"))
+        return orig(self, real, labels)
+
+    monkeypatch.setattr(GANTrainer, "train_step", poison_once)
+    res = api.train(small_cfg(npz_data, **{"train.steps": 4, "train.checkpoint_every": 2}), tmp_path / "r", **QUIET)
+    assert res.steps == 4
+    events = [r for r in read_log(tmp_path / "r") if r.get("event") == "diagnostic"]
+    assert [e["kind"] for e in events] == ["nan"]
+    assert "rolled back to step 2" in events[0]["applied"][0]
+    ck = load_checkpoint(tmp_path / "r")
+    assert all(torch.isfinite(v).all() for v in ck["G"].values() if v.is_floating_point())
+    assert ck["lr"]["g"] == pytest.approx(2e-4 / 2) and ck["config"]["optim"]["lr_g"] == pytest.approx(1e-4)
+
+
+def test_auto_remedy_applies_the_suggested_fix(tmp_path, npz_data, monkeypatch):
+    def fake_observe(self, record):
+        if record["step"] == 2:
+            return [Finding("d_too_strong", 2, "D wins.", "lower lr_d", {"lr_d_factor": 0.5, "d_dropout_add": 0.1})]
+        return []
+
+    monkeypatch.setattr(loop_mod.Diagnostics, "observe", fake_observe)
+    cfg = small_cfg(npz_data, **{"train.steps": 3, "train.auto_remedy": True})
+    api.train(cfg, tmp_path / "r", **QUIET)
+    ck = load_checkpoint(tmp_path / "r")
+    assert ck["lr"]["d"] == pytest.approx(1e-4) and ck["lr"]["g"] == pytest.approx(2e-4)
+    assert ck["config"]["model"]["d_dropout"] == pytest.approx(0.1)
+    event = [r for r in read_log(tmp_path / "r") if r.get("event")][0]
+    assert event["kind"] == "d_too_strong" and event["applied"]
+
+
+def test_without_auto_remedy_it_only_warns(tmp_path, npz_data, monkeypatch, capsys):
+    monkeypatch.setattr(loop_mod.Diagnostics, "observe", lambda self, r: [
+        Finding("d_too_strong", r["step"], "D wins.", "lower lr_d", {"lr_d_factor": 0.5})] if r["step"] == 1 else [])
+    api.train(small_cfg(npz_data, **{"train.steps": 2}), tmp_path / "r", **QUIET)
+    assert load_checkpoint(tmp_path / "r")["lr"]["d"] == pytest.approx(2e-4)
+    assert "D wins. Try: lower lr_d" in capsys.readouterr().err
