@@ -18,6 +18,10 @@ _EXPORTS = {
     "OptimConfig": "config", "TrainConfig": "config",
     "get_preset": "presets", "PRESETS": "presets",
     "load_data": "data", "build_models": "models",
+    "interpolate": "tools", "arithmetic": "tools", "neighbours": "tools",
+    "slerp": "latent", "lerp": "latent", "truncate": "latent",
+    "export_generator": "export", "load_safetensors_generator": "export",
+    "evaluate_run": "evaluate", "evaluate_images": "evaluate",
     "GanforgeError": "errors",
 }
 __all__ = sorted(_EXPORTS)

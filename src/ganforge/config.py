@@ -95,6 +95,8 @@ class TrainConfig:
     sample_every: int = 500  # steps between fixed-noise grids (--sample-every)
     checkpoint_every: int = 1000  # steps between checkpoints (--checkpoint-every)
     log_every: int = 50  # steps between log lines in log.jsonl (--log-every)
+    eval_every: int = 0  # steps between metric evaluations (FD, KID, ...), best.pt kept by FD; 0: off (--eval-every)
+    eval_n: int = 10_000  # generated images per evaluation during training (--eval-n)
     diagnose: bool = True  # watch the logged values and warn when training goes wrong (--diagnose)
     auto_remedy: bool = False  # apply the diagnostics' suggested fixes automatically (--auto-remedy)
 
@@ -290,4 +292,6 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(t.sample_every > 0, "train", "sample_every", "must be positive")
     need(t.checkpoint_every > 0, "train", "checkpoint_every", "must be positive")
     need(t.log_every > 0, "train", "log_every", "must be positive")
+    need(t.eval_every >= 0, "train", "eval_every", "must be >= 0")
+    need(t.eval_n >= 10, "train", "eval_n", "must be at least 10")
     return cfg

@@ -140,8 +140,10 @@ class _Loop:
         self.elapsed_before = 0.0
         self.ckpt_path = run_dir / CHECKPOINT_NAME
         run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt: dict[str, Any] = {}
         if resume:
-            self.restore(load_checkpoint(self.ckpt_path))
+            ckpt = load_checkpoint(self.ckpt_path)
+            self.restore(ckpt)
             truncate_log(run_dir, self.trainer.step)
         self.diagnostics = None
         if t.diagnose:
@@ -152,17 +154,21 @@ class _Loop:
             self.real_diversity = batch_diversity(data.images[pick])
         self.fixed_diversity: float | None = None
         self.rollbacks = 0
+        self.best_fd = float(ckpt.get("best_fd", math.inf)) if resume else math.inf
+        self.evaluator = None
+        if t.eval_every:
+            self.evaluator = self.make_evaluator()
         self.start_time = time.monotonic()
 
     # -- checkpoints
-    def checkpoint(self) -> Path:
+    def checkpoint(self, path: Path | None = None) -> Path:
         return save_checkpoint({
             **self.trainer.state_dict(), "epoch": self.sampler.epoch, "pos": self.sampler.pos,
             "fixed_z": self.fixed_z, "rng": rng_state(), "config": self.cfg.to_dict(),
             "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
             "img_channels": int(self.images.shape[1]), "img_size": int(self.images.shape[2]),
-            "class_names": list(self.data.class_names or []),
-        }, self.ckpt_path)
+            "class_names": list(self.data.class_names or []), "best_fd": self.best_fd,
+        }, path or self.ckpt_path)
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         self.trainer.load_state_dict(ckpt)
@@ -170,6 +176,43 @@ class _Loop:
         self.fixed_z = ckpt["fixed_z"]
         self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
         set_rng_state(ckpt["rng"])
+
+    # -- metrics during training
+    def make_evaluator(self):
+        from ..evaluate import make_training_evaluator  # metrics load on demand: most runs never need them
+
+        ev, why = make_training_evaluator(self.cfg, n=self.cfg.train.eval_n)
+        if ev is None:
+            self.log(f"note: --eval-every is on but no metrics can be computed: {why}")
+            return None
+        self.tensorboard = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
+        except ImportError:  # TensorBoard is optional: log.jsonl has everything
+            pass
+        return ev
+
+    def evaluate(self, step: int) -> None:
+        """Metrics of G_ema (else G) against the real data; log them and keep best.pt by FD."""
+        metrics = self.evaluator(lambda n: self.trainer.sample_images(n, seed=self.cfg.train.seed))
+        record = {"step": step, "event": "eval", **metrics, "protocol": self.evaluator.protocol}
+        self.monitor.log_event(record)
+        if self.tensorboard is not None:
+            for k, v in metrics.items():
+                if isinstance(v, (int, float)) and math.isfinite(v):
+                    self.tensorboard.add_scalar(f"metrics/{k}", v, step)
+            self.tensorboard.flush()
+        fd = metrics.get("fd", math.inf)
+        note = ""
+        if fd < self.best_fd:
+            self.best_fd = fd
+            self.checkpoint(self.run_dir / "best.pt")
+            note = " (best so far: best.pt)"
+        self.monitor.write(f"step {step}: FD {fd:.3f}, KID {metrics.get('kid', math.nan):.4f}, "
+                           f"precision {metrics.get('precision', math.nan):.3f}, "
+                           f"recall {metrics.get('recall', math.nan):.3f}{note}")
 
     # -- samples and diagnostics
     def samples(self, step: int) -> Path:
@@ -265,6 +308,8 @@ class _Loop:
                         self.monitor.log(record)
                         if self.diagnostics is not None:
                             self.diagnose(record)
+                    if self.evaluator is not None and s % t.eval_every == 0 and tr.step == s:
+                        self.evaluate(s)
                     if s % t.checkpoint_every == 0 and tr.step == s:  # (not right after a rollback)
                         self.checkpoint()
             finally:

@@ -334,6 +334,15 @@ class GANTrainer:
         finally:
             G.train(was_training)
 
+    @torch.no_grad()
+    def sample_images(self, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+        """``n`` uint8 images from :attr:`sampler_G` with latents from ``seed`` (a conditional
+        model cycles through its classes), for evaluation during training."""
+        z = torch.randn(n, self.cfg.model.z_dim, generator=torch.Generator().manual_seed(seed))
+        y = torch.arange(n) % self.num_classes if self.num_classes else None
+        return torch.cat([self.render(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
+                          for i in range(0, n, batch_size)])
+
     def enable_replay(self, size: int, ratio: float) -> None:
         """Turn on experience replay mid-run (a diagnostics remedy)."""
         if self.replay is None and size > 0:

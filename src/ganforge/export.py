@@ -1,0 +1,333 @@
+"""Export a trained generator alone, for use outside ganforge: safetensors, TorchScript or ONNX.
+
+Every export is G in eval mode with inputs ``z`` float32 (N, z_dim) drawn from N(0, I) (and, for
+a class-conditional G, ``y`` int64 (N,) class ids) and output ``images`` float32 (N, C, H, W) in
+G's range. A JSON sidecar ``PATH.json`` says all of that, plus the class names and how to turn
+the output into uint8 pixels, so the file can be used without reading this code.
+
+The safetensors file is written by the small writer here (the format is simple: an 8-byte
+little-endian header length, a JSON header naming each tensor's dtype, shape and byte range,
+then the raw little-endian bytes), so no extra package is needed; its ``__metadata__`` holds the
+run's config, from which :func:`load_safetensors_generator` rebuilds G exactly.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import struct
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import GanforgeError
+
+FORMATS = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
+SAFETENSORS_FORMAT = "ganforge-generator"
+ONNX_INSTALL = "pip install ganforge[onnx]"
+ONNX_TOLERANCE = 1e-4
+
+# torch dtype <-> safetensors dtype name
+_DTYPES = {
+    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
+    torch.uint8: "U8", torch.bool: "BOOL",
+}
+_DTYPES_BACK = {v: k for k, v in _DTYPES.items()}
+
+_RANGES = {
+    "tanh": ([-1.0, 1.0], "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"),
+    "linear": ([-1.0, 1.0], "uint8 = clamp(round((x + 1) * 127.5), 0, 255)  (unbounded output; data was in [-1, 1])"),
+    "sigmoid": ([0.0, 1.0], "uint8 = clamp(round(x * 255), 0, 255)"),
+}
+
+
+# --------------------------------------------------------------------------- safetensors
+
+
+def write_safetensors(tensors: dict[str, torch.Tensor], path: str | Path,
+                      metadata: dict[str, str] | None = None) -> Path:
+    """Write ``tensors`` as a safetensors file (atomically), with string ``metadata``."""
+    if sys.byteorder != "little":  # pragma: no cover - every platform torch ships for
+        raise GanforgeError("safetensors export needs a little-endian machine")
+    header: dict[str, Any] = {}
+    if metadata:
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+            raise ValueError("safetensors metadata must map strings to strings")
+        header["__metadata__"] = dict(metadata)
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        if t.dtype not in _DTYPES:
+            raise ValueError(f"safetensors: tensor {name!r} has unsupported dtype {t.dtype}")
+        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    head = json.dumps(header, separators=(",", ":")).encode()
+    head += b" " * (-len(head) % 8)  # align the data to 8 bytes, as the reference writer does
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(head)))
+        f.write(head)
+        for data in blobs:
+            f.write(data)
+    os.replace(tmp, path)
+    return path
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read a safetensors file: (tensors on the CPU, metadata). Malformed files raise GanforgeError."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise GanforgeError(f"{path}: cannot read ({e.strerror or e})") from None
+    bad = f"{path}: not a safetensors file"
+    if len(raw) < 8:
+        raise GanforgeError(f"{bad} (too short)")
+    (n,) = struct.unpack("<Q", raw[:8])
+    if n > len(raw) - 8:
+        raise GanforgeError(f"{bad} (header length {n} exceeds the file)")
+    try:
+        header = json.loads(raw[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise GanforgeError(f"{bad} (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise GanforgeError(f"{bad} (header is not a JSON object)")
+    meta = header.pop("__metadata__", None) or {}
+    body = memoryview(raw)[8 + n:]
+    tensors = {}
+    for name, info in header.items():
+        try:
+            dtype = _DTYPES_BACK[info["dtype"]]
+            shape = [int(s) for s in info["shape"]]
+            begin, end = (int(v) for v in info["data_offsets"])
+        except (KeyError, TypeError, ValueError):
+            raise GanforgeError(f"{bad} (bad entry for {name!r})") from None
+        numel = 1
+        for s in shape:
+            numel *= s
+        itemsize = torch.empty(0, dtype=dtype).element_size()
+        if not 0 <= begin <= end <= len(body) or end - begin != numel * itemsize:
+            raise GanforgeError(f"{bad} (byte range of {name!r} does not match its shape)")
+        if numel == 0:
+            tensors[name] = torch.empty(shape, dtype=dtype)
+        else:
+            tensors[name] = torch.frombuffer(bytearray(body[begin:end]), dtype=dtype).reshape(shape)
+    return tensors, meta
+
+
+def generator_info(G: nn.Module, config: dict[str, Any] | None = None,
+                   class_names: list[str] | None = None) -> dict[str, Any]:
+    """What a user of the exported G needs to know: inputs, output shape and range, classes."""
+    from . import __version__
+
+    k = int(getattr(G, "num_classes", 0) or 0)
+    value_range, to_uint8 = _RANGES[G.output]
+    inputs = [{"name": "z", "dtype": "float32", "shape": ["N", int(G.z_dim)],
+               "meaning": "latent noise, each value drawn from N(0, 1)"}]
+    if k:
+        inputs.append({"name": "y", "dtype": "int64", "shape": ["N"], "meaning": f"class ids in [0, {k})"})
+    return {
+        "generator": type(G).__name__,
+        # which weights of the run: the moving average G_ema when the run kept one, else G
+        "weights": "G_ema" if getattr(G, "is_ema", False) else "G",
+        "z_dim": int(G.z_dim), "num_classes": k,
+        "class_names": list(class_names) if class_names else None,
+        "inputs": inputs,
+        "output": {"name": "images", "dtype": "float32", "layout": "NCHW",
+                   "shape": ["N", int(G.img_channels), int(G.img_size), int(G.img_size)],
+                   "activation": G.output, "range": value_range, "to_uint8": to_uint8},
+        "ganforge_version": __version__, "config": config,
+    }
+
+
+def _safetensors_metadata(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, str]:
+    meta = {"format": SAFETENSORS_FORMAT, "img_channels": str(info["output"]["shape"][1]),
+            "img_size": str(info["output"]["shape"][2]), "z_dim": str(info["z_dim"]),
+            "output": info["output"]["activation"], "num_classes": str(info["num_classes"]),
+            "class_names": json.dumps(info["class_names"]), "ganforge_version": info["ganforge_version"]}
+    if config is not None:
+        meta["config"] = json.dumps(config, sort_keys=True)
+    return meta
+
+
+def load_safetensors_generator(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild G from a ganforge safetensors export (its config metadata) and load its weights.
+
+    Returns G in eval mode, with ``class_names`` set when the export had them. Building G does
+    not disturb torch's global RNG.
+    """
+    from .config import RunConfig
+    from .models import build_models
+
+    tensors, meta = read_safetensors(path)
+    if meta.get("format") != SAFETENSORS_FORMAT or "config" not in meta:
+        raise GanforgeError(f"{path}: a safetensors file, but not a ganforge generator export "
+                            f"(no ganforge config in its metadata)")
+    cfg = RunConfig.from_dict(json.loads(meta["config"]))
+    with torch.random.fork_rng(devices=[]):
+        G, _ = build_models(cfg.model, int(meta["img_channels"]), int(meta["img_size"]))
+    G.load_state_dict(tensors)
+    names = json.loads(meta.get("class_names") or "null")
+    if names:
+        G.class_names = names
+    G.export_path = str(path)
+    return G.to(device).eval()
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _example_inputs(G: nn.Module, n: int = 2) -> tuple[torch.Tensor, ...]:
+    z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(0))
+    k = int(getattr(G, "num_classes", 0) or 0)
+    return (z, torch.arange(n, dtype=torch.int64) % k) if k else (z,)
+
+
+def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a.float() - b.float()).abs().max())
+
+
+def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[str, Any] | None = None,
+                     class_names: list[str] | None = None, check: bool = True) -> dict[str, Any]:
+    """Write G alone to ``path`` in format ``fmt`` (safetensors, torchscript or onnx) and the
+    sidecar ``path + ".json"``.
+
+    config: the run's config dict (needed to rebuild G from a safetensors file). check: reload
+    the file and compare its output with G's on a few latents (ONNX: only if onnxruntime is
+    installed). Returns a report: ``path``, ``sidecar``, ``checked`` (str, what was compared, or
+    why not) and ``max_abs_diff`` (float or None).
+    """
+    if fmt not in FORMATS:
+        raise GanforgeError(f"--format: must be {', '.join(FORMATS)}, not {fmt!r}")
+    path = Path(path)
+    G = G.eval()
+    device = next(G.parameters()).device
+    if device.type != "cpu":
+        G = G.cpu()
+    info = generator_info(G, config, class_names)
+    info["format"] = fmt
+    info["file"] = path.name
+    inputs = _example_inputs(G, 3)
+    with torch.no_grad():
+        expected = G(*inputs)
+    diff, checked = None, "not checked"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "safetensors":
+        if config is None:
+            raise GanforgeError("safetensors export needs the run's config to rebuild G")
+        state = {k: v for k, v in G.state_dict().items()}
+        write_safetensors(state, path, _safetensors_metadata(info, config))
+        info["load_with"] = "ganforge.export.load_safetensors_generator(path)"
+        if check:
+            G2 = load_safetensors_generator(path)
+            with torch.no_grad():
+                diff = _max_diff(G2(*inputs), expected)
+            checked = "reloaded with load_safetensors_generator"
+    elif fmt == "torchscript":
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # jit deprecation and tracer notes about the shape check
+            traced = torch.jit.trace(G, inputs, check_trace=False)
+            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+            torch.jit.save(traced, str(tmp))
+            os.replace(tmp, path)
+        info["load_with"] = "torch.jit.load(path)"
+        if check:
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")
+                m = torch.jit.load(str(path))
+                other = _example_inputs(G, 5)  # another batch size: the trace must not have fixed it
+                diff = max(_max_diff(m(*inputs), expected), _max_diff(m(*other), G(*other)))
+            checked = "reloaded with torch.jit.load"
+    else:
+        _export_onnx(G, inputs, path)
+        info["load_with"] = "onnxruntime.InferenceSession(path)"
+        if check:
+            diff, checked = check_onnx(G, path)
+    sidecar = path.with_name(path.name + ".json")
+    sidecar.write_text(json.dumps(info, indent=2) + "\n")
+    return {"path": path, "sidecar": sidecar, "checked": checked, "max_abs_diff": diff}
+
+
+def _need_onnx() -> None:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise GanforgeError(f"ONNX export needs the onnx package: {ONNX_INSTALL}") from None
+
+
+def _export_onnx(G: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path) -> None:
+    _need_onnx()
+    names = ["z", "y"][:len(inputs)]
+    try:
+        import onnxscript  # noqa: F401  (the torch.export-based exporter needs it)
+        dynamo = True
+    except ImportError:
+        dynamo = False  # the older TorchScript-based exporter needs only onnx
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # The exporter logs notes meant for its developers (e.g. about torchvision ops); keep them quiet.
+    log = logging.getLogger("torch.onnx")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        _run_onnx_export(G, inputs, names, tmp, dynamo)
+    finally:
+        log.setLevel(level)
+    os.replace(tmp, path)
+
+
+def _run_onnx_export(G: nn.Module, inputs: tuple[torch.Tensor, ...], names: list[str], tmp: Path,
+                     dynamo: bool) -> None:
+    with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        if dynamo:
+            batch = torch.export.Dim("N", min=1)
+            shapes = {"z": {0: batch}, "y": {0: batch}} if len(inputs) == 2 else {"z": {0: batch}}
+            torch.onnx.export(G, inputs, str(tmp), input_names=names, output_names=["images"],
+                              dynamic_shapes=shapes, dynamo=True, verbose=False, external_data=False)
+        else:
+            axes = {n: {0: "N"} for n in names + ["images"]}
+            torch.onnx.export(G, inputs, str(tmp), input_names=names, output_names=["images"],
+                              dynamic_axes=axes, dynamo=False)
+
+
+def check_onnx(G: nn.Module, path: str | Path, n: int = 5) -> tuple[float | None, str]:
+    """Run the ONNX file with onnxruntime and compare with G: (max |diff|, what was done).
+
+    Without onnxruntime: (None, the reason). A difference above 1e-4 raises GanforgeError.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None, f"not checked: onnxruntime is not installed ({ONNX_INSTALL})"
+    inputs = _example_inputs(G, n)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    feed = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)}
+    out = torch.from_numpy(sess.run(None, feed)[0])
+    with torch.no_grad():
+        diff = _max_diff(out, G(*inputs))
+    if not diff <= ONNX_TOLERANCE:
+        raise GanforgeError(f"{path}: onnxruntime's output differs from PyTorch's by {diff:.2e} "
+                            f"(more than {ONNX_TOLERANCE:g})")
+    return diff, "ran with onnxruntime"
+
+
+def default_export_path(run: str | Path, fmt: str) -> Path:
+    """``RUN_DIR/generator<ext>`` for a run folder or a checkpoint file in it."""
+    p = Path(run)
+    folder = p if p.is_dir() else p.parent
+    return folder / ("generator" + FORMATS[fmt])
+
+
+__all__ = ["FORMATS", "write_safetensors", "read_safetensors", "load_safetensors_generator", "generator_info",
+           "export_generator", "check_onnx", "default_export_path"]

@@ -1,0 +1,37 @@
+"""--eval-every: metrics in log.jsonl and best.pt kept by FD.
+
+The evaluator here is a random-weight network saved in a temp cache: it checks the plumbing,
+not image quality."""
+from __future__ import annotations
+
+import math
+
+
+from ganforge import api
+from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
+from ganforge.train.checkpoint import load_checkpoint
+from ganforge.train.monitor import read_log
+from test_loop import small_cfg
+
+
+def test_eval_every_logs_metrics_and_keeps_best(tmp_path, npz_data, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    net, meta = random_evaluator("fashion-mnist")
+    save_evaluator(net, meta, evaluator_path("fashion-mnist"))
+    cfg = small_cfg(npz_data, **{"train.steps": 4, "train.eval_every": 2, "train.eval_n": 32})
+    api.train(cfg, tmp_path / "run", progress=False, log=lambda *_: None)
+    evals = [r for r in read_log(tmp_path / "run") if r.get("event") == "eval"]
+    assert [r["step"] for r in evals] == [2, 4]
+    assert all(math.isfinite(r["fd"]) and "protocol" in r for r in evals)
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["best_fd"] == min(r["fd"] for r in evals)
+    assert best["step"] in (2, 4)
+
+
+def test_eval_every_without_an_evaluator_says_why_and_trains_on(tmp_path, npz_data, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "empty-cache"))
+    notes = []
+    cfg = small_cfg(npz_data, **{"train.steps": 2, "train.eval_every": 1, "train.eval_n": 16})
+    res = api.train(cfg, tmp_path / "run", progress=False, log=notes.append)
+    assert res.steps == 2 and not (tmp_path / "run" / "best.pt").exists()
+    assert any("ganforge evaluator train" in n for n in notes)
