@@ -150,6 +150,11 @@ def compute_metrics(fake_features: torch.Tensor, fake_probs: torch.Tensor | None
     return out
 
 
+def kid_protocol(n_fake: int, n_real: int) -> str:
+    m = min(KID_SUBSET_SIZE, n_fake, n_real)
+    return f"unbiased MMD^2, kernel (x.y/d+1)^3, {KID_SUBSETS} subsets of {m}"
+
+
 # --------------------------------------------------------------------------- the evaluator
 class Evaluator:
     """Compares generated images with one real reference, in one feature space.
@@ -177,7 +182,7 @@ class Evaluator:
             **extractor.describe(), "n_fake": self.n, "n_real": reference.n, "reference": reference.label(),
             "split": reference.key["split"],
             "resize_real": reference.key["resize"],
-            "kid": f"unbiased MMD^2, kernel (x.y/d+1)^3, {KID_SUBSETS} subsets of {KID_SUBSET_SIZE}",
+            "kid": kid_protocol(self.n, reference.rows),
             "precision_recall": f"k={PR_K}, {min(self.n, PR_ROWS, reference.rows)} per side",
             "classifier_score": f"{SCORE_SPLITS} splits",
             **(protocol or {})}
@@ -386,7 +391,7 @@ def format_table(r: EvalResult) -> str:
             fl += f" ± {_fmt(f[std] * scale, digits)}"
         lines.append(f"{label:<32}{value:>16}{fl:>16}   {better}")
 
-    row(fid, "fd", "lower")
+    row(fid, "fd", "lower", digits=4)
     row("KID x 1000", "kid", "lower", 1000.0, "kid_std", 2)
     row(f"precision (k={PR_K})", "precision", "higher")
     row(f"recall (k={PR_K})", "recall", "higher")
@@ -416,6 +421,7 @@ def _finish(ev: Evaluator, images: torch.Tensor, fake_label: str, *, floor: bool
                 "resize_fake": ev.extractor.resize_rule(int(images.shape[1]), int(images.shape[-1])),
                 "num_classes": ev.extractor.num_classes}
     protocol["precision_recall"] = f"k={PR_K}, {min(images.shape[0], PR_ROWS, ev.reference.rows)} per side"
+    protocol["kid"] = kid_protocol(int(images.shape[0]), ev.reference.rows)
     fl = None
     if floor and ev.floor_source is not None:
         t = time.perf_counter()

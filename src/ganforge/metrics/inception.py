@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .networks import EvaluatorError, FeatureExtractor, weights_hash
+from .networks import EvaluatorError, FeatureExtractor, load_failure, weights_hash
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 ALT_NAMES = ("weights-inception-2015-12-05-6726825d.pth",)  # the same weights under torch-fidelity's name
@@ -247,8 +247,7 @@ def load_inception(weights: str | Path | None = None) -> FeatureExtractor:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        from ..data.download import one_line
-        raise EvaluatorError(f"{path}: unreadable Inception weights ({one_line(e, 100)}); "
+        raise EvaluatorError(f"{path}: unreadable Inception weights ({load_failure(e)}); "
                              f"download {WEIGHTS_URL} again") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]

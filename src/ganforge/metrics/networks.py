@@ -16,7 +16,9 @@ cache key is :func:`weights_hash`, a hash of the weights themselves.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -227,11 +229,23 @@ def save_evaluator(net: ClassifierNet, meta: dict[str, Any], path: str | Path) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    meta = {**meta, "hash": weights_hash(state)}
+    # plain JSON types only, so the file loads with weights_only=True (torch.__version__, for one,
+    # is a str subclass the safe unpickler refuses)
+    meta = {**json.loads(json.dumps(meta, default=str)), "hash": weights_hash(state)}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     torch.save({"format": EVALUATOR_FORMAT, "version": EVALUATOR_VERSION, "state_dict": state, "meta": meta}, tmp)
     os.replace(tmp, path)
     return path
+
+
+def load_failure(e: BaseException) -> str:
+    """Why torch.load (or load_state_dict) failed, as a short plain line."""
+    from ..data.download import one_line
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    if "Weights only load failed" in text:
+        return "it holds objects other than tensors and plain values"
+    return one_line(Exception(text), 100)
 
 
 def load_evaluator_file(path: str | Path, dataset: str | None = None) -> FeatureExtractor:
@@ -245,8 +259,7 @@ def load_evaluator_file(path: str | Path, dataset: str | None = None) -> Feature
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, pickle garbage, unsafe globals: all mean a bad file
-        from ..data.download import one_line
-        raise EvaluatorError(f"{path}: corrupt evaluator file ({one_line(e, 100)}); {rebuild}") from None
+        raise EvaluatorError(f"{path}: corrupt evaluator file ({load_failure(e)}); {rebuild}") from None
     if not isinstance(blob, dict) or blob.get("format") != EVALUATOR_FORMAT:
         raise EvaluatorError(f"{path}: not a ganforge evaluator file; {rebuild}")
     if blob.get("version", 0) > EVALUATOR_VERSION:
@@ -262,8 +275,7 @@ def load_evaluator_file(path: str | Path, dataset: str | None = None) -> Feature
                             widths=tuple(int(w) for w in meta["widths"]))
         net.load_state_dict(state)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
-        from ..data.download import one_line
-        raise EvaluatorError(f"{path}: corrupt evaluator file ({one_line(e, 100)}); {rebuild}") from None
+        raise EvaluatorError(f"{path}: corrupt evaluator file ({load_failure(e)}); {rebuild}") from None
     return classifier_extractor(net, meta, meta["hash"])
 
 
@@ -319,14 +331,11 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
                     out: str | Path | None = None, progress: bool = True, log=print) -> dict[str, Any]:
     """Train the classifier evaluator for ``dataset`` on its train split and cache it.
 
-    SGD with Nesterov momentum and a one-cycle learning-rate schedule (peak ``lr``), label
-    smoothing 0.1, random shifts of up to 2 px (and horizontal flips where the classes allow
-    them). precision: ``auto`` uses bf16 autocast where the CPU/GPU runs it natively (about 2x
-    faster for these convs), else fp32; evaluation is always fp32. out: the file (default
-    :func:`evaluator_path`). Returns the saved metadata, with the test accuracy.
+    See :func:`fit_evaluator` for the recipe. precision: ``auto`` uses bf16 autocast where the
+    CPU runs it natively (about 2x faster for these convs), else fp32; evaluation is always
+    fp32. out: the file (default :func:`evaluator_path`). Returns the saved metadata, with the
+    test accuracy, the training time and the weights hash.
     """
-    from tqdm import tqdm
-
     from ..config import DataConfig
     from ..data import load_data
     from ..train.loop import bf16_supported
@@ -339,33 +348,54 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
         raise EvaluatorError(f"--epochs: must be positive (got {epochs})")
     if batch_size <= 0:
         raise EvaluatorError(f"--batch-size: must be positive (got {batch_size})")
-    shape = DataConfig(source=dataset, data_dir=data_dir, size=spec.size, channels=spec.channels)
-    train = load_data(shape, progress=progress)
-    test = load_data(DataConfig(source=dataset, data_dir=data_dir, size=spec.size, channels=spec.channels,
-                                split="test"), progress=progress)
-    if train.labels is None or test.labels is None:
-        raise EvaluatorError(f"{dataset}: no labels to train a classifier on")
-    device = torch.device("cpu")
-    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(device))
+    train, test = (load_data(DataConfig(source=dataset, data_dir=data_dir, size=spec.size, channels=spec.channels,
+                                        split=split), progress=progress) for split in ("train", "test"))
+    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(torch.device("cpu")))
+    log(f"training the {dataset} evaluator: {len(train)} images, {epochs} epochs, "
+        f"{'bf16' if use_bf16 else 'fp32'} on {torch.get_num_threads()} CPU threads")
+    net, meta = fit_evaluator(train, test, spec, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+                              widths=widths, bf16=use_bf16, progress=progress)
+    if out is None:
+        from ..data.download import cache_dir
 
+        cache_dir()
+        out = evaluator_path(dataset)
+    path = save_evaluator(net, meta, out)
+    saved = load_evaluator_file(path, dataset).meta  # what later runs will read
+    if meta["test_accuracy"] < spec.min_accuracy:
+        log(f"warning: test accuracy {meta['test_accuracy']:.2%} is below the expected "
+            f"{spec.min_accuracy:.0%}; try more --epochs")
+    return {**saved, "path": str(path)}
+
+
+def fit_evaluator(train, test, spec: EvaluatorSpec, *, epochs: int, batch_size: int = 128, lr: float = 0.1,
+                  seed: int = 0, widths: tuple[int, int, int] = (32, 64, 128), bf16: bool = False,
+                  progress: bool = True) -> tuple[ClassifierNet, dict[str, Any]]:
+    """Train a :class:`ClassifierNet` on ``train`` (an ImageData with labels, already at
+    ``spec``'s shape) and measure it on ``test``. Returns the network (eval mode) and its metadata.
+
+    SGD with Nesterov momentum, weight decay 5e-4 and a one-cycle learning-rate schedule (peak
+    ``lr``), label smoothing 0.1, random shifts of up to 2 px (and horizontal flips where the
+    classes allow them); ``bf16``: autocast the training steps to bfloat16.
+    """
+    from tqdm import tqdm
+
+    if train.labels is None or test.labels is None:
+        raise EvaluatorError(f"{spec.dataset}: no labels to train a classifier on")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = ClassifierNet(in_channels=spec.channels, num_classes=spec.num_classes, widths=widths)
     net = net.to(memory_format=torch.channels_last)
     mean, std = _channel_stats(train.images)
-    meta: dict[str, Any] = {"dataset": dataset, "channels": spec.channels, "size": spec.size,
-                            "num_classes": spec.num_classes, "class_names": train.class_names,
-                            "widths": list(widths), "mean": mean, "std": std}
+    batch_size = min(batch_size, len(train))
     steps_per_epoch = len(train) // batch_size
     total = epochs * steps_per_epoch
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.25)
     images, labels = train.images, train.labels
     start = time.monotonic()
-    log(f"training the {dataset} evaluator: {len(train)} images, {epochs} epochs, "
-        f"{'bf16' if use_bf16 else 'fp32'} on {torch.get_num_threads()} CPU threads")
     net.train()
-    with tqdm(total=total, desc=f"{dataset} evaluator", unit="step", disable=not progress,
+    with tqdm(total=total, desc=f"{spec.dataset} evaluator", unit="step", disable=not progress,
               file=sys.stderr, dynamic_ncols=True) as bar:
         for epoch in range(epochs):
             perm = torch.randperm(len(train), generator=g)
@@ -376,7 +406,7 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
                     flip = torch.rand(x.shape[0], generator=g) < 0.5
                     x = torch.where(flip[:, None, None, None], x.flip(3), x)
                 x = ((x.float() / 255.0 - mean) / std).contiguous(memory_format=torch.channels_last)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     loss = F.cross_entropy(net(x), labels[idx], label_smoothing=0.1)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -387,21 +417,15 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
                     bar.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}")
     train_seconds = time.monotonic() - start
     net.eval()
-    ex = classifier_extractor(net, meta, "")
-    acc = _accuracy(ex, test.images, test.labels)
-    meta.update({"test_accuracy": round(acc, 5), "epochs": epochs, "batch_size": batch_size, "seed": seed,
-                 "train_seconds": round(train_seconds, 1), "precision": "bf16" if use_bf16 else "fp32",
-                 "torch": torch.__version__, "n_train": len(train), "n_test": len(test)})
-    if out is None:
-        from ..data.download import cache_dir
-        cache_dir()
-        out = evaluator_path(dataset)
-    path = save_evaluator(net, meta, out)
-    saved = load_evaluator_file(path, dataset).meta
-    if acc < spec.min_accuracy:
-        log(f"warning: test accuracy {acc:.2%} is below the expected {spec.min_accuracy:.0%}; "
-            f"try more --epochs")
-    return {**saved, "path": str(path)}
+    meta: dict[str, Any] = {
+        "dataset": spec.dataset, "channels": spec.channels, "size": spec.size, "num_classes": spec.num_classes,
+        "class_names": list(train.class_names) if train.class_names else None, "widths": list(widths),
+        "mean": mean, "std": std, "epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed,
+        "precision": "bf16" if bf16 else "fp32", "train_seconds": round(train_seconds, 1),
+        "threads": torch.get_num_threads(), "torch": str(torch.__version__),
+        "n_train": len(train), "n_test": len(test)}
+    meta["test_accuracy"] = round(_accuracy(classifier_extractor(net, meta, ""), test.images, test.labels), 5)
+    return net, meta
 
 
 def random_evaluator(dataset: str = "fashion-mnist", *, widths: tuple[int, int, int] = (8, 8, 16),
