@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
     g.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     g.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
+    g.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
+                   help="for a conditional run: only this class (default: cycle through all classes)")
     g.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="truncation trick: pull latents toward the mean latent, z' = mean + PSI (z - mean); "
                         "1 = none, 0.7 = typical, 0 = the mean image (default: none)")
@@ -241,7 +243,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise GanforgeError(f"-n: must be positive (got {args.n})")
     G = api.load_generator(args.run, device=args.device)
-    images = api.generate(G, args.n, seed=args.seed, batch_size=args.batch_size,
+    classes = _run_class(G, args.class_)[0] if args.class_ is not None else None
+    images = api.generate(G, args.n, seed=args.seed, batch_size=args.batch_size, classes=classes,
                           truncation=_truncation(args))
     out = Path(args.out)
     if out.suffix.lower() == ".npy":

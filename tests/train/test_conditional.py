@@ -41,6 +41,12 @@ def test_two_step_conditional_run_and_generate(cli, fast, tmp_path):
     assert imgs.shape == (8, 1, 28, 28) and imgs.dtype == torch.uint8
     # same seed, other class: other images
     assert not torch.equal(imgs, api.generate(G, 8, seed=0, classes=3))
+    # the CLI takes class names (the .npz has none, so ids) and refuses unknown ones
+    code, out, err = cli("generate", run, "-n", 4, "--class", "2", "--out", tmp_path / "c2.npy")
+    assert code == 0, err
+    assert (np.load(tmp_path / "c2.npy") == api.generate(G, 4, seed=0, classes=2).permute(0, 2, 3, 1).numpy()).all()
+    code, _, err = cli("generate", run, "-n", 4, "--class", "sneaker")
+    assert code == 2 and "sneaker" in err
 
 
 def test_conditional_needs_labels_and_a_conditional_arch(cli, fast, tmp_path):
