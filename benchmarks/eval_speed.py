@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -32,25 +31,11 @@ from ganforge.evaluate import ALL_METRICS, _generator, build_evaluator, compute_
 from ganforge.models import build_models
 from ganforge.presets import get_preset
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+
 RESULTS = Path(__file__).resolve().parent / "results" / "eval_speed.jsonl"
 METRIC_GROUPS = ("fd", "kid", "precision_recall", "classifier_score", "coverage", "memorisation")
-
-
-def machine_info() -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.machine(),
-            "threads": torch.get_num_threads()}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        info["loadavg_1min"] = float(Path("/proc/loadavg").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        pass
-    return info
 
 
 def main(argv: list[str] | None = None) -> int:

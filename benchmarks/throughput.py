@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from datetime import datetime, timezone
@@ -38,6 +37,9 @@ from ganforge.config import RunConfig, set_field
 from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
 from ganforge.train.trainer import GANTrainer, bf16_supported, resolve_device
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.jsonl"
 
@@ -144,21 +146,6 @@ def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
     with FlopCounterMode(display=False) as fc:
         tr.train_step(images)
     return fc.get_total_flops()
-
-
-def machine_info(device: torch.device) -> dict:
-    info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.machine(),
-            "threads": torch.get_num_threads(), "device": str(device)}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list[dict]:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig, apply_dict, field_docs, set_field, validate
+from .config import RunConfig, apply_dict, field_docs, read_config_json, set_field, validate
 from .errors import GanforgeError
 
 SECTIONS = {
@@ -201,7 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = get_preset(args.preset)
         if args.config:
-            apply_dict(cfg, _read_json(args.config))
+            apply_dict(cfg, read_config_json(args.config))
     for key, value in overrides.items():
         set_field(cfg, key, value)
     validate(cfg)
@@ -221,18 +221,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"  continue    ganforge train --resume {run} --steps N")
     print(f"  generate    ganforge generate {run} -n 64 --out grid.png")
     return EXIT_INTERRUPTED if result.interrupted else 0
-
-
-def _read_json(path: str) -> dict[str, Any]:
-    try:
-        d = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise GanforgeError(f"--config: {path}: no such file") from None
-    except json.JSONDecodeError as e:
-        raise GanforgeError(f"--config: {path}: not valid JSON ({e})") from None
-    if not isinstance(d, dict):
-        raise GanforgeError(f"--config: {path}: expected a JSON object like a run's config.json")
-    return d
 
 
 # --------------------------------------------------------------------------- generate

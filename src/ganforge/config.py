@@ -142,13 +142,20 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        try:
-            d = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except json.JSONDecodeError as e:
-            raise ConfigError(f"{path}: not valid JSON ({e})") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_config_json(path))
+
+
+def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]:
+    """The JSON object in a config file (a run's config.json); errors name ``flag`` and the file."""
+    try:
+        d = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{flag}: {path}: no such file") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{flag}: {path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise ConfigError(f"{flag}: {path}: expected a JSON object like a run's config.json")
+    return d
 
 
 def _flag(section: str, name: str) -> str:

@@ -338,7 +338,7 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
     """
     from ..config import DataConfig
     from ..data import load_data
-    from ..train.loop import bf16_supported
+    from ..train.trainer import bf16_supported
 
     if dataset not in EVALUATOR_SPECS:
         raise EvaluatorError(f"--data: evaluators exist for {', '.join(EVALUATOR_SPECS)}, not {dataset!r}")
