@@ -95,6 +95,9 @@ def test_dry_run_prints_resolved_config(cli):
     (["--batch-size", "many"], "--batch-size"),
     (["--set", "optim.nope=1"], "unknown field"),
     (["--config", "/nonexistent.json"], "--config"),
+    (["--preset", "tf-tutorial", "--n-critic", "2"], "--n-critic"),
+    (["--augment", "translation,zoom"], "--augment"),
+    (["--loss", "wasserstein"], "--loss"),
 ])
 def test_bad_input_gives_one_line_and_exit_2(cli, fast, args, msg):
     code, out, err = cli("train", "--steps", "1", "--no-progress", *args)

@@ -266,6 +266,8 @@ def validate(cfg: RunConfig) -> RunConfig:
     need(m.minibatch_disc >= 0, "model", "minibatch_disc", "must be >= 0")
     k = cfg.tricks
     need(k.n_critic >= 1, "tricks", "n_critic", "must be >= 1")
+    need(k.n_critic == 1 or t.step == "alternating", "tricks", "n_critic",
+         "needs --step alternating (the joint step updates D and G once each)")
     need(k.replay_size >= 0, "tricks", "replay_size", "must be >= 0")
     need(0 <= k.replay_ratio <= 1, "tricks", "replay_ratio", "must be in [0, 1]")
     need(k.instance_noise >= 0, "tricks", "instance_noise", "must be >= 0")
