@@ -31,6 +31,8 @@ VARIANTS = {
     "best + replay": ("plus experience replay (5,000 fakes, 25% of D's fakes)",
                       ["--preset", "best-fmnist", "--replay-size", "5000", "--replay-ratio", "0.25"]),
     "best + mbstd": ("plus a mini-batch standard-deviation layer in D", ["--preset", "best-fmnist", "--minibatch-stddev"]),
+    "best + ttur": ("plus two time-scale learning rates (D 4e-4, G 1e-4)",
+                    ["--preset", "best-fmnist", "--lr-d", "4e-4", "--lr-g", "1e-4"]),
     "dcgan": ("the plain dcgan preset (neither trick)", ["--preset", "dcgan"]),
 }
 
@@ -43,16 +45,30 @@ def run(cmd: list[str]) -> str:
     return out.stdout
 
 
+def latest_rows(minutes: float, seed: int, n: int) -> list[dict]:
+    """The newest result of every variant measured with these settings (several invocations
+    may add to one table)."""
+    latest: dict[str, dict] = {}
+    for line in (RESULTS / "ablation.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if r["minutes"] == minutes and r["seed"] == seed and r["protocol"].get("n_fake") == n:
+            latest[r["variant"]] = r
+    order = list(VARIANTS)
+    return sorted(latest.values(), key=lambda r: order.index(r["variant"]) if r["variant"] in order else 99)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-n", type=int, default=10_000, help="samples per evaluation")
     p.add_argument("--only", default="", help="comma-separated variant names")
+    p.add_argument("--table-only", action="store_true", help="rewrite the table from results/ablation.jsonl")
     a = p.parse_args(argv)
     names = [v.strip() for v in a.only.split(",") if v.strip()] or list(VARIANTS)
+    if a.table_only:
+        names = []
     exe = str(Path(sys.executable).with_name("ganforge"))
-    rows = []
     for name in names:
         what, flags = VARIANTS[name]
         out = HERE / "ablation-runs" / name.replace(" ", "")
@@ -64,12 +80,12 @@ def main(argv=None) -> int:
         row = {"variant": name, "what": what, "flags": " ".join(flags), "minutes": a.minutes, "seed": a.seed,
                "steps": steps, "fd": m["fd"], "kid": m["kid"], "precision": m["precision"], "recall": m["recall"],
                "protocol": ev["protocol"]}
-        rows.append(row)
         RESULTS.mkdir(exist_ok=True)
         with (RESULTS / "ablation.jsonl").open("a") as f:
             f.write(json.dumps({"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), **row}) + "\n")
         print(f"{name}: steps {steps}, FD {m['fd']:.3f}, precision {m['precision']:.3f}, recall {m['recall']:.3f}",
               flush=True)
+    rows = latest_rows(a.minutes, a.seed, a.n)
     lines = [f"Fashion-MNIST, {a.minutes:g} CPU minutes per variant, seed {a.seed}, {a.n} samples vs the test split "
              f"(features: {rows[0]['protocol']['feature_network']} {rows[0]['protocol']['feature_hash']})", "",
              "| variant | what | steps | FD | KID x1000 | precision | recall |", "|---|---|---|---|---|---|---|"]
