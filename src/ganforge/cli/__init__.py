@@ -1,0 +1,45 @@
+"""The ``ganforge`` command: parses flags and calls the API. No training logic here.
+
+One module per group of subcommands: :mod:`.train` (train, generate, presets),
+:mod:`.evaluate` (evaluate, evaluator) and :mod:`.tools` (interpolate, arithmetic,
+neighbours, export); each adds its parsers and names its commands.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import GanforgeError
+from . import evaluate, tools, train
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, _Formatter
+
+GROUPS = (train, evaluate, tools)
+COMMANDS = {name: fn for group in GROUPS for name, fn in group.COMMANDS.items()}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ganforge",
+        description="Train generative adversarial networks on images and use the trained generator.",
+        epilog="Run 'ganforge COMMAND --help' for a command's flags. Quick start: ganforge train --minutes 3",
+        formatter_class=_Formatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for group in GROUPS:
+        group.add_parsers(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except GanforgeError as e:
+        print(f"ganforge {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,230 @@
+"""``ganforge interpolate``, ``arithmetic``, ``neighbours`` and ``export``: using a trained generator."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import GanforgeError
+from .common import _evaluator_for, _Formatter, _run_class, _truncation
+
+def add_parsers(sub) -> None:
+    """The subcommands that use a trained generator: interpolate, arithmetic, neighbours, export."""
+    def common(q) -> None:
+        q.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
+        q.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+        q.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
+
+    it = sub.add_parser("interpolate", help="walk through the latents of some seeds (PNG grid + GIF)",
+                        formatter_class=_Formatter,
+                        description="Interpolate between the latents of the given seeds, in order and back to the\n"
+                                    "first, and write a grid (one row per segment) and a looping animated GIF.\n"
+                                    "Seed s is the image 'ganforge generate RUN -n 1 --seed s' makes.",
+                        epilog="examples:\n"
+                               "  ganforge interpolate runs/00000-dcgan-fashion-mnist --seeds 1,7,42\n"
+                               "  ganforge interpolate RUN --seeds 3,9 --steps 16 --mode lerp --out walk\n"
+                               "  ganforge interpolate RUN --seeds 1,2,3,4 --truncation 0.7 --out-dir figures/")
+    common(it)
+    it.add_argument("--seeds", required=True, metavar="S1,S2,...", help="two or more latent seeds, e.g. 1,7,42")
+    it.add_argument("--steps", type=int, default=8, help="images per segment, both ends included (default: 8)")
+    it.add_argument("--mode", default="slerp", choices=("slerp", "lerp"),
+                    help="slerp: along the sphere, norms stay between the ends' (default); lerp: straight line")
+    it.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                    help="pull every latent toward the mean latent by PSI (1 = none; default: none)")
+    it.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
+                    help="class to draw, for a class-conditional run (default: the first class)")
+    it.add_argument("--no-loop", action="store_true", help="stop at the last seed instead of returning to the first")
+    it.add_argument("--ms-per-frame", type=int, default=100, help="GIF frame time in ms (default: 100)")
+    it.add_argument("--out", metavar="PREFIX", default=None,
+                    help="write PREFIX.png and PREFIX.gif (default: interpolation-<seeds>-<mode>)")
+    it.add_argument("--out-dir", metavar="DIR", default=None, help="folder for the default-named files")
+
+    ar = sub.add_parser("arithmetic", help="latent vector arithmetic on concepts: 'A - B + C'",
+                        formatter_class=_Formatter,
+                        description="Each term is a concept, the mean latent of its exemplars: a class name (or id)\n"
+                                    "or a list of seeds in brackets. Conditional run: exemplars of a class are drawn\n"
+                                    "with that class. Unconditional run: the evaluator classifier picks, from --pool\n"
+                                    "samples, the ones it is most sure show the class (ganforge evaluator train).\n"
+                                    "The figure shows each concept's exemplars and mean, then the result and\n"
+                                    "results with noise added. Use + and -; a hyphen inside a name (ankle-boot) is\n"
+                                    "part of the name, so put spaces around a minus sign.",
+                        epilog="examples:\n"
+                               "  ganforge arithmetic RUN \"[3,9,12] - [4,5,6] + [7,8,10]\"\n"
+                               "  ganforge arithmetic runs/00000-dcgan-fashion-mnist \"sneaker - sandal + ankle boot\"\n"
+                               "  ganforge arithmetic RUN \"coat - pullover + shirt\" --exemplars 5 --json\n"
+                               "  ganforge arithmetic CONDITIONAL_RUN \"[1,2,3] - [4,5,6] + [7,8,9]\" --class bag")
+    common(ar)
+    ar.add_argument("expression", help="e.g. \"A - B + C\" with class names or [seed, ...] lists")
+    ar.add_argument("--exemplars", type=int, default=3, help="exemplars per class concept (default: 3)")
+    ar.add_argument("--pool", type=int, default=2000,
+                    help="unconditional class concepts: samples the evaluator picks exemplars from (default: 2000)")
+    ar.add_argument("--results", type=int, default=8, help="result images: the result, then with noise (default: 8)")
+    ar.add_argument("--noise", type=float, default=0.2, help="std of the noise added to the result (default: 0.2)")
+    ar.add_argument("--seed", type=int, default=0, help="seeds the noise, the pool and conditional exemplars")
+    ar.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
+                    help="conditional run: class of the results (default: the first term's class)")
+    ar.add_argument("--out", default="arithmetic.png", help="the figure (default: arithmetic.png)")
+    ar.add_argument("--json", action="store_true", help="print the concepts and result read-out as JSON")
+
+    nb = sub.add_parser("neighbours", aliases=["neighbors"], help="generated images beside their nearest training images",
+                        formatter_class=_Formatter,
+                        description="Draw n images and show each with its k nearest training images: by L2 over\n"
+                                    "pixel values and, when the evaluator for the run's dataset exists, in its\n"
+                                    "feature space. Near-copies of training images show memorisation.\n"
+                                    "Feature space runs the evaluator over every training image (1-2 minutes\n"
+                                    "for 60,000 on a laptop CPU; --no-features skips it).",
+                        epilog="examples:\n"
+                               "  ganforge neighbours runs/00000-dcgan-fashion-mnist\n"
+                               "  ganforge neighbours RUN -n 16 -k 6 --out nn.png --json")
+    common(nb)
+    nb.add_argument("-n", type=int, default=8, help="generated images (default: 8)")
+    nb.add_argument("-k", type=int, default=4, help="neighbours per image (default: 4)")
+    nb.add_argument("--seed", type=int, default=0, help="latent seed, as in generate (default: 0)")
+    nb.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation, as in generate")
+    nb.add_argument("--data-dir", metavar="DIR", default=None, help="where the run's named dataset is now")
+    nb.add_argument("--no-features", action="store_true", help="pixel space only")
+    nb.add_argument("--out", default="neighbours.png", help="the figure (default: neighbours.png)")
+    nb.add_argument("--json", action="store_true", help="print indices and distances as JSON")
+
+    ex = sub.add_parser("export", help="export the generator alone (ONNX, safetensors, TorchScript)",
+                        formatter_class=_Formatter,
+                        description="Write G (eval mode) to one file: input z (N, z_dim) ~ N(0, 1) [and y (N,) int64\n"
+                                    "class ids for a conditional run], output images (N, C, H, W) float32 in G's\n"
+                                    "range. PATH.json beside it documents shapes, range, class names and the\n"
+                                    "mapping to uint8. The file is reloaded and compared with G unless --no-check.",
+                        epilog="examples:\n"
+                               "  ganforge export runs/00000-dcgan-fashion-mnist --format onnx\n"
+                               "  ganforge export RUN --format safetensors --out g.safetensors\n"
+                               "  ganforge export RUN --format torchscript --out g.pt")
+    ex.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
+    ex.add_argument("--format", required=True, choices=("onnx", "safetensors", "torchscript"), help="file format")
+    ex.add_argument("--out", metavar="PATH", default=None, help="the file (default: RUN_DIR/generator.<format>)")
+    ex.add_argument("--no-check", action="store_true", help="do not reload the file to compare outputs")
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..tools import interpolate, save_interpolation
+
+    try:
+        seeds = [int(s) for s in args.seeds.replace(" ", "").split(",") if s != ""]
+    except ValueError:
+        raise GanforgeError(f"--seeds: expected comma-separated integers like 1,7,42, got {args.seeds!r}") from None
+    if args.out and args.out_dir:
+        raise GanforgeError("give --out PREFIX or --out-dir DIR, not both")
+    if args.ms_per_frame <= 0:
+        raise GanforgeError(f"--ms-per-frame: must be positive (got {args.ms_per_frame})")
+    psi = _truncation(args)
+    G = api.load_generator(args.run, device=args.device)
+    y, names = _run_class(G, args.class_)
+    res = interpolate(G, seeds, steps=args.steps, mode=args.mode, truncation=psi, y=y, loop=not args.no_loop,
+                      batch_size=args.batch_size)
+    name = f"interpolation-{'-'.join(map(str, seeds))}-{args.mode}"
+    prefix = Path(args.out) if args.out else Path(args.out_dir or ".") / name
+    if prefix.suffix.lower() in (".png", ".gif"):
+        prefix = prefix.with_suffix("")
+    png, gif = save_interpolation(res, prefix, ms_per_frame=args.ms_per_frame,
+                                  class_label=names[y] if y is not None and names else None)
+    segs, steps = res.frames.shape[:2]
+    extra = "" if psi is None else f", truncation {psi:g}"
+    if y is not None:
+        extra += f", class {names[y] if names else y}"
+    print(f"wrote {png}   (grid: {segs} segments x {steps} steps, {args.mode}{extra})")
+    print(f"wrote {gif}   (animation, {segs * (steps - 1)} frames{'' if args.no_loop else ', looping'})")
+    return 0
+
+
+def cmd_arithmetic(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..latent import num_classes
+    from ..tools import arithmetic, run_class_names, save_arithmetic
+
+    G = api.load_generator(args.run, device=args.device)
+    evaluator, why = _evaluator_for(args.run, args.device)
+    if num_classes(G):
+        names = run_class_names(G)
+    else:
+        names = evaluator.class_names if evaluator else run_class_names(G)
+    res = arithmetic(G, args.expression, class_names=names, classify=evaluator.classify if evaluator else None,
+                     exemplars=args.exemplars, pool=args.pool, results=args.results, noise=args.noise,
+                     seed=args.seed, result_class=args.class_, batch_size=args.batch_size, evaluator_hint=why,
+                     classify_names=evaluator.class_names if evaluator else None)
+    out = save_arithmetic(res, args.out)
+    if args.json:
+        d = res.to_dict()
+        d.update(figure=str(out), evaluator=evaluator.name if evaluator else None,
+                 readout_skipped=None if evaluator else why)
+        print(json.dumps(d, indent=2))
+        return 0
+    for r in res.rows:
+        sign = "+" if r.term.sign > 0 else "-"
+        conf = f" (evaluator p = {', '.join(f'{p:.2f}' for p in r.confidences)})" if r.confidences else ""
+        what = "" if r.term.concept.seeds is not None else f"{r.description}, exemplar "
+        print(f"  {r.letter}  {sign} {r.term.concept.text:<16} {what}seeds {', '.join(map(str, r.seeds))}{conf}")
+    for note in res.notes:
+        print(f"  note: {note}")
+    if res.readout is not None:
+        total = sum(res.readout.values())
+        print(f"  the evaluator reads the {total} results as: "
+              + ", ".join(f"{n} {c}/{total}" for n, c in sorted(res.readout.items(), key=lambda kv: -kv[1])))
+    else:
+        print(f"  no class read-out of the results: {why}")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_neighbours(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..data import load_data
+    from ..tools import neighbours, save_neighbours
+
+    psi = _truncation(args)
+    G = api.load_generator(args.run, device=args.device)
+    cfg = api.load_run_config(args.run)
+    if args.data_dir:
+        cfg.data.data_dir = args.data_dir
+    data = load_data(cfg.data, progress=not args.json)
+    if args.no_features:
+        evaluator, why = None, "--no-features"
+    else:
+        evaluator, why = _evaluator_for(args.run, args.device)
+    res = neighbours(G, data.images, n=args.n, k=args.k, seed=args.seed, truncation=psi,
+                     features=evaluator.features if evaluator else None,
+                     feature_name=evaluator.name if evaluator else "", skipped=why, batch_size=args.batch_size)
+    out = save_neighbours(res, data.images, args.out)
+    if args.json:
+        print(json.dumps({**res.to_dict(), "figure": str(out), "train_images": len(data)}, indent=2))
+        return 0
+    nearest = res.pixel_dist[:, 0]
+    print(f"  {args.n} generated images vs {len(data)} training images ({data.name}); nearest pixel L2 "
+          f"distance: min {nearest.min():.0f}, median {nearest.median():.0f}")
+    if res.feature_idx is None:
+        print(f"  feature space skipped: {why}")
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..export import default_export_path, export_generator
+    from ..tools import run_class_names
+    from ..train.checkpoint import load_checkpoint
+
+    G = api.load_generator(args.run)
+    config = load_checkpoint(args.run)["config"]
+    path = Path(args.out) if args.out else default_export_path(args.run, args.format)
+    rep = export_generator(G, path, args.format, config=config, class_names=run_class_names(G),
+                           check=not args.no_check)
+    shape = f"{G.img_channels}, {G.img_size}, {G.img_size}"
+    inputs = f"z (N, {G.z_dim})" + (" and y (N,) int64" if getattr(G, "num_classes", 0) else "")
+    print(f"wrote {rep['path']}   ({args.format}: {inputs} -> images (N, {shape}), {G.output} range)")
+    print(f"wrote {rep['sidecar']}   (inputs, output range, class names, mapping to uint8)")
+    if rep["max_abs_diff"] is not None:
+        print(f"  checked: {rep['checked']}, max |difference| from PyTorch = {rep['max_abs_diff']:.2e}")
+    elif not args.no_check:
+        print(f"  {rep['checked']}")
+    return 0
+
+
+COMMANDS = {"interpolate": cmd_interpolate, "arithmetic": cmd_arithmetic, "neighbours": cmd_neighbours,
+            "neighbors": cmd_neighbours, "export": cmd_export}
