@@ -39,31 +39,35 @@ def to_pil(grid: np.ndarray, min_side: int = 0) -> Image.Image:
     return img
 
 
-def _atomic_save(img: Image.Image, path: Path, **kw) -> None:
+def save_image(img: Image.Image, path: str | Path, **kw) -> Path:
+    """Write a PIL image atomically (temp file + rename): a reader never sees half a file.
+    The format follows the suffix unless ``format=`` says otherwise; ``kw`` goes to PIL."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    img.save(tmp, format=kw.pop("format", None) or path.suffix[1:].upper().replace("JPG", "JPEG"), **kw)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    fmt = kw.pop("format", None) or path.suffix[1:].upper().replace("JPG", "JPEG") or "PNG"
+    img.save(tmp, format=fmt, **kw)
     os.replace(tmp, path)
+    return path
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, min_side: int = 256) -> Path:
     """Save uint8 images (N, C, H, W) as one PNG grid, upscaled so small images stay visible."""
-    path = Path(path)
-    _atomic_save(to_pil(make_grid(images, nrow), min_side), path)
-    return path
+    return save_image(to_pil(make_grid(images, nrow), min_side), path)
 
 
 def save_gif(frames: Sequence[Path | Image.Image], path: str | Path, ms_per_frame: int = 120,
-             hold_last_ms: int = 1500) -> Path:
-    """Write frames (PNG paths or PIL images) as a looping animated GIF; the last frame is held longer."""
-    path = Path(path)
+             hold_last_ms: int = 1500, durations: Sequence[int] | None = None) -> Path:
+    """Write frames (PNG paths or PIL images) as a looping animated GIF; the last frame is held
+    longer, unless ``durations`` gives each frame's milliseconds."""
     imgs = [f if isinstance(f, Image.Image) else Image.open(f).convert("RGB") for f in frames]
     if not imgs:
         raise ValueError("save_gif needs at least one frame")
-    durations = [ms_per_frame] * len(imgs)
-    durations[-1] = max(ms_per_frame, hold_last_ms)
-    _atomic_save(imgs[0], path, format="GIF", save_all=True, append_images=imgs[1:], duration=durations, loop=0)
-    return path
+    if durations is None:
+        durations = [ms_per_frame] * len(imgs)
+        durations[-1] = max(ms_per_frame, hold_last_ms)
+    return save_image(imgs[0], path, format="GIF", save_all=True, append_images=imgs[1:],
+                      duration=list(durations), loop=0)
 
 
 def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> list[Path]:

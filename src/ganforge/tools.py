@@ -9,7 +9,6 @@ callables, so tests can pass a fake one.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -19,6 +18,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
 from .errors import GanforgeError
+from .images import save_gif, save_image
 from .latent import (
     Term,
     combine,
@@ -178,14 +178,6 @@ def draw_figure(rows: Sequence[Row], title: str = "", min_cell: int = 64) -> Ima
     return canvas
 
 
-def _save_image(img: Image.Image, path: Path, **kw) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    img.save(tmp, format=kw.pop("format", "PNG"), **kw)
-    os.replace(tmp, path)
-    return path
-
-
 def save_animation(frames: torch.Tensor, path: str | Path, ms_per_frame: int = 100,
                    durations: Sequence[int] | None = None, min_side: int = 128) -> Path:
     """uint8 frames (T, C, H, W) -> looping animated GIF, upscaled (nearest) to ``min_side`` px."""
@@ -193,9 +185,7 @@ def save_animation(frames: torch.Tensor, path: str | Path, ms_per_frame: int = 1
         raise ValueError("save_animation needs at least one frame")
     scale = max(1, math.ceil(min_side / frames.shape[-1]))
     imgs = [_to_rgb(f, scale) for f in frames]
-    durations = list(durations) if durations is not None else [ms_per_frame] * len(imgs)
-    return _save_image(imgs[0], Path(path), format="GIF", save_all=True, append_images=imgs[1:],
-                       duration=durations, loop=0)
+    return save_gif(imgs, path, durations=durations if durations is not None else [ms_per_frame] * len(imgs))
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -255,8 +245,8 @@ def save_interpolation(result: Interpolation, prefix: str | Path, ms_per_frame: 
         how += f", truncation psi={result.truncation:g}"
     if result.class_id is not None:
         how += f", class {class_label or result.class_id}"
-    png = _save_image(draw_figure(rows, f"interpolation through seeds {', '.join(map(str, result.seeds))} ({how})"),
-                      prefix.with_name(prefix.name + ".png"))
+    png = save_image(draw_figure(rows, f"interpolation through seeds {', '.join(map(str, result.seeds))} ({how})"),
+                     prefix.with_name(prefix.name + ".png"))
     # the animation drops each segment's last frame: it is the next segment's first
     frames = result.frames[:, :-1].reshape(-1, *result.frames.shape[2:])
     durations = [hold_ms if i % (steps - 1) == 0 else ms_per_frame for i in range(frames.shape[0])]
@@ -472,7 +462,7 @@ def arithmetic_figure(res: ArithmeticResult) -> Image.Image:
 
 def save_arithmetic(res: ArithmeticResult, path: str | Path) -> Path:
     """Write :func:`arithmetic_figure` as a PNG."""
-    return _save_image(arithmetic_figure(res), Path(path))
+    return save_image(arithmetic_figure(res), Path(path))
 
 
 # --------------------------------------------------------------------------- nearest neighbours
@@ -580,7 +570,7 @@ def neighbours_figure(res: Neighbours, train_images: torch.Tensor) -> Image.Imag
 
 def save_neighbours(res: Neighbours, train_images: torch.Tensor, path: str | Path) -> Path:
     """Write :func:`neighbours_figure` as a PNG."""
-    return _save_image(neighbours_figure(res, train_images), Path(path))
+    return save_image(neighbours_figure(res, train_images), Path(path))
 
 
 __all__ = [
