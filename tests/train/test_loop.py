@@ -78,6 +78,8 @@ def _weights(path):
 @pytest.mark.parametrize("preset,extra", [
     ("dcgan", {"model.d_dropout": 0.3, "loss.label_noise": 0.05}),
     ("bilinear-upsample", {}),
+    ("tf-tutorial", {"train.reuse_fake": False}),  # joint step with (fast) dropout
+    ("dcgan", {"train.reuse_fake": True, "model.d_dropout": 0.2}),
 ])
 def test_resume_is_bitwise_exact(tmp_path, npz_data, preset, extra):
     full, half = tmp_path / "full", tmp_path / "half"

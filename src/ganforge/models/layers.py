@@ -75,6 +75,56 @@ class Reshape(nn.Module):
         return f"shape={self.shape}"
 
 
+# --------------------------------------------------------------------------- fast dropout on CPU
+
+DROPOUT_BITS = 15  # resolution of FastDropout's keep test: p is rounded to a multiple of 2**-15
+
+
+def bernoulli_keep_mask(shape: torch.Size | tuple[int, ...], p: float, device: torch.device | str = "cpu"
+                        ) -> torch.Tensor:
+    """A bool tensor whose entries are independently True with probability ``1 - p``.
+
+    ``Tensor.bernoulli_`` draws one random number per entry and is slow on CPU (a dropout mask
+    for a 512x64x14x14 activation takes ~60 ms on two cores). Here one 64-bit draw feeds four
+    entries: the random words are viewed as 16-bit lanes, each lane keeps its low 15 bits (the
+    top lane of a word has only 15 random bits), and an entry is kept when its lane is at least
+    ``round(p * 2**15)``. Same distribution up to rounding ``p`` to 1/32768, ~4x faster.
+    """
+    threshold = round(p * 2 ** DROPOUT_BITS)
+    if threshold >= 2 ** DROPOUT_BITS:  # p within 2**-16 of 1 (an int16 compare would wrap)
+        return torch.zeros(shape, dtype=torch.bool, device=device)
+    n = math.prod(shape)
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_()
+    lanes = words.view(torch.int16)[:n].view(shape)
+    return lanes.bitwise_and_(2 ** DROPOUT_BITS - 1) >= threshold
+
+
+class FastDropout(nn.Dropout):
+    """:class:`torch.nn.Dropout` with the mask from :func:`bernoulli_keep_mask` (training-time
+    speed only: the same distribution, a different random stream). Swapped in for
+    ``nn.Dropout`` by :func:`use_fast_dropout`; ``p`` can be changed afterwards as usual."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p >= 1:
+            return x * 0
+        keep = bernoulli_keep_mask(x.shape, self.p, x.device)
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
+def use_fast_dropout(module: nn.Module) -> int:
+    """Replace every plain ``nn.Dropout`` inside ``module`` by a :class:`FastDropout` with the
+    same rate, in place; returns how many were replaced."""
+    swapped = 0
+    for parent in module.modules():
+        for name, child in parent.named_children():
+            if type(child) is nn.Dropout:
+                setattr(parent, name, FastDropout(child.p))
+                swapped += 1
+    return swapped
+
+
 def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """(before, after) padding TensorFlow's 'same' conv applies along one axis of length ``size``.
 

@@ -18,7 +18,7 @@ from ..data import from_model_range, to_model_range
 from ..errors import ConfigError
 from ..losses import LOSSES, d_targets
 from ..models import ARCHS, build_models
-from ..models.layers import batch_dependent
+from ..models.layers import batch_dependent, use_fast_dropout
 from ..regularisers import clip_weights_, gradient_penalty, r1_penalty
 from .tricks import (AdaController, ReplayBuffer, add_instance_noise, diff_augment, ema_beta,
                      instance_noise_std, update_ema)
@@ -91,6 +91,8 @@ class GANTrainer:
         self.spec = ARCHS[cfg.model.arch]
         self.loss = LOSSES[cfg.loss.loss]
         self.G, self.D = build_models(cfg.model, img_channels, img_size)
+        if cfg.train.fast_dropout and device.type == "cpu":  # CUDA's fused dropout is fast already
+            use_fast_dropout(self.G), use_fast_dropout(self.D)
         self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.G.to(device, memory_format=self.memory_format)
         self.D.to(device, memory_format=self.memory_format)
@@ -235,18 +237,20 @@ class GANTrainer:
         self.step += 1
         return stats
 
-    def _d_phase(self, real: torch.Tensor, y_real: torch.Tensor | None):
-        """Phase 1: D on real (target 1) and fake (target 0). G runs without a graph, so D's loss
-        cannot reach G's weights. Returns (d_loss, real_logits, fake_logits)."""
+    def _d_phase(self, real: torch.Tensor, y_real: torch.Tensor | None, keep_fake: bool = False):
+        """Phase 1: D on real (target 1) and fake (target 0). D's loss sees the fakes detached,
+        so it cannot reach G's weights; G runs without a graph unless ``keep_fake``, which
+        returns the fakes with G's graph for the G phase to reuse. Returns (d_loss, real_logits,
+        fake_logits, (fake, its labels) or None)."""
         n = real.shape[0]
         k = self.cfg.tricks
         y_fake = self.sample_y(n)
-        with torch.no_grad(), self.autocast():
-            fake = self.run_G(self.sample_z(n), y_fake)
+        with torch.set_grad_enabled(keep_fake), self.autocast():
+            fresh = self.run_G(self.sample_z(n), y_fake)
+        fake = fresh.detach()
         if self.replay is not None:  # seed 004: D also sees older fakes, so it cannot overfit the latest G
-            fresh = fake.float()
-            fake = self.replay.mix(fresh, k.replay_ratio)
-            self.replay.add(fresh)
+            fake = self.replay.mix(fake.float(), k.replay_ratio)
+            self.replay.add(fresh.detach().float())
         with self.autocast():
             real_in, fake_in = self.d_input(real), self.d_input(fake)
             real_logits, fake_logits = self.d_real_fake(real_in, fake_in, y_real, y_fake)
@@ -259,23 +263,30 @@ class GANTrainer:
         if self.ada is not None:
             self.ada.accumulate(real_logits.detach())
         self.d_steps += 1
-        return d_loss, real_logits, fake_logits
+        return d_loss, real_logits, fake_logits, ((fresh, y_fake) if keep_fake else None)
 
     def _alternating_step(self, real: torch.Tensor, y_real: torch.Tensor | None) -> StepStats:
         """Seeds 001/004: phase 1 trains D on real and fake (n_critic times); phase 2 trains G
-        through a frozen D."""
-        for part, y_part in zip(real.chunk(self.cfg.tricks.n_critic),
-                                (y_real.chunk(self.cfg.tricks.n_critic) if y_real is not None
-                                 else [None] * self.cfg.tricks.n_critic)):
-            d_loss, real_logits, fake_logits = self._d_phase(part, y_part)
+        through a frozen D, on fresh noise - or, with ``reuse_fake``, on the last D phase's
+        fakes (one G forward per step instead of two, as many PyTorch DCGAN loops do)."""
+        k = self.cfg.tricks.n_critic
+        parts = real.chunk(k)
+        y_parts = y_real.chunk(k) if y_real is not None else [None] * k
+        reuse = self.cfg.train.reuse_fake
+        for i, (part, y_part) in enumerate(zip(parts, y_parts)):
+            d_loss, real_logits, fake_logits, kept = self._d_phase(part, y_part, keep_fake=reuse and i == k - 1)
         n = part.shape[0]
 
-        # Phase 2: fresh noise labelled "real"; D frozen so no gradient reaches its parameters.
+        # Phase 2: fakes labelled "real"; D frozen so no gradient reaches its parameters.
         self.D.requires_grad_(False)
         try:
-            y_g = self.sample_y(n)
             with self.autocast():
-                g_logits = self.run_D(self.d_input(self.run_G(self.sample_z(n), y_g)), y_g)
+                if kept is not None:
+                    fake, y_g = kept
+                else:
+                    y_g = self.sample_y(n)
+                    fake = self.run_G(self.sample_z(n), y_g)
+                g_logits = self.run_D(self.d_input(fake), y_g)
                 g_real = self.run_D(self.d_input(part), y_part) if self.loss.g_needs_real else None
             g_loss = self.loss.g_loss(g_logits, g_real)
             self.opt_g.zero_grad(set_to_none=True)
@@ -287,13 +298,17 @@ class GANTrainer:
 
     def _joint_step(self, real: torch.Tensor, y_real: torch.Tensor | None) -> StepStats:
         """Seeds 002/003: one G forward, both losses from the same D outputs, both updates
-        (TensorFlow's two gradient tapes). Each loss's gradient goes to its own network only."""
+        (TensorFlow's two gradient tapes). Each loss's gradient goes to its own network only.
+
+        D runs on the real and the fake half separately (as the seeds do): G's gradient then
+        flows back through the fake half only, where one pass over both halves would compute
+        D's input gradients for the real images too and throw them away."""
         n = real.shape[0]
         y_fake = self.sample_y(n)
         with self.autocast():
             fake = self.run_G(self.sample_z(n), y_fake)
             real_in, fake_in = self.d_input(real), self.d_input(fake)
-            real_logits, fake_logits = self.d_real_fake(real_in, fake_in, y_real, y_fake)
+            real_logits, fake_logits = self.run_D(real_in, y_real), self.run_D(fake_in, y_fake)
         d_loss = self.d_objective(real_in, fake_in, real_logits, fake_logits, y_real, y_fake)
         g_loss = self.loss.g_loss(fake_logits, real_logits)
         g_params = [p for p in self.G.parameters() if p.requires_grad]
