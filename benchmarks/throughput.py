@@ -13,10 +13,14 @@ full training steps (D update + G update). Rows:
   losses, ``.item()`` on both losses every step. The baseline all ratios refer to.
 * ganforge fp32 - ganforge's step with every option off.
 * one row per option switched on alone over ganforge fp32 (bf16 autocast, channels-last,
-  torch.compile, the seed's joint step vs alternating phases, multi-tensor optimizers).
+  fast dropout masks when D has dropout, torch.compile, the seed's joint step vs alternating
+  phases, reusing the D phase's fakes in the G phase, multi-tensor optimizers).
 * ganforge default - what ``ganforge train`` does for this preset on this machine.
 
 Achieved FLOP/s uses the convolution/matmul FLOPs of one step (torch's FLOP counter, fwd+bwd).
+Then generating 10,000 images with the preset's G (default precision) and scoring them (the
+dataset's evaluator features when it is cached, else the same network untrained: the timing
+is the same; FD, KID and precision/recall against 10,000 reference rows) is timed.
 Results are printed and appended, with machine info, to benchmarks/results/throughput.jsonl.
 """
 from __future__ import annotations
@@ -34,6 +38,9 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganforge.config import RunConfig, set_field
+from ganforge.metrics.functional import (feature_statistics, frechet_distance, kernel_inception_distance,
+                                         knn_radii, precision_recall)
+from ganforge.metrics.networks import ClassifierNet, EvaluatorError, classifier_extractor, load_evaluator
 from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
 from ganforge.train.trainer import GANTrainer, bf16_supported, resolve_device
@@ -110,6 +117,7 @@ def ganforge_step(cfg: RunConfig, size: int, device: torch.device, steps: int, w
     """(seconds for ``steps`` timed steps, seconds of the first step, i.e. compile time) with
     config fields overridden, e.g. ``precision="bf16"``."""
     cfg = RunConfig.from_dict(cfg.to_dict())
+    overrides = dict(overrides)
     foreach = overrides.pop("foreach", True)
     for k, v in overrides.items():
         set_field(cfg, f"train.{k}", v)
@@ -154,16 +162,21 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
     bf16 = "bf16" if bf16_supported(device) else None
     seed_step = cfg.train.step
     other_step = "alternating" if seed_step == "joint" else "joint"
+    has_dropout = any(isinstance(m, nn.Dropout) and m.p > 0
+                      for m in build_models(cfg.model, 1, size)[1].modules())
+    off = {"precision": "fp32", "channels_last": False, "fast_dropout": False, "reuse_fake": False}
     modes: list[tuple[str, dict]] = [
-        ("ganforge fp32", {"precision": "fp32"}),
-        *([("+ bf16 autocast", {"precision": "bf16"})] if bf16 else []),
-        ("+ channels-last", {"precision": "fp32", "channels_last": True}),
-        (f"step {other_step} (preset: {seed_step})", {"precision": "fp32", "step": other_step}),
-        ("- multi-tensor optimizers", {"precision": "fp32", "foreach": False}),
+        ("ganforge fp32", off),
+        *([("+ bf16 autocast", {**off, "precision": "bf16"})] if bf16 else []),
+        ("+ channels-last", {**off, "channels_last": True}),
+        *([("+ fast dropout", {**off, "fast_dropout": True})] if has_dropout and device.type == "cpu" else []),
+        (f"step {other_step} (preset: {seed_step})", {**off, "step": other_step}),
+        *([("+ reuse fakes in the G phase", {**off, "reuse_fake": True})] if seed_step == "alternating" else []),
+        ("- multi-tensor optimizers", {**off, "foreach": False}),
     ]
     if a.compile:
-        modes.append(("+ torch.compile", {"precision": "fp32", "compile": True}))
-    modes.append(("ganforge default", {"precision": "auto"}))
+        modes.append(("+ torch.compile", {**off, "compile": True}))
+    modes.append(("ganforge default", {}))
 
     rows = [{"mode": "naive eager fp32", "seconds": naive_eager(cfg, size, device, a.steps, a.warmup)}]
     for name, ov in modes:
@@ -188,7 +201,49 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         print(f"  {r['mode']:<38} {r['img_per_s']:>9.1f} {r['vs_naive']:>8.2f}x {r['tflops']:>8.3f}{extra}")
     for r in rows:
         r.update(preset=preset, size=size, batch_size=b, steps=a.steps, gflop_per_step=round(flops / 1e9, 2))
+    rows.append(generate_and_score(cfg, size, device, a.eval_n))
     return rows
+
+
+# --------------------------------------------------------------------------- generation and scoring
+def feature_network(cfg: RunConfig, channels: int):
+    """The cached evaluator of the preset's dataset, else an untrained network of the same shape."""
+    try:
+        return load_evaluator(cfg.data.source), "trained"
+    except EvaluatorError:
+        torch.manual_seed(0)
+        meta = {"dataset": cfg.data.source, "channels": channels, "size": 28, "num_classes": 10,
+                "mean": 0.5, "std": 0.5}
+        return classifier_extractor(ClassifierNet(in_channels=channels), meta, "untrained"), "untrained"
+
+
+def generate_and_score(cfg: RunConfig, size: int, device: torch.device, n: int) -> dict:
+    """Seconds to generate ``n`` images with the preset's G (default precision) and to score them
+    (features, then FD, KID and precision/recall against ``n`` reference rows)."""
+    torch.manual_seed(0)
+    tr = GANTrainer(RunConfig.from_dict(cfg.to_dict()), 1, size, device)
+    extractor, which = feature_network(cfg, 1)
+    real_feats, _ = extractor(fake_dataset(n, size, torch.device("cpu")))  # the reference: untimed, cached in use
+    mu_r, sigma_r = feature_statistics(real_feats)
+    real_radii = knn_radii(real_feats, 3)
+    row: dict = {"mode": f"generate + score {n:,} images", "n": n, "features": f"{extractor.name} ({which})"}
+    t0 = time.perf_counter()
+    images = tr.sample_images(n)
+    sync(device)
+    row["sampling_s"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    feats, _ = extractor(images)
+    row["features_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    frechet_distance(*feature_statistics(feats), mu_r, sigma_r)
+    kernel_inception_distance(real_feats, feats, subset_size=min(1000, n))
+    precision_recall(real_feats, feats, real_radii=real_radii)
+    row["metrics_s"] = time.perf_counter() - t
+    row["seconds"] = time.perf_counter() - t0
+    row = {k: round(v, 2) if isinstance(v, float) else v for k, v in row.items()}
+    print(f"  generate + score {n:,} images: {row['seconds']:.1f} s (sampling {row['sampling_s']:.1f}, "
+          f"features {row['features_s']:.1f} [{row['features']}], FD+KID+precision/recall {row['metrics_s']:.1f})")
+    return row
 
 
 def main(argv=None) -> int:
@@ -201,10 +256,11 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
     p.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile row")
     p.add_argument("--device", default="auto")
+    p.add_argument("--eval-n", type=int, default=10_000, help="images generated and scored in the last timing")
     p.add_argument("--smoke", action="store_true", help="1 warm-up + 1 timed step, batch 8, no compile, no file")
     a = p.parse_args(argv)
     if a.smoke:
-        a.steps, a.warmup, a.batch_size, a.compile = 1, 1, a.batch_size or 8, False
+        a.steps, a.warmup, a.batch_size, a.compile, a.eval_n = 1, 1, a.batch_size or 8, False, 100
     device = resolve_device(a.device)
     info = machine_info(device)
     print(f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, device {device}")
