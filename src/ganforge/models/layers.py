@@ -109,8 +109,13 @@ class FastDropout(nn.Dropout):
             return x
         if self.p >= 1:
             return x * 0
-        keep = bernoulli_keep_mask(x.shape, self.p, x.device)
-        return x * keep * (1.0 / (1.0 - self.p))
+        if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+            n, c, h, w = x.shape  # a mask in x's own layout: mixed layouts make the multiply slow
+            keep = bernoulli_keep_mask((n, h, w, c), self.p, x.device).permute(0, 3, 1, 2)
+        else:
+            keep = bernoulli_keep_mask(x.shape, self.p, x.device)
+        # one mask in x's dtype, already scaled: autograd keeps it for the backward's single multiply
+        return x * keep.to(x.dtype).mul_(1.0 / (1.0 - self.p))
 
 
 def use_fast_dropout(module: nn.Module) -> int:
