@@ -5,8 +5,9 @@
     python benchmarks/throughput.py --all                  # tf-tutorial, dcgan 32 px, dcgan 64 px
     python benchmarks/throughput.py --smoke                # 1 step per mode, tiny batch (in make test)
 
-Every mode builds the same G and D (same preset, same batch), runs warm-up steps, then times
-full training steps (D update + G update). Rows:
+Every mode builds the same G and D (same preset, same batch) and runs warm-up steps; then the
+modes take turns timing ``--steps`` full training steps (D update + G update), ``--repeats``
+rounds, and each row shows its mode's median. Rows:
 
 * naive eager fp32 - the loop most PyTorch code has, written out below: a DataLoader over a
   float32 TensorDataset, one G forward reused for both phases (three D forwards), BCE module
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from datetime import datetime, timezone
@@ -70,8 +72,11 @@ def sync(device: torch.device) -> None:
 
 
 # --------------------------------------------------------------------------- the naive baseline
-def naive_eager(cfg: RunConfig, size: int, device: torch.device, steps: int, warmup: int) -> float:
-    """Seconds for ``steps`` steps of a plain PyTorch GAN loop (after ``warmup`` steps)."""
+# Each mode is set up once (models, optimizers, warm-up steps) and returns a ``run(steps)``
+# that times that many further steps; the modes then take turns, so a slow spell of a shared
+# machine hits every mode alike, and the table shows each mode's median over the rounds.
+def naive_eager(cfg: RunConfig, size: int, device: torch.device, warmup: int):
+    """A plain PyTorch GAN loop, warmed up; returns run(steps) -> seconds."""
     torch.manual_seed(0)
     G, D = build_models(cfg.model, 1, size)
     G.to(device), D.to(device)
@@ -87,35 +92,38 @@ def naive_eager(cfg: RunConfig, size: int, device: torch.device, steps: int, war
         opt_d = torch.optim.RMSprop(D.parameters(), lr=o.lr_d, alpha=o.rho, foreach=False)
     bce = nn.BCEWithLogitsLoss()
     ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
-    done, t0 = 0, None
-    while done < warmup + steps:
-        for (real,) in loader:
-            if done == warmup:
-                sync(device)
-                t0 = time.perf_counter()
-            if done == warmup + steps:
-                break
-            z = torch.randn(b, cfg.model.z_dim, device=device)
-            fake = G(z)
-            opt_d.zero_grad()
-            d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
-            d_loss.backward()
-            opt_d.step()
-            opt_g.zero_grad()
-            g_loss = bce(D(fake), ones)
-            g_loss.backward()
-            opt_g.step()
-            _ = (d_loss.item(), g_loss.item())  # the usual per-step logging
-            done += 1
-    sync(device)
-    return time.perf_counter() - t0
+
+    def run(steps: int) -> float:
+        done = 0
+        sync(device)
+        t0 = time.perf_counter()
+        while done < steps:
+            for (real,) in loader:
+                if done == steps:
+                    break
+                z = torch.randn(b, cfg.model.z_dim, device=device)
+                fake = G(z)
+                opt_d.zero_grad()
+                d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+                d_loss.backward()
+                opt_d.step()
+                opt_g.zero_grad()
+                g_loss = bce(D(fake), ones)
+                g_loss.backward()
+                opt_g.step()
+                _ = (d_loss.item(), g_loss.item())  # the usual per-step logging
+                done += 1
+        sync(device)
+        return time.perf_counter() - t0
+
+    run(warmup)
+    return run
 
 
 # --------------------------------------------------------------------------- ganforge's step
-def ganforge_step(cfg: RunConfig, size: int, device: torch.device, steps: int, warmup: int,
-                  **overrides) -> tuple[float, float]:
-    """(seconds for ``steps`` timed steps, seconds of the first step, i.e. compile time) with
-    config fields overridden, e.g. ``precision="bf16"``."""
+def ganforge_step(cfg: RunConfig, size: int, device: torch.device, warmup: int, **overrides):
+    """ganforge's step with config fields overridden (e.g. ``precision="bf16"``), warmed up;
+    returns (run(steps) -> seconds, seconds of the first step, i.e. the compile time)."""
     cfg = RunConfig.from_dict(cfg.to_dict())
     overrides = dict(overrides)
     foreach = overrides.pop("foreach", True)
@@ -129,19 +137,20 @@ def ganforge_step(cfg: RunConfig, size: int, device: torch.device, steps: int, w
                 group["foreach"] = False
     b = cfg.train.batch_size
     images = fake_dataset(b * 4, size, device)
-    t_first = time.perf_counter()
-    for i in range(warmup):
-        stats = tr.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
-        if i == 0:
-            float(stats.d_loss)
-            t_first = time.perf_counter() - t_first
-    sync(device)
-    t0 = time.perf_counter()
-    for i in range(steps):
-        stats = tr.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
-    float(stats.d_loss)  # waits for the last step
-    sync(device)
-    return time.perf_counter() - t0, t_first
+
+    def run(steps: int) -> float:
+        sync(device)
+        t0 = time.perf_counter()
+        for i in range(steps):
+            stats = tr.train_step(images[(i % 4) * b:(i % 4 + 1) * b])
+            if i == steps - 1:
+                float(stats.d_loss)  # waits for the last step
+        sync(device)
+        return time.perf_counter() - t0
+
+    t_first = run(1)
+    run(max(warmup - 1, 0))
+    return run, t_first
 
 
 def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
@@ -178,12 +187,19 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         modes.append(("+ torch.compile", {**off, "compile": True}))
     modes.append(("ganforge default", {}))
 
-    rows = [{"mode": "naive eager fp32", "seconds": naive_eager(cfg, size, device, a.steps, a.warmup)}]
+    runners = [("naive eager fp32", naive_eager(cfg, size, device, a.warmup), None)]
     for name, ov in modes:
-        secs, first = ganforge_step(cfg, size, device, a.steps, a.warmup, **ov)
-        row = {"mode": name, "seconds": secs}
-        if ov.get("compile"):
-            row["compile_s"] = round(first, 1)
+        run, first = ganforge_step(cfg, size, device, a.warmup, **ov)
+        runners.append((name, run, round(first, 1) if ov.get("compile") else None))
+    times: dict[str, list[float]] = {name: [] for name, _, _ in runners}
+    for _ in range(a.repeats):
+        for name, run, _ in runners:
+            times[name].append(run(a.steps))
+    rows = []
+    for name, _, compile_s in runners:
+        row = {"mode": name, "seconds": statistics.median(times[name]), "all_seconds": [round(t, 3) for t in times[name]]}
+        if compile_s is not None:
+            row["compile_s"] = compile_s
         rows.append(row)
     flops = step_flops(cfg, size, device)
     base = a.steps * b / rows[0]["seconds"]
@@ -192,15 +208,16 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         r["vs_naive"] = round(r["img_per_s"] / base, 2)
         r["tflops"] = round(flops * a.steps / r["seconds"] / 1e12, 3)
         r["seconds"] = round(r["seconds"], 3)
-    header = f"{preset} {size}x{size}, batch {b}, {a.steps} timed steps after {a.warmup} warm-up, " \
-             f"{flops / 1e9:.1f} GFLOP/step"
+    header = f"{preset} {size}x{size}, batch {b}, median of {a.repeats} rounds of {a.steps} timed steps " \
+             f"(modes take turns) after {a.warmup} warm-up, {flops / 1e9:.1f} GFLOP/step"
     print(header)
     print(f"  {'mode':<38} {'img/s':>9} {'vs naive':>9} {'TFLOP/s':>8}")
     for r in rows:
         extra = f"  (compile {r['compile_s']} s)" if "compile_s" in r else ""
         print(f"  {r['mode']:<38} {r['img_per_s']:>9.1f} {r['vs_naive']:>8.2f}x {r['tflops']:>8.3f}{extra}")
     for r in rows:
-        r.update(preset=preset, size=size, batch_size=b, steps=a.steps, gflop_per_step=round(flops / 1e9, 2))
+        r.update(preset=preset, size=size, batch_size=b, steps=a.steps, repeats=a.repeats,
+                 gflop_per_step=round(flops / 1e9, 2))
     rows.append(generate_and_score(cfg, size, device, a.eval_n))
     return rows
 
@@ -253,6 +270,7 @@ def main(argv=None) -> int:
     p.add_argument("--all", action="store_true", help="tf-tutorial, dcgan at 32 px and dcgan at 64 px")
     p.add_argument("--steps", type=int, default=8, help="timed steps per mode")
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=3, help="rounds; each mode's figure is its median")
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
     p.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile row")
     p.add_argument("--device", default="auto")
@@ -260,7 +278,7 @@ def main(argv=None) -> int:
     p.add_argument("--smoke", action="store_true", help="1 warm-up + 1 timed step, batch 8, no compile, no file")
     a = p.parse_args(argv)
     if a.smoke:
-        a.steps, a.warmup, a.batch_size, a.compile, a.eval_n = 1, 1, a.batch_size or 8, False, 100
+        a.steps, a.warmup, a.repeats, a.batch_size, a.compile, a.eval_n = 1, 1, 1, a.batch_size or 8, False, 100
     device = resolve_device(a.device)
     info = machine_info(device)
     print(f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, device {device}")

@@ -48,6 +48,15 @@ def test_fast_dropout_scales_kept_entries_and_masks_the_gradient():
     assert torch.count_nonzero(drop(x)) == 0
 
 
+def test_fast_dropout_keeps_a_channels_last_layout():
+    torch.manual_seed(0)
+    x = torch.randn(8, 16, 6, 6).contiguous(memory_format=torch.channels_last)
+    y = FastDropout(0.5)(x)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    kept = y != 0
+    assert torch.allclose(y[kept], 2 * x[kept]) and 0.3 < kept.float().mean().item() < 0.7
+
+
 def test_fast_dropout_swap_keeps_rates_and_trainer_uses_it_on_cpu():
     net = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.3), nn.Sequential(nn.Dropout(0.5)))
     assert use_fast_dropout(net) == 2
