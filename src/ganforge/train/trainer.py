@@ -92,7 +92,8 @@ class GANTrainer:
         self.loss = LOSSES[cfg.loss.loss]
         self.G, self.D = build_models(cfg.model, img_channels, img_size)
         if cfg.train.fast_dropout and device.type == "cpu":  # CUDA's fused dropout is fast already
-            use_fast_dropout(self.G), use_fast_dropout(self.D)
+            for net in (self.G, self.D):
+                use_fast_dropout(net)
         self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.G.to(device, memory_format=self.memory_format)
         self.D.to(device, memory_format=self.memory_format)
@@ -249,8 +250,9 @@ class GANTrainer:
             fresh = self.run_G(self.sample_z(n), y_fake)
         fake = fresh.detach()
         if self.replay is not None:  # seed 004: D also sees older fakes, so it cannot overfit the latest G
-            fake = self.replay.mix(fake.float(), k.replay_ratio)
-            self.replay.add(fresh.detach().float())
+            fresh_f32 = fake.float()
+            fake = self.replay.mix(fresh_f32, k.replay_ratio)
+            self.replay.add(fresh_f32)
         with self.autocast():
             real_in, fake_in = self.d_input(real), self.d_input(fake)
             real_logits, fake_logits = self.d_real_fake(real_in, fake_in, y_real, y_fake)
