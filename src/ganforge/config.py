@@ -93,6 +93,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile G and D for training (slow start, faster steps) (--compile)
     reuse_fake: bool = False  # alternating step: the G phase reuses the D phase's fakes, one G forward (--reuse-fake)
     fast_dropout: bool = True  # CPU: dropout masks from 15-bit random lanes, ~4x faster than bernoulli_ (--fast-dropout)
+    mirror_padding: bool = True  # TF-'same' convs that pad asymmetrically run on flipped images, padding symmetrically: exact, no pad copies (--mirror-padding)
     n_fixed: int = 64  # size of the fixed noise batch watched during training (--n-fixed)
     sample_every: int = 500  # steps between fixed-noise grids (--sample-every)
     checkpoint_every: int = 1000  # steps between checkpoints (--checkpoint-every)

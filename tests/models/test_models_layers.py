@@ -1,4 +1,5 @@
 """TF-'same' padding and Keras initialisers: the pieces that make the seed models match Keras."""
+import copy
 import math
 
 import pytest
@@ -15,6 +16,7 @@ from ganforge.models.layers import (
     glorot_uniform_,
     init_weights,
     tf_same_pads,
+    use_mirrored_padding,
 )
 
 # (input size, kernel, stride): symmetric and asymmetric splits, odd and even sizes, k < s.
@@ -161,3 +163,85 @@ def test_init_rejects_unknown_scheme():
         init_weights(nn.Linear(2, 2), "xavier")
     w = torch.empty(10, 20)
     assert glorot_uniform_(w).abs().max() <= math.sqrt(6 / 30)
+
+
+# --------------------------------------------------------------------------- mirrored frames
+
+
+def _mirrored_copy(layer):
+    m = copy.deepcopy(layer)
+    m.mirror.active = m.mirror.flip_in = m.mirror.flip_out = True
+    return m
+
+
+@pytest.mark.parametrize("size,k,s", CONV_CASES + [(14, 4, 1), (9, 6, 1), (13, 5, 3)])
+def test_mirrored_same_conv_is_the_same_function(size, k, s):
+    # float64, so any difference beyond rounding would show; gradients too
+    torch.manual_seed(0)
+    conv = SameConv2d(2, 3, k, stride=s).double()
+    mirrored = _mirrored_copy(conv)
+    x = torch.randn(2, 2, size, size, dtype=torch.float64, requires_grad=True)
+    y, y_m = conv(x), mirrored(x)
+    assert y_m.shape == y.shape
+    torch.testing.assert_close(y_m, y, atol=1e-12, rtol=1e-12)
+    v = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, conv.weight, conv.bias], v)
+    grads_m = torch.autograd.grad(y_m, [x, mirrored.weight, mirrored.bias], v)
+    for g, g_m in zip(grads, grads_m):
+        torch.testing.assert_close(g_m, g, atol=1e-12, rtol=1e-12)
+
+
+@pytest.mark.parametrize("size,k,s", [(7, 5, 2), (14, 5, 2), (7, 5, 1), (16, 4, 2), (5, 3, 2), (6, 4, 1), (5, 6, 3), (4, 1, 2), (3, 2, 3)])
+def test_mirrored_same_conv_transpose_is_the_same_function(size, k, s):
+    torch.manual_seed(0)
+    deconv = SameConvTranspose2d(4, 3, k, stride=s).double()
+    mirrored = _mirrored_copy(deconv)
+    x = torch.randn(2, 4, size, size, dtype=torch.float64, requires_grad=True)
+    y, y_m = deconv(x), mirrored(x)
+    assert y_m.shape == y.shape == (2, 3, size * s, size * s)
+    torch.testing.assert_close(y_m, y, atol=1e-12, rtol=1e-12)
+    v = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, deconv.weight, deconv.bias], v)
+    grads_m = torch.autograd.grad(y_m, [x, mirrored.weight, mirrored.bias], v)
+    for g, g_m in zip(grads, grads_m):
+        torch.testing.assert_close(g_m, g, atol=1e-12, rtol=1e-12)
+
+
+def test_mirrored_frames_span_the_asymmetric_convs_only():
+    from ganforge.models.dcgan import CholletGenerator, TFTutorialDiscriminator, TFTutorialGenerator
+
+    G, D = TFTutorialGenerator(), TFTutorialDiscriminator()
+    assert use_mirrored_padding(G) == 1 and use_mirrored_padding(D) == 1
+    roles = {name: (m.mirror.active, m.mirror.flip_in, m.mirror.flip_out)
+             for name, m in G.net.named_children() if hasattr(m, "mirror")}
+    # deconv1 (k5 s1) pads symmetrically: the frame starts at deconv2 and ends after deconv3
+    assert roles == {"deconv1": (False, False, False), "deconv2": (True, True, False),
+                     "deconv3": (True, False, True)}
+    assert (D.net.conv1.mirror.flip_in, D.net.conv2.mirror.flip_out) == (True, True)
+    assert "mirrored" in repr(D.net.conv2)
+    # nothing to gain where every 'same' conv pads symmetrically; the state dict is unchanged
+    chollet = CholletGenerator()
+    keys = list(chollet.state_dict())
+    assert use_mirrored_padding(chollet) == 0
+    assert list(chollet.state_dict()) == keys
+    # a layer that is not per-pixel ends the run: two frames
+    net = nn.Sequential(SameConv2d(1, 2, 5, stride=2), nn.LeakyReLU(), nn.Flatten(), nn.Unflatten(1, (2, 4, 4)),
+                        SameConv2d(2, 2, 5, stride=2))
+    assert use_mirrored_padding(net) == 2
+    assert net[0].mirror.flip_in and net[0].mirror.flip_out and net[4].mirror.flip_in
+
+
+@pytest.mark.parametrize("arch", ["tf-tutorial", "geron-dcgan"])
+def test_mirrored_models_compute_the_same_outputs_and_gradients(arch):
+    torch.manual_seed(0)
+    G, D = build_models(ModelConfig(arch=arch, d_dropout=0.0), 1, 28)
+    G, D = G.double(), D.double()
+    G_m, D_m = copy.deepcopy(G), copy.deepcopy(D)
+    assert use_mirrored_padding(G_m) == 1 and use_mirrored_padding(D_m) == 1
+    z = torch.randn(8, G.z_dim, dtype=torch.float64)
+    out, out_m = D(G(z)), D_m(G_m(z))  # train mode: BatchNorm uses batch statistics
+    torch.testing.assert_close(out_m, out, atol=1e-10, rtol=1e-10)
+    params = [*G.parameters(), *D.parameters()]
+    params_m = [*G_m.parameters(), *D_m.parameters()]
+    for g, g_m in zip(torch.autograd.grad(out.sum(), params), torch.autograd.grad(out_m.sum(), params_m)):
+        torch.testing.assert_close(g_m, g, atol=1e-10, rtol=1e-10)

@@ -18,7 +18,7 @@ from ..data import from_model_range, to_model_range
 from ..errors import ConfigError
 from ..losses import LOSSES, d_targets
 from ..models import ARCHS, build_models
-from ..models.layers import batch_dependent, use_fast_dropout
+from ..models.layers import batch_dependent, use_fast_dropout, use_mirrored_padding
 from ..regularisers import clip_weights_, gradient_penalty, r1_penalty
 from .tricks import (AdaController, ReplayBuffer, add_instance_noise, diff_augment, ema_beta,
                      instance_noise_std, update_ema)
@@ -94,6 +94,9 @@ class GANTrainer:
         if cfg.train.fast_dropout and device.type == "cpu":  # CUDA's fused dropout is fast already
             for net in (self.G, self.D):
                 use_fast_dropout(net)
+        if cfg.train.mirror_padding:  # the same function; only where the padding goes changes
+            for net in (self.G, self.D):
+                use_mirrored_padding(net)
         self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
         self.G.to(device, memory_format=self.memory_format)
         self.D.to(device, memory_format=self.memory_format)
