@@ -14,8 +14,9 @@ rounds, and each row shows its mode's median. Rows:
   losses, ``.item()`` on both losses every step. The baseline all ratios refer to.
 * ganforge fp32 - ganforge's step with every option off.
 * one row per option switched on alone over ganforge fp32 (bf16 autocast, channels-last,
-  fast dropout masks when D has dropout, torch.compile, the seed's joint step vs alternating
-  phases, reusing the D phase's fakes in the G phase, multi-tensor optimizers).
+  fast dropout masks when D has dropout, TF-'same' convs in a mirrored frame when the model has
+  asymmetric ones, torch.compile, the seed's joint step vs alternating phases, reusing the D
+  phase's fakes in the G phase, multi-tensor optimizers).
 * ganforge default - what ``ganforge train`` does for this preset on this machine.
 
 Achieved FLOP/s uses the convolution/matmul FLOPs of one step (torch's FLOP counter, fwd+bwd).
@@ -45,7 +46,8 @@ from ganforge.metrics.functional import (feature_statistics, frechet_distance, k
 from ganforge.metrics.networks import ClassifierNet, EvaluatorError, classifier_extractor, load_evaluator
 from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
-from ganforge.train.trainer import GANTrainer, bf16_supported, resolve_device
+from ganforge.models.layers import use_mirrored_padding
+from ganforge.train.trainer import GANTrainer, bf16_supported, cpu_has_bf16, resolve_device
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
@@ -168,17 +170,21 @@ def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
 def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list[dict]:
     cfg, size = preset_config(preset, a.batch_size, size)
     b = cfg.train.batch_size
-    bf16 = "bf16" if bf16_supported(device) else None
+    # the bf16 row wherever bf16 runs natively, fast or not; the default uses it only where it is faster
+    bf16 = bf16_supported(device) or (device.type == "cpu" and cpu_has_bf16())
     seed_step = cfg.train.step
     other_step = "alternating" if seed_step == "joint" else "joint"
-    has_dropout = any(isinstance(m, nn.Dropout) and m.p > 0
-                      for m in build_models(cfg.model, 1, size)[1].modules())
-    off = {"precision": "fp32", "channels_last": False, "fast_dropout": False, "reuse_fake": False}
+    G, D = build_models(cfg.model, 1, size)
+    has_dropout = any(isinstance(m, nn.Dropout) and m.p > 0 for m in D.modules())
+    has_mirror = use_mirrored_padding(G) + use_mirrored_padding(D) > 0
+    off = {"precision": "fp32", "channels_last": False, "fast_dropout": False, "reuse_fake": False,
+           "mirror_padding": False}
     modes: list[tuple[str, dict]] = [
         ("ganforge fp32", off),
         *([("+ bf16 autocast", {**off, "precision": "bf16"})] if bf16 else []),
         ("+ channels-last", {**off, "channels_last": True}),
         *([("+ fast dropout", {**off, "fast_dropout": True})] if has_dropout and device.type == "cpu" else []),
+        *([("+ mirrored padding", {**off, "mirror_padding": True})] if has_mirror else []),
         (f"step {other_step} (preset: {seed_step})", {**off, "step": other_step}),
         *([("+ reuse fakes in the G phase", {**off, "reuse_fake": True})] if seed_step == "alternating" else []),
         ("- multi-tensor optimizers", {**off, "foreach": False}),

@@ -130,3 +130,45 @@ def test_reuse_fake_needs_the_alternating_step():
     set_field(cfg, "train.reuse_fake", True)
     with pytest.raises(ConfigError, match="reuse_fake|reuse-fake"):
         validate(cfg)
+
+
+def test_mirrored_padding_step_equals_the_plain_step():
+    """One fp32 step with TF-'same' convs in mirrored frames (the default) and one without give
+    the same losses and gradients (no dropout, so no random masks differ)."""
+    results = []
+    for mirror in (True, False):
+        torch.manual_seed(0)
+        cfg = get_preset("tf-tutorial")
+        for k, v in {"train.precision": "fp32", "model.d_dropout": 0.0, "train.mirror_padding": mirror}.items():
+            set_field(cfg, k, v)
+        tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+        assert any(m.mirror.active for m in tr.D.modules() if hasattr(m, "mirror")) == mirror
+        stats = tr.train_step(torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8,
+                                            generator=torch.Generator().manual_seed(1)))
+        grads = {net: [p.grad for p in getattr(tr, net).parameters()] for net in ("G", "D")}
+        results.append((stats, grads, tr.state_dict()))
+    (s_m, g_m, sd_m), (s_p, g_p, sd_p) = results
+    torch.testing.assert_close(s_m.d_loss, s_p.d_loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(s_m.g_loss, s_p.g_loss, rtol=1e-5, atol=1e-6)
+    for net in ("G", "D"):
+        assert sd_m[net].keys() == sd_p[net].keys()  # checkpoints load either way
+        for a, b in zip(g_m[net], g_p[net]):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5 * b.abs().max().item())
+
+
+@pytest.mark.parametrize("amx,has_bf16,vendor,fast", [
+    (True, True, "GenuineIntel", True),     # AMX tiles
+    (False, True, "GenuineIntel", False),   # AVX512-BF16 alone on Intel: slower than fp32
+    (False, True, "AuthenticAMD", True),    # Zen 4 AVX512-BF16
+    (False, False, "AuthenticAMD", False),  # no bf16 instructions
+])
+def test_auto_precision_picks_bf16_only_where_it_is_faster(monkeypatch, amx, has_bf16, vendor, fast):
+    from ganforge.train import trainer
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: has_bf16)
+    monkeypatch.setattr(trainer, "_cpu_vendor", lambda: vendor)
+    cpu = torch.device("cpu")
+    assert trainer.bf16_supported(cpu) == fast
+    assert trainer.resolve_precision("auto", cpu) == ("bf16" if fast else "fp32")
+    assert trainer.resolve_precision("fp32", cpu) == "fp32" and trainer.resolve_precision("bf16", cpu) == "bf16"

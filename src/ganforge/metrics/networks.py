@@ -331,14 +331,14 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
                     out: str | Path | None = None, progress: bool = True, log=print) -> dict[str, Any]:
     """Train the classifier evaluator for ``dataset`` on its train split and cache it.
 
-    See :func:`fit_evaluator` for the recipe. precision: ``auto`` uses bf16 autocast where the
-    CPU runs it natively (about 2x faster for these convs), else fp32; evaluation is always
-    fp32. out: the file (default :func:`evaluator_path`). Returns the saved metadata, with the
+    See :func:`fit_evaluator` for the recipe. precision: ``auto`` uses bf16 autocast wherever the
+    CPU has bf16 instructions (AVX512-BF16 or AMX), fast or not, so such machines train the same
+    weights (same hash); else fp32. Evaluation is always fp32. out: the file (default :func:`evaluator_path`). Returns the saved metadata, with the
     test accuracy, the training time and the weights hash.
     """
     from ..config import DataConfig
     from ..data import load_data
-    from ..train.trainer import bf16_supported
+    from ..train.trainer import cpu_has_bf16
 
     if dataset not in EVALUATOR_SPECS:
         raise EvaluatorError(f"--data: evaluators exist for {', '.join(EVALUATOR_SPECS)}, not {dataset!r}")
@@ -350,7 +350,7 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
         raise EvaluatorError(f"--batch-size: must be positive (got {batch_size})")
     train, test = (load_data(DataConfig(source=dataset, data_dir=data_dir, size=spec.size, channels=spec.channels,
                                         split=split), progress=progress) for split in ("train", "test"))
-    use_bf16 = precision == "bf16" or (precision == "auto" and bf16_supported(torch.device("cpu")))
+    use_bf16 = precision == "bf16" or (precision == "auto" and cpu_has_bf16())
     log(f"training the {dataset} evaluator: {len(train)} images, {epochs} epochs, "
         f"{'bf16' if use_bf16 else 'fp32'} on {torch.get_num_threads()} CPU threads")
     net, meta = fit_evaluator(train, test, spec, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
