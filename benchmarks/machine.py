@@ -8,13 +8,19 @@ import torch
 
 
 def machine_info(device: torch.device | str = "cpu") -> dict:
-    """Python/torch versions, CPU model, threads, the 1-minute load average and the GPU if used."""
+    """Python/torch versions, CPU model, vendor and bf16-relevant ISA, threads, the 1-minute load
+    average and the GPU if used."""
     info = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.machine(),
             "threads": torch.get_num_threads(), "device": str(device)}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 info["cpu"] = line.split(":", 1)[1].strip()
+            elif line.startswith("vendor_id"):
+                info["cpu_vendor"] = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):  # the ISA that decides fp32 vs bf16 speed
+                flags = set(line.split(":", 1)[1].split())
+                info["cpu_isa"] = sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"})
                 break
     except OSError:
         pass

@@ -20,6 +20,8 @@ rounds, and each row shows its mode's median. Rows:
 * ganforge default - what ``ganforge train`` does for this preset on this machine.
 
 Achieved FLOP/s uses the convolution/matmul FLOPs of one step (torch's FLOP counter, fwd+bwd).
+The ceiling line divides them into the rate of a large, well-shaped conv on the same machine
+(fp32, and bf16 where it runs natively): no step of this model can run much faster than that.
 Then generating 10,000 images with the preset's G (default precision) and scoring them (the
 dataset's evaluator features when it is cached, else the same network untrained: the timing
 is the same; FD, KID and precision/recall against 10,000 reference rows) is timed.
@@ -167,6 +169,24 @@ def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
     return fc.get_total_flops()
 
 
+def conv_peak(device: torch.device, dtype: torch.dtype, batch: int = 64) -> float:
+    """FLOP/s of a large, well-shaped conv (256 -> 256 channels, 3x3, 28x28), forward only: about
+    the best this machine does on convolutions, and so a ceiling for a training step."""
+    x = torch.randn(batch, 256, 28, 28, device=device, dtype=dtype)
+    w = torch.randn(256, 256, 3, 3, device=device, dtype=dtype)
+    flops = 2 * batch * 256 * 256 * 9 * 28 * 28
+    best = float("inf")
+    with torch.no_grad():
+        for i in range(6):
+            sync(device)
+            t = time.perf_counter()
+            torch.nn.functional.conv2d(x, w, padding=1)
+            sync(device)
+            if i >= 2:
+                best = min(best, time.perf_counter() - t)
+    return flops / best
+
+
 def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list[dict]:
     cfg, size = preset_config(preset, a.batch_size, size)
     b = cfg.train.batch_size
@@ -221,9 +241,18 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
     for r in rows:
         extra = f"  (compile {r['compile_s']} s)" if "compile_s" in r else ""
         print(f"  {r['mode']:<38} {r['img_per_s']:>9.1f} {r['vs_naive']:>8.2f}x {r['tflops']:>8.3f}{extra}")
+    # the ceiling: this step's FLOPs at the best conv rate measured here, in each native precision
+    peaks = {"fp32": conv_peak(device, torch.float32)}
+    if bf16:
+        peaks["bf16"] = conv_peak(device, torch.bfloat16)
+    ceiling = {k: round(v / flops * b / base, 2) for k, v in peaks.items()}
+    print("  ceiling: " + "; ".join(
+        f"{k} convs at {v / 1e12:.3f} TFLOP/s would give {v / flops * b:.0f} img/s = {ceiling[k]:.2f}x naive"
+        for k, v in peaks.items()))
     for r in rows:
         r.update(preset=preset, size=size, batch_size=b, steps=a.steps, repeats=a.repeats,
-                 gflop_per_step=round(flops / 1e9, 2))
+                 gflop_per_step=round(flops / 1e9, 2),
+                 conv_peak_tflops={k: round(v / 1e12, 3) for k, v in peaks.items()})
     rows.append(generate_and_score(cfg, size, device, a.eval_n))
     return rows
 

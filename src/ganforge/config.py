@@ -87,7 +87,7 @@ class TrainConfig:
     minutes: float | None = None  # stop after this much wall-clock time (--minutes)
     seed: int = 0  # seeds weights, data order, noise (--seed)
     device: str = "auto"  # auto, cpu, cuda or cuda:N (--device)
-    precision: str = "auto"  # auto (bf16 where supported), fp32 or bf16 (--precision)
+    precision: str = "auto"  # auto (bf16 where it is faster than fp32: CUDA, AMX, AMD AVX512-BF16), fp32 or bf16 (--precision)
     step: str = "alternating"  # alternating (D phase, then G phase) or joint (one G pass, both updates) (--step)
     channels_last: bool = False  # channels-last memory layout for conv nets (--channels-last)
     compile: bool = False  # torch.compile G and D for training (slow start, faster steps) (--compile)
