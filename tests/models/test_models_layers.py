@@ -168,43 +168,38 @@ def test_init_rejects_unknown_scheme():
 # --------------------------------------------------------------------------- mirrored frames
 
 
-def _mirrored_copy(layer):
-    m = copy.deepcopy(layer)
-    m.mirror.active = m.mirror.flip_in = m.mirror.flip_out = True
-    return m
+def _assert_mirrored_copy_matches(layer, x):
+    """A copy of ``layer`` in a mirrored frame of its own (flips in and out) gives the same
+    output and the same gradients (input, weight, bias), in float64 so that any difference
+    beyond rounding would show."""
+    mirrored = copy.deepcopy(layer)
+    mirrored.mirror.active = mirrored.mirror.flip_in = mirrored.mirror.flip_out = True
+    x = x.requires_grad_()
+    y, y_m = layer(x), mirrored(x)
+    assert y_m.shape == y.shape
+    torch.testing.assert_close(y_m, y, atol=1e-12, rtol=1e-12)
+    v = torch.randn_like(y)
+    grads = torch.autograd.grad(y, [x, layer.weight, layer.bias], v)
+    grads_m = torch.autograd.grad(y_m, [x, mirrored.weight, mirrored.bias], v)
+    for g, g_m in zip(grads, grads_m):
+        torch.testing.assert_close(g_m, g, atol=1e-12, rtol=1e-12)
+    return y
 
 
 @pytest.mark.parametrize("size,k,s", CONV_CASES + [(14, 4, 1), (9, 6, 1), (13, 5, 3)])
 def test_mirrored_same_conv_is_the_same_function(size, k, s):
-    # float64, so any difference beyond rounding would show; gradients too
     torch.manual_seed(0)
     conv = SameConv2d(2, 3, k, stride=s).double()
-    mirrored = _mirrored_copy(conv)
-    x = torch.randn(2, 2, size, size, dtype=torch.float64, requires_grad=True)
-    y, y_m = conv(x), mirrored(x)
-    assert y_m.shape == y.shape
-    torch.testing.assert_close(y_m, y, atol=1e-12, rtol=1e-12)
-    v = torch.randn_like(y)
-    grads = torch.autograd.grad(y, [x, conv.weight, conv.bias], v)
-    grads_m = torch.autograd.grad(y_m, [x, mirrored.weight, mirrored.bias], v)
-    for g, g_m in zip(grads, grads_m):
-        torch.testing.assert_close(g_m, g, atol=1e-12, rtol=1e-12)
+    _assert_mirrored_copy_matches(conv, torch.randn(2, 2, size, size, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("size,k,s", [(7, 5, 2), (14, 5, 2), (7, 5, 1), (16, 4, 2), (5, 3, 2), (6, 4, 1), (5, 6, 3), (4, 1, 2), (3, 2, 3)])
+@pytest.mark.parametrize("size,k,s", [(7, 5, 2), (14, 5, 2), (7, 5, 1), (16, 4, 2), (5, 3, 2), (6, 4, 1), (5, 6, 3),
+                                      (4, 1, 2), (3, 2, 3)])
 def test_mirrored_same_conv_transpose_is_the_same_function(size, k, s):
     torch.manual_seed(0)
     deconv = SameConvTranspose2d(4, 3, k, stride=s).double()
-    mirrored = _mirrored_copy(deconv)
-    x = torch.randn(2, 4, size, size, dtype=torch.float64, requires_grad=True)
-    y, y_m = deconv(x), mirrored(x)
-    assert y_m.shape == y.shape == (2, 3, size * s, size * s)
-    torch.testing.assert_close(y_m, y, atol=1e-12, rtol=1e-12)
-    v = torch.randn_like(y)
-    grads = torch.autograd.grad(y, [x, deconv.weight, deconv.bias], v)
-    grads_m = torch.autograd.grad(y_m, [x, mirrored.weight, mirrored.bias], v)
-    for g, g_m in zip(grads, grads_m):
-        torch.testing.assert_close(g_m, g, atol=1e-12, rtol=1e-12)
+    y = _assert_mirrored_copy_matches(deconv, torch.randn(2, 4, size, size, dtype=torch.float64))
+    assert y.shape == (2, 3, size * s, size * s)
 
 
 def test_mirrored_frames_span_the_asymmetric_convs_only():

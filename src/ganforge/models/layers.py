@@ -19,6 +19,7 @@ boundary, :class:`Reshape`, and :func:`layer_param_counts` for Keras-style param
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -207,7 +208,8 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
     in the gradient, bias only here).
 
     In a mirrored frame (:func:`use_mirrored_padding`) the kept range is ``[after, L - before)``:
-    ``padding=after`` with ``output_padding=after - before`` keeps exactly that, no crop.
+    for stride 2 and up, ``padding=after`` with ``output_padding=after - before`` keeps exactly
+    that, no crop.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, bias: bool = True):
@@ -253,20 +255,15 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
         return super().extra_repr() + ", tf_padding='same'" + self.mirror.repr()
 
 
+@dataclass
 class MirrorRole:
     """How a 'same' conv sits in a mirrored frame: ``active`` (input and output are flipped
     left-right and top-bottom), ``flip_in`` (it flips its input: the frame starts here),
     ``flip_out`` (it flips its output back: the frame ends here)."""
 
-    __slots__ = ("active", "flip_in", "flip_out")
-
-    def __init__(self) -> None:
-        self.active = self.flip_in = self.flip_out = False
-
-    def __deepcopy__(self, memo) -> MirrorRole:
-        role = MirrorRole()
-        role.active, role.flip_in, role.flip_out = self.active, self.flip_in, self.flip_out
-        return role
+    active: bool = False
+    flip_in: bool = False
+    flip_out: bool = False
 
     def repr(self) -> str:
         return ", mirrored" if self.active else ""
