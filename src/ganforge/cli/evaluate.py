@@ -61,7 +61,8 @@ def add_parsers(sub) -> None:
     et.add_argument("--batch-size", type=int, default=128, help="images per step")
     et.add_argument("--seed", type=int, default=0, help="seeds weights and data order")
     et.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
-                    help="training precision (auto: bf16 on any CPU with bf16 instructions, so the weights match across such machines)")
+                    help="training precision (auto: bf16 on any CPU with bf16 instructions, "
+                         "so such machines train the same weights)")
     et.add_argument("--no-progress", action="store_true", help="no progress bar")
     el = evsub.add_parser("list", help="list the cached evaluators", formatter_class=_Formatter)
     el.add_argument("--json", action="store_true", help="machine-readable output")

@@ -333,8 +333,9 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
 
     See :func:`fit_evaluator` for the recipe. precision: ``auto`` uses bf16 autocast wherever the
     CPU has bf16 instructions (AVX512-BF16 or AMX), fast or not, so such machines train the same
-    weights (same hash); else fp32. Evaluation is always fp32. out: the file (default :func:`evaluator_path`). Returns the saved metadata, with the
-    test accuracy, the training time and the weights hash.
+    weights (same hash); else fp32. Evaluation is always fp32. out: the file (default
+    :func:`evaluator_path`). Returns the saved metadata, with the test accuracy, the training
+    time and the weights hash.
     """
     from ..config import DataConfig
     from ..data import load_data

@@ -59,9 +59,9 @@ def bf16_supported(device: torch.device) -> bool:
     AVX512-BF16 (Zen 4 and later).
 
     Intel CPUs without AMX (or with AMX hidden by a hypervisor) run bf16 dot products no faster
-    than fp32 FMAs, and oneDNN's bf16 convolutions there ran about 2x slower than fp32 (2-core
-    Xeon, ``python benchmarks/throughput.py``: tf-tutorial 270 img/s in bf16 vs 349 in fp32);
-    on a 2-core AMD EPYC with AVX512-BF16 the same benchmark gave bf16 2.1x fp32.
+    than fp32 FMAs: on a 2-core Xeon, oneDNN's bf16 convolutions ran up to ~1.7x slower than
+    fp32 and ``python benchmarks/throughput.py`` gave tf-tutorial 270 img/s in bf16 vs 349 in
+    fp32; on a 2-core AMD EPYC with AVX512-BF16 the same benchmark gave bf16 2.1x fp32.
     """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
