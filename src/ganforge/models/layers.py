@@ -282,7 +282,8 @@ def use_mirrored_padding(module: nn.Module) -> int:
     Flipping a conv's input and kernel flips its output, and turns TF's "odd pixel after"
     padding into "odd pixel before", which PyTorch's symmetric padding expresses for free: no
     ``F.pad`` copy before a stride-2 conv, no crop copy after a stride-2 transposed conv (on a
-    2-core CPU the padded conv alone ran ~1.5x slower than the same conv padding itself).
+    2-core CPU the padded conv ran ~1.5x slower than the same conv padding itself:
+    ``python benchmarks/convs.py``).
     In each ``nn.Sequential``, a frame spans from the first to the last such conv of a run of
     'same' convs and per-pixel layers (BatchNorm2d, activations, dropout): the first flips its
     input, the last flips its output back, so the module computes what it did before (up to

@@ -60,7 +60,7 @@ def bf16_supported(device: torch.device) -> bool:
 
     Intel CPUs without AMX (or with AMX hidden by a hypervisor) run bf16 dot products no faster
     than fp32 FMAs: on a 2-core Xeon, oneDNN's bf16 convolutions ran up to ~1.7x slower than
-    fp32 and ``python benchmarks/throughput.py`` gave tf-tutorial 270 img/s in bf16 vs 349 in
+    fp32 (``python benchmarks/convs.py``) and ``python benchmarks/throughput.py`` gave tf-tutorial 270 img/s in bf16 vs 349 in
     fp32; on a 2-core AMD EPYC with AVX512-BF16 the same benchmark gave bf16 2.1x fp32.
     """
     if device.type == "cuda":
