@@ -1,0 +1,12 @@
+"""How the golden-value cases build a trainer: the one line to change if its API moves."""
+from __future__ import annotations
+
+import torch
+
+from ganforge.train.loop import seed_everything
+from ganforge.train.trainer import GANTrainer
+
+
+def make_trainer(cfg, img_channels: int, img_size: int):
+    seed_everything(cfg.train.seed)
+    return GANTrainer(cfg, img_channels, img_size, torch.device("cpu"))
