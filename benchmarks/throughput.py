@@ -49,7 +49,8 @@ from ganforge.metrics.networks import ClassifierNet, EvaluatorError, classifier_
 from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
 from ganforge.models.layers import use_mirrored_padding
-from ganforge.train.trainer import GANTrainer, bf16_supported, cpu_has_bf16, resolve_device
+from ganforge.device import bf16_supported, cpu_has_bf16, resolve_device
+from ganforge.train.trainer import GANTrainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)

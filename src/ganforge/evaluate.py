@@ -332,7 +332,7 @@ def make_training_evaluator(cfg: RunConfig, n: int = DEFAULT_N, *, metrics: Iter
     except GanforgeError as e:
         return None, str(e)
     if device is not None or cfg.train.device != "cpu":
-        from .train.trainer import resolve_device
+        from .device import resolve_device
 
         try:
             ev.extractor.to(resolve_device(str(device or cfg.train.device)))

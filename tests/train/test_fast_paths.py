@@ -163,12 +163,12 @@ def test_mirrored_padding_step_equals_the_plain_step():
     (False, False, "AuthenticAMD", False),  # no bf16 instructions
 ])
 def test_auto_precision_picks_bf16_only_where_it_is_faster(monkeypatch, amx, has_bf16, vendor, fast):
-    from ganforge.train import trainer
+    from ganforge import device
 
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    monkeypatch.setattr(trainer, "cpu_has_bf16", lambda: has_bf16)
-    monkeypatch.setattr(trainer, "_cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(device, "cpu_has_bf16", lambda: has_bf16)
+    monkeypatch.setattr(device, "_cpu_vendor", lambda: vendor)
     cpu = torch.device("cpu")
-    assert trainer.bf16_supported(cpu) == fast
-    assert trainer.resolve_precision("auto", cpu) == ("bf16" if fast else "fp32")
-    assert trainer.resolve_precision("fp32", cpu) == "fp32" and trainer.resolve_precision("bf16", cpu) == "bf16"
+    assert device.bf16_supported(cpu) == fast
+    assert device.resolve_precision("auto", cpu) == ("bf16" if fast else "fp32")
+    assert device.resolve_precision("fp32", cpu) == "fp32" and device.resolve_precision("bf16", cpu) == "bf16"

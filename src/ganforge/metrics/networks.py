@@ -339,7 +339,7 @@ def train_evaluator(dataset: str, *, data_dir: str | None = None, epochs: int | 
     """
     from ..config import DataConfig
     from ..data import load_data
-    from ..train.trainer import cpu_has_bf16
+    from ..device import cpu_has_bf16
 
     if dataset not in EVALUATOR_SPECS:
         raise EvaluatorError(f"--data: evaluators exist for {', '.join(EVALUATOR_SPECS)}, not {dataset!r}")

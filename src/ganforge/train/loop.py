@@ -23,7 +23,8 @@ from ..models import ARCHS
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import Monitor, truncate_log, write_loss_plot, write_progress_gif
-from .trainer import GANTrainer, StepStats, resolve_device
+from ..device import resolve_device
+from .trainer import GANTrainer, StepStats
 
 
 # --------------------------------------------------------------------------- data order
