@@ -434,7 +434,7 @@ def _finish(ev: Evaluator, images: torch.Tensor, fake_label: str, *, floor: bool
 def _generator(path: str | Path, device: str | torch.device):
     """G_ema (else G) of a checkpoint, rebuilt from its stored config; plus the config and a label."""
     from .models import build_models
-    from .train.checkpoint import load_checkpoint, resolve_checkpoint
+    from .checkpoint import load_checkpoint, resolve_checkpoint
 
     ckpt = load_checkpoint(path, map_location="cpu")
     cfg = RunConfig.from_dict(ckpt["config"])

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from .errors import GanforgeError
+from .generator import num_classes, render, run_G  # noqa: F401  (re-exported: the latent tools' G calls)
 
 LATENT_MEAN_NAME = "latent_mean.pt"
 LATENT_MEAN_SAMPLES = 10_000
@@ -44,51 +45,6 @@ def seed_latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
     if len(seeds) == 0:
         return torch.empty(0, z_dim)
     return torch.stack([seed_latent(s, z_dim) for s in seeds])
-
-
-def num_classes(G: nn.Module) -> int:
-    """How many classes a conditional G takes; 0 for an unconditional one."""
-    return int(getattr(G, "num_classes", 0) or 0)
-
-
-def run_G(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None) -> torch.Tensor:
-    """``G(z)`` for an unconditional G, ``G(z, y)`` for a conditional one (``G.num_classes > 0``).
-
-    z: latents (N, z_dim); moved to G's device.
-    y: class ids, an int (the same class for every row) or int64 (N,); required exactly when G is
-        conditional.
-    Returns images in G's output range, on G's device.
-    """
-    device = next(G.parameters()).device
-    z = z.to(device)
-    k = num_classes(G)
-    if k == 0:
-        if y is not None:
-            raise GanforgeError("this generator is unconditional: it takes no class (drop --class)")
-        return G(z)
-    if y is None:
-        raise GanforgeError(f"this generator is conditional ({k} classes): give a class (--class)")
-    if not torch.is_tensor(y):
-        y = torch.full((z.shape[0],), int(y), dtype=torch.int64)
-    y = y.to(device=device, dtype=torch.int64)
-    if y.shape != (z.shape[0],):
-        raise ValueError(f"run_G: y must have shape ({z.shape[0]},), got {tuple(y.shape)}")
-    return G(z, y)
-
-
-@torch.no_grad()
-def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
-           batch_size: int = 256) -> torch.Tensor:
-    """Images of latents ``z`` (N, z_dim) as uint8 (N, C, H, W) on the CPU, in batches."""
-    from .data import from_model_range
-
-    out = []
-    for i in range(0, z.shape[0], batch_size):
-        yi = y[i:i + batch_size] if torch.is_tensor(y) else y
-        out.append(from_model_range(run_G(G, z[i:i + batch_size], yi).float(), G.output).cpu())
-    if not out:
-        return torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
-    return torch.cat(out)
 
 
 # --------------------------------------------------------------------------- interpolation

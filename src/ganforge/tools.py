@@ -79,7 +79,7 @@ def run_class_names(G: nn.Module) -> list[str] | None:
         return list(names)
     path = getattr(G, "checkpoint_path", None)
     if path:
-        from .train.checkpoint import load_checkpoint
+        from .checkpoint import load_checkpoint
 
         names = load_checkpoint(path).get("class_names")
         return list(names) if names else None

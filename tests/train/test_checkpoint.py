@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ganforge.errors import CheckpointError
-from ganforge.train.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ganforge.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 
 
 def test_round_trip_and_marker(tmp_path):

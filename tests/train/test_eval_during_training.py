@@ -9,7 +9,7 @@ import math
 
 from ganforge import api
 from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
-from ganforge.train.checkpoint import load_checkpoint
+from ganforge.checkpoint import load_checkpoint
 from ganforge.train.monitor import read_log
 from test_loop import small_cfg
 

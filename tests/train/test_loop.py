@@ -10,7 +10,7 @@ import torch
 from ganforge import api
 from ganforge.config import RunConfig, set_field
 from ganforge.presets import get_preset
-from ganforge.train.checkpoint import load_checkpoint
+from ganforge.checkpoint import load_checkpoint
 from ganforge.train.trainer import GANTrainer
 
 

@@ -7,7 +7,7 @@ import torch
 from ganforge import api
 from ganforge.config import LOSS_NAMES, set_field
 from ganforge.train import loop as loop_mod
-from ganforge.train.checkpoint import load_checkpoint
+from ganforge.checkpoint import load_checkpoint
 from ganforge.train.diagnostics import Finding
 from ganforge.train.monitor import read_log
 from ganforge.train.trainer import GANTrainer

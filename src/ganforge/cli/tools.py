@@ -208,7 +208,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .. import api
     from ..export import default_export_path, export_generator
     from ..tools import run_class_names
-    from ..train.checkpoint import load_checkpoint
+    from ..checkpoint import load_checkpoint
 
     G = api.load_generator(args.run)
     config = load_checkpoint(args.run)["config"]

@@ -20,7 +20,7 @@ from ..config import RunConfig, validate
 from ..data import ImageData, load_data
 from ..errors import ConfigError
 from ..models import ARCHS
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import Monitor, truncate_log, write_loss_plot, write_progress_gif
 from ..device import resolve_device

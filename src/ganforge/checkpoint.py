@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from .errors import CheckpointError
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
