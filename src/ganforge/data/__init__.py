@@ -1,5 +1,8 @@
 """Training images: named datasets, image folders and numpy files, loaded once into memory.
 
+Named datasets are a registry (:mod:`.sources`): adding one is one function decorated with
+``@register_source("name", ...)``; folders and array files are recognised by path.
+
 ``load_data(cfg)`` returns an :class:`ImageData` whose images are already at their final size
 and channel count, as uint8, so a training step only has to index, move and scale a batch
 (``to_model_range``). Every problem with the input is a :class:`ganforge.errors.DataError`
@@ -17,14 +20,13 @@ import torch
 from ..config import DataConfig
 from ..errors import DataError
 from .download import cache_dir
+from .sources import SOURCES, DataSource, evaluator_for, find_source, known_names, register_source, source_name
 from .transform import convert_channels, resize_square, select
 
 __all__ = ["ImageData", "load_data", "data_name", "cache_dir", "to_model_range",
-           "from_model_range", "DATASETS"]
+           "from_model_range", "DATASETS", "SOURCES", "DataSource", "register_source", "find_source",
+           "source_name", "evaluator_for"]
 
-DATASETS = ("fashion-mnist", "mnist", "cifar10")
-_ALIASES = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "mnist": "mnist",
-            "cifar10": "cifar10"}
 ARRAY_SUFFIXES = (".npy", ".npz")
 FOLDER_DEFAULT_SIZE = 64
 
@@ -57,14 +59,16 @@ class ImageData:
         return f"ImageData({self.name!r}: {n} x {c}x{h}x{w} uint8, {labels}, from {self.source_path})"
 
 
-def _named(source: str) -> str | None:
-    """The canonical dataset name ``source`` refers to, if any."""
-    return _ALIASES.get(re.sub(r"[-_ ]", "", source.strip().lower()))
+def __getattr__(name: str):
+    # DATASETS: the names of the registered sources, in registration order (a live view of SOURCES).
+    if name == "DATASETS":
+        return tuple(SOURCES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def data_name(cfg: DataConfig) -> str:
     """The short name of ``cfg.source`` (for run folder names) without loading anything."""
-    named = _named(cfg.source)
+    named = source_name(cfg.source)
     if named:
         return named
     p = Path(cfg.source).expanduser()
@@ -78,31 +82,27 @@ def load_data(cfg: DataConfig, default_size: int | None = None, progress: bool =
 
     Size is ``cfg.size``, else ``default_size`` (the model's native size), else the data's
     own (for image folders, which have none: 64, with a warning). Channels are
-    ``cfg.channels``, else the data's. ``cfg.source`` is a dataset name (fashion-mnist, mnist,
-    cifar10), a folder of images, or a .npy/.npz file; a name wins over a same-named folder in
-    the working directory (write ``./mnist`` for the folder). ``progress`` shows download and
-    decode progress bars on stderr. Raises DataError on any problem with the data.
+    ``cfg.channels``, else the data's. ``cfg.source`` is the name of a registered source
+    (:data:`SOURCES`: fashion-mnist, mnist, cifar10), a folder of images, or a .npy/.npz file;
+    a name wins over a same-named folder in the working directory (write ``./mnist`` for the
+    folder). ``progress`` shows download and decode progress bars on stderr. Raises DataError
+    on any problem with the data.
     """
     size = cfg.size or default_size
-    named = _named(cfg.source)
+    named = find_source(cfg.source)
     if named:
-        if named == "cifar10":
-            from .cifar import load_cifar10
-            images, labels, names, where = load_cifar10(cfg.data_dir, cfg.split, progress)
-        else:
-            from .idx import load_idx_dataset
-            images, labels, names, where = load_idx_dataset(named, cfg.data_dir, cfg.split, progress)
-        return _finish(images, labels, names, named, where, cfg, size, shown=named)
+        images, labels, names, where = named.load(cfg.data_dir, cfg.split, progress)
+        return _finish(images, labels, names, named.name, where, cfg, size, shown=named.name)
 
     path = Path(cfg.source).expanduser()
     if not path.exists():
         raise DataError(f"--data {cfg.source}: no such file or folder, and not a dataset name "
-                        f"(known: {', '.join(DATASETS)}); give a dataset name, a folder of images "
+                        f"(known: {known_names()}); give a dataset name, a folder of images "
                         f"or a .npy/.npz file")
     is_dir = path.is_dir()
     if not is_dir and path.suffix.lower() not in ARRAY_SUFFIXES:
         raise DataError(f"--data {cfg.source}: is a file but not .npy or .npz; give a folder of "
-                        f"images, a .npy/.npz file or a dataset name ({', '.join(DATASETS)})")
+                        f"images, a .npy/.npz file or a dataset name ({known_names()})")
     if cfg.split != "train":
         what = "an image folder" if is_dir else "an array file"
         raise DataError(f"--split {cfg.split}: {cfg.source} is {what}, which has one split only; "
