@@ -10,7 +10,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
 
@@ -18,112 +18,132 @@ LOSS_NAMES = ("nonsaturating", "minimax", "wgan", "wgan-gp", "hinge", "lsgan", "
 AUGMENT_OPS = ("translation", "cutout", "color")
 
 
+def opt(default: Any, flag: str, help: str) -> Any:
+    """A config field with its default, the CLI flag that sets it and its --help text.
+
+    The flag and help live in the field's metadata: ``ganforge train`` builds its flags from
+    them and validation errors name the flag, so each is written once, here.
+    """
+    return field(default=default, metadata={"flag": flag, "help": help})
+
+
 @dataclass
 class DataConfig:
     """Where the training images come from and how they are shaped."""
 
-    source: str = "fashion-mnist"  # dataset name, image folder or .npy/.npz file (--data)
-    data_dir: str | None = None  # folder holding a named dataset's files (--data-dir)
-    size: int | None = None  # square side in pixels; None: the model's native size, else the data's (--size)
-    channels: int | None = None  # 1 (grey) or 3 (RGB); None: keep the data's (--channels)
-    class_name: str | None = None  # keep only this class, by name or id (--class)
-    split: str = "train"  # train or test (--split)
-    limit: int | None = None  # keep at most this many images, the first ones (--limit)
+    source: str = opt("fashion-mnist", "--data", "dataset name, image folder or .npy/.npz file")
+    data_dir: str | None = opt(None, "--data-dir", "folder holding a named dataset's files")
+    size: int | None = opt(None, "--size", "square side in pixels; None: the model's native size, else the data's")
+    channels: int | None = opt(None, "--channels", "1 (grey) or 3 (RGB); None: keep the data's")
+    class_name: str | None = opt(None, "--class", "keep only this class, by name or id")
+    split: str = opt("train", "--split", "train or test")
+    limit: int | None = opt(None, "--limit", "keep at most this many images, the first ones")
 
 
 @dataclass
 class ModelConfig:
     """Which generator/discriminator pair to build, and its width knobs."""
 
-    arch: str = "dcgan"  # architecture name from ganforge.models.ARCHS (--arch)
-    z_dim: int = 100  # latent size (--z-dim)
-    g_channels: int = 64  # generator base width, for configurable archs (--g-channels)
-    d_channels: int = 64  # discriminator base width, for configurable archs (--d-channels)
-    d_dropout: float | None = None  # dropout rate in D; None: the architecture's own (--d-dropout)
-    init: str = "keras"  # weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch (--init)
-    conditional: bool = False  # class-conditional G and D, trained on the data's labels (--conditional)
-    spectral_norm: bool = False  # spectral normalisation of every D conv/linear weight (--spectral-norm)
-    minibatch_stddev: bool = False  # D gets a mini-batch standard-deviation feature map (--minibatch-stddev)
-    minibatch_disc: int = 0  # mini-batch discrimination kernels in D (Salimans et al.); 0: off (--minibatch-disc)
-    num_classes: int = 0  # classes of a conditional model; filled in from the data (--num-classes)
+    arch: str = opt("dcgan", "--arch", "architecture name from ganforge.models.ARCHS")
+    z_dim: int = opt(100, "--z-dim", "latent size")
+    g_channels: int = opt(64, "--g-channels", "generator base width, for configurable archs")
+    d_channels: int = opt(64, "--d-channels", "discriminator base width, for configurable archs")
+    d_dropout: float | None = opt(None, "--d-dropout", "dropout rate in D; None: the architecture's own")
+    init: str = opt("keras", "--init",
+                    "weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch")
+    conditional: bool = opt(False, "--conditional", "class-conditional G and D, trained on the data's labels")
+    spectral_norm: bool = opt(False, "--spectral-norm", "spectral normalisation of every D conv/linear weight")
+    minibatch_stddev: bool = opt(False, "--minibatch-stddev", "D gets a mini-batch standard-deviation feature map")
+    minibatch_disc: int = opt(0, "--minibatch-disc",
+                              "mini-batch discrimination kernels in D (Salimans et al.); 0: off")
+    num_classes: int = opt(0, "--num-classes", "classes of a conditional model; filled in from the data")
 
 
 @dataclass
 class LossConfig:
     """Adversarial loss and the label tricks of the seeds."""
 
-    loss: str = "nonsaturating"  # nonsaturating, minimax, wgan, wgan-gp, hinge, lsgan or ragan (--loss)
-    label_smoothing: float = 0.0  # one-sided: real targets become 1 - s (--label-smoothing)
-    label_noise: float = 0.0  # each D target moves toward the other class by a*U[0,1) (--label-noise)
-    gp_weight: float = 10.0  # gradient-penalty weight for --loss wgan-gp (--gp-weight)
-    wgan_clip: float = 0.01  # D weights clipped to [-c, c] after each step for --loss wgan (--wgan-clip)
-    r1_gamma: float = 0.0  # R1 penalty weight on real images; 0: off (--r1-gamma)
-    r1_every: int = 16  # lazy R1: apply every k D steps, scaled by k (--r1-every)
+    loss: str = opt("nonsaturating", "--loss", "nonsaturating, minimax, wgan, wgan-gp, hinge, lsgan or ragan")
+    label_smoothing: float = opt(0.0, "--label-smoothing", "one-sided: real targets become 1 - s")
+    label_noise: float = opt(0.0, "--label-noise", "each D target moves toward the other class by a*U[0,1)")
+    gp_weight: float = opt(10.0, "--gp-weight", "gradient-penalty weight for --loss wgan-gp")
+    wgan_clip: float = opt(0.01, "--wgan-clip", "D weights clipped to [-c, c] after each step for --loss wgan")
+    r1_gamma: float = opt(0.0, "--r1-gamma", "R1 penalty weight on real images; 0: off")
+    r1_every: int = opt(16, "--r1-every", "lazy R1: apply every k D steps, scaled by k")
 
 
 @dataclass
 class OptimConfig:
     """Optimizers for G and D (Keras semantics where the seeds use Keras)."""
 
-    optimizer: str = "adam"  # adam or rmsprop (--optimizer)
-    lr_g: float = 2e-4  # generator learning rate (--lr-g)
-    lr_d: float = 2e-4  # discriminator learning rate (--lr-d)
-    beta1: float = 0.5  # Adam beta1 (--beta1)
-    beta2: float = 0.999  # Adam beta2 (--beta2)
-    rho: float = 0.9  # RMSprop decay of the squared-gradient average (--rho)
-    eps: float = 1e-7  # optimizer epsilon; 1e-7 is Keras' default (--eps)
-    decay: float = 0.0  # Keras 'decay': lr_t = lr / (1 + decay * t) (--lr-decay)
-    clip_g: float | None = None  # clip each G gradient element to [-c, c] (--clip-g)
-    clip_d: float | None = None  # clip each D gradient element to [-c, c] (--clip-d)
+    optimizer: str = opt("adam", "--optimizer", "adam or rmsprop")
+    lr_g: float = opt(2e-4, "--lr-g", "generator learning rate")
+    lr_d: float = opt(2e-4, "--lr-d", "discriminator learning rate")
+    beta1: float = opt(0.5, "--beta1", "Adam beta1")
+    beta2: float = opt(0.999, "--beta2", "Adam beta2")
+    rho: float = opt(0.9, "--rho", "RMSprop decay of the squared-gradient average")
+    eps: float = opt(1e-7, "--eps", "optimizer epsilon; 1e-7 is Keras' default")
+    decay: float = opt(0.0, "--lr-decay", "Keras 'decay': lr_t = lr / (1 + decay * t)")
+    clip_g: float | None = opt(None, "--clip-g", "clip each G gradient element to [-c, c]")
+    clip_d: float | None = opt(None, "--clip-d", "clip each D gradient element to [-c, c]")
 
 
 @dataclass
 class TrainConfig:
     """How long, how, and what to write while training."""
 
-    batch_size: int = 64  # images per step, real and fake each (--batch-size)
-    steps: int | None = None  # stop after this many steps (--steps)
-    epochs: float | None = None  # stop after this many passes over the data (--epochs)
-    minutes: float | None = None  # stop after this much wall-clock time (--minutes)
-    seed: int = 0  # seeds weights, data order, noise (--seed)
-    device: str = "auto"  # auto, cpu, cuda or cuda:N (--device)
-    precision: str = "auto"  # auto (bf16 where it is faster than fp32: CUDA, AMX, AMD AVX512-BF16), fp32 or bf16 (--precision)
-    step: str = "alternating"  # alternating (D phase, then G phase) or joint (one G pass, both updates) (--step)
-    channels_last: bool = False  # channels-last memory layout for conv nets (--channels-last)
-    compile: bool = False  # torch.compile G and D for training (slow start, faster steps) (--compile)
-    reuse_fake: bool = False  # alternating step: the G phase reuses the D phase's fakes, one G forward (--reuse-fake)
-    fast_dropout: bool = True  # CPU: dropout masks from 15-bit random lanes, ~4x faster than bernoulli_ (--fast-dropout)
-    mirror_padding: bool = True  # TF-'same' convs that pad asymmetrically run on flipped images, padding symmetrically: exact, no pad copies (--mirror-padding)
-    n_fixed: int = 64  # size of the fixed noise batch watched during training (--n-fixed)
-    sample_every: int = 500  # steps between fixed-noise grids (--sample-every)
-    checkpoint_every: int = 1000  # steps between checkpoints (--checkpoint-every)
-    log_every: int = 50  # steps between log lines in log.jsonl (--log-every)
-    eval_every: int = 0  # steps between metric evaluations (FD, KID, ...), best.pt kept by FD; 0: off (--eval-every)
-    eval_n: int = 10_000  # generated images per evaluation during training (--eval-n)
-    diagnose: bool = True  # watch the logged values and warn when training goes wrong (--diagnose)
-    auto_remedy: bool = False  # apply the diagnostics' suggested fixes automatically (--auto-remedy)
+    batch_size: int = opt(64, "--batch-size", "images per step, real and fake each")
+    steps: int | None = opt(None, "--steps", "stop after this many steps")
+    epochs: float | None = opt(None, "--epochs", "stop after this many passes over the data")
+    minutes: float | None = opt(None, "--minutes", "stop after this much wall-clock time")
+    seed: int = opt(0, "--seed", "seeds weights, data order, noise")
+    device: str = opt("auto", "--device", "auto, cpu, cuda or cuda:N")
+    precision: str = opt("auto", "--precision",
+                         "auto (bf16 where it is faster than fp32: CUDA, AMX, AMD AVX512-BF16), fp32 or bf16")
+    step: str = opt("alternating", "--step",
+                    "alternating (D phase, then G phase) or joint (one G pass, both updates)")
+    channels_last: bool = opt(False, "--channels-last", "channels-last memory layout for conv nets")
+    compile: bool = opt(False, "--compile", "torch.compile G and D for training (slow start, faster steps)")
+    reuse_fake: bool = opt(False, "--reuse-fake",
+                           "alternating step: the G phase reuses the D phase's fakes, one G forward")
+    fast_dropout: bool = opt(True, "--fast-dropout",
+                             "CPU: dropout masks from 15-bit random lanes, ~4x faster than bernoulli_")
+    mirror_padding: bool = opt(True, "--mirror-padding",
+                               "TF-'same' convs that pad asymmetrically run on flipped "
+                               "images, padding symmetrically: exact, no pad copies")
+    n_fixed: int = opt(64, "--n-fixed", "size of the fixed noise batch watched during training")
+    sample_every: int = opt(500, "--sample-every", "steps between fixed-noise grids")
+    checkpoint_every: int = opt(1000, "--checkpoint-every", "steps between checkpoints")
+    log_every: int = opt(50, "--log-every", "steps between log lines in log.jsonl")
+    eval_every: int = opt(0, "--eval-every",
+                          "steps between metric evaluations (FD, KID, ...), best.pt kept by FD; 0: off")
+    eval_n: int = opt(10_000, "--eval-n", "generated images per evaluation during training")
+    diagnose: bool = opt(True, "--diagnose", "watch the logged values and warn when training goes wrong")
+    auto_remedy: bool = opt(False, "--auto-remedy", "apply the diagnostics' suggested fixes automatically")
 
 
 @dataclass
 class TricksConfig:
     """Stabilising tricks of the seeds and beyond, each off by default."""
 
-    n_critic: int = 1  # D steps per G step (--n-critic)
-    replay_size: int = 0  # experience replay: old fakes kept for D (seed 004); 0: off (--replay-size)
-    replay_ratio: float = 0.5  # share of D's fake batch drawn from the replay buffer (--replay-ratio)
-    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs, annealed to 0 (--instance-noise)
-    instance_noise_steps: int = 10_000  # steps over which instance noise anneals to 0 (--instance-noise-steps)
-    augment: str = ""  # DiffAugment ops for D's inputs, e.g. translation,cutout,color; "": off (--augment)
-    augment_p: float = 1.0  # probability of each augmentation per image (--augment-p)
-    ada_target: float = 0.0  # adaptive augmentation: tune augment_p to keep r_t at this value; 0: off (--ada-target)
-    ema_kimg: float = 0.0  # G_ema half-life in thousands of images; 0: no G_ema (--ema-kimg)
+    n_critic: int = opt(1, "--n-critic", "D steps per G step")
+    replay_size: int = opt(0, "--replay-size", "experience replay: old fakes kept for D (seed 004); 0: off")
+    replay_ratio: float = opt(0.5, "--replay-ratio", "share of D's fake batch drawn from the replay buffer")
+    instance_noise: float = opt(0.0, "--instance-noise", "std of Gaussian noise on D's inputs, annealed to 0")
+    instance_noise_steps: int = opt(10_000, "--instance-noise-steps",
+                                    "steps over which instance noise anneals to 0")
+    augment: str = opt("", "--augment", "DiffAugment ops for D's inputs, e.g. translation,cutout,color; \"\": off")
+    augment_p: float = opt(1.0, "--augment-p", "probability of each augmentation per image")
+    ada_target: float = opt(0.0, "--ada-target",
+                            "adaptive augmentation: tune augment_p to keep r_t at this value; 0: off")
+    ema_kimg: float = opt(0.0, "--ema-kimg", "G_ema half-life in thousands of images; 0: no G_ema")
 
 
 @dataclass
 class RunConfig:
     """Everything needed to start, resume or rebuild a run."""
 
-    preset: str = "dcgan"  # the preset this run started from (--preset)
+    preset: str = opt("dcgan", "--preset", "the preset this run started from")
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -148,6 +168,34 @@ class RunConfig:
         return cls.from_dict(read_config_json(path))
 
 
+# RunConfig's sections by attribute name, in order: {"data": DataConfig, "model": ModelConfig, ...}
+_SECTION_TYPES = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)
+                  if dataclasses.is_dataclass(f.default_factory)}
+
+
+class FieldDoc(NamedTuple):
+    """How a config field appears on the command line."""
+
+    flag: str  # e.g. --lr-d
+    help: str  # the --help text
+
+    @classmethod
+    def of(cls, f: dataclasses.Field) -> "FieldDoc":
+        return cls(f.metadata.get("flag") or "--" + f.name.replace("_", "-"), f.metadata.get("help", ""))
+
+
+def field_flag(section: str, name: str) -> str:
+    """The CLI flag that sets field ``name`` of ``section`` (``"optim", "decay"`` -> ``--lr-decay``)."""
+    f = {f.name: f for f in dataclasses.fields(_SECTION_TYPES[section])}[name]
+    return FieldDoc.of(f).flag
+
+
+def field_docs() -> dict[str, FieldDoc]:
+    """Dotted field name (``optim.lr_d``) -> its flag and help, for every section field (used by --help)."""
+    return {f"{section}.{f.name}": FieldDoc.of(f)
+            for section, typ in _SECTION_TYPES.items() for f in dataclasses.fields(typ)}
+
+
 def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]:
     """The JSON object in a config file (a run's config.json); errors name ``flag`` and the file."""
     try:
@@ -159,12 +207,6 @@ def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]
     if not isinstance(d, dict):
         raise ConfigError(f"{flag}: {path}: expected a JSON object like a run's config.json")
     return d
-
-
-def _flag(section: str, name: str) -> str:
-    """The CLI flag a config field is set by, for error messages."""
-    special = {("data", "source"): "--data", ("data", "class_name"): "--class", ("optim", "decay"): "--lr-decay"}
-    return special.get((section, name), "--" + name.replace("_", "-"))
 
 
 def _coerce(value: Any, current: Any, typ: Any, where: str) -> Any:
@@ -225,22 +267,8 @@ def set_field(cfg: RunConfig, dotted: str, value: Any) -> None:
     if name not in fields:
         known = ", ".join(sorted(fields))
         raise ConfigError(f"--set {dotted}: unknown field {name!r} (known: {known})")
-    where = _flag(section_name, name)
+    where = field_flag(section_name, name)
     setattr(section, name, _coerce(value, getattr(section, name), fields[name].type, where))
-
-
-def field_docs() -> dict[str, str]:
-    """Dotted field name -> its comment, read from this file (used by --help)."""
-    docs: dict[str, str] = {}
-    section = None
-    for line in Path(__file__).read_text().splitlines():
-        s = line.strip()
-        if s.startswith("class ") and s.endswith("Config:"):
-            section = {"DataConfig": "data", "ModelConfig": "model", "LossConfig": "loss",
-                       "OptimConfig": "optim", "TrainConfig": "train", "TricksConfig": "tricks"}.get(s[6:-1])
-        elif section and ":" in s and "#" in s and not s.startswith(("#", '"')):
-            docs[f"{section}.{s.split(':')[0]}"] = s.split("#", 1)[1].strip()
-    return docs
 
 
 def validate(cfg: RunConfig) -> RunConfig:
@@ -248,7 +276,7 @@ def validate(cfg: RunConfig) -> RunConfig:
 
     def need(ok: bool, section: str, name: str, msg: str) -> None:
         if not ok:
-            raise ConfigError(f"{_flag(section, name)}: {msg} (got {getattr(getattr(cfg, section), name)!r})")
+            raise ConfigError(f"{field_flag(section, name)}: {msg} (got {getattr(getattr(cfg, section), name)!r})")
 
     d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
     need(d.size is None or 4 <= d.size <= 1024, "data", "size", "must be between 4 and 1024")

@@ -19,8 +19,6 @@ SECTIONS = {
     "train": "training",
     "tricks": "stabilising tricks",
 }
-# Flags whose name is not the field's; everything else is --field-name.
-FLAG_NAMES = {("data", "source"): "--data", ("data", "class_name"): "--class", ("optim", "decay"): "--lr-decay"}
 # Fields the train command does not expose as flags (split is for evaluation; num_classes is resolved).
 HIDDEN = {("data", "split"), ("model", "num_classes")}
 # On --resume, only these may change: they do not alter what is computed.
@@ -33,7 +31,7 @@ METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "-
 
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per config field, grouped by section; the field's comment is its help."""
+    """One flag per config field, grouped by section; flag and help come from the field's metadata."""
     docs = field_docs()
     defaults = RunConfig()
     for section, title in SECTIONS.items():
@@ -41,8 +39,7 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
         for f in dataclasses.fields(getattr(defaults, section)):
             if (section, f.name) in HIDDEN:
                 continue
-            flag = FLAG_NAMES.get((section, f.name), "--" + f.name.replace("_", "-"))
-            help_text = docs.get(f"{section}.{f.name}", "").rsplit("(--", 1)[0].strip()
+            flag, help_text = docs[f"{section}.{f.name}"]
             dest = f"cfg.{section}.{f.name}"
             if str(f.type).startswith("bool"):
                 group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction,
