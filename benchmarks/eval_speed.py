@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from ganforge.api import generate
 from ganforge.config import DataConfig
-from ganforge.evaluate import ALL_METRICS, _generator, build_evaluator, compute_metrics
+from ganforge.generator import generate, load_generator, load_run_config
+from ganforge.metrics import ALL_METRICS, build_evaluator, compute_metrics
 from ganforge.models import build_models
 from ganforge.presets import get_preset
 
@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
 RESULTS = Path(__file__).resolve().parent / "results" / "eval_speed.jsonl"
-METRIC_GROUPS = ("fd", "kid", "precision_recall", "classifier_score", "coverage", "memorisation")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,8 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     if a.run:
-        G, cfg, _, label = _generator(a.run, "cpu")
-        data = cfg.data
+        G = load_generator(a.run)
+        data = load_run_config(a.run).data
+        label = f"{G.checkpoint_path} ({'G_ema' if G.is_ema else 'G'}, step {G.step})"
     else:
         cfg = get_preset("dcgan")
         torch.manual_seed(0)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         feats, probs = ev.extractor(images)
         row["features"] = time.perf_counter() - t
-        for group in METRIC_GROUPS:
+        for group in ALL_METRICS:
             t = time.perf_counter()
             metrics = compute_metrics(feats, probs, ev.reference, train_reference=ev.train_reference,
                                       metrics=(group,))

@@ -21,7 +21,7 @@ _EXPORTS = {
     "interpolate": "tools", "arithmetic": "tools", "neighbours": "tools",
     "slerp": "latent", "lerp": "latent", "truncate": "latent",
     "export_generator": "export", "load_safetensors_generator": "export",
-    "evaluate_run": "evaluate", "evaluate_images": "evaluate",
+    "evaluate_run": "metrics", "evaluate_images": "metrics",
     "GanforgeError": "errors",
 }
 __all__ = sorted(_EXPORTS)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ganforge.config import DataConfig, RunConfig
-from ganforge.evaluate import ALL_METRICS, make_training_evaluator
+from ganforge.metrics import ALL_METRICS, make_training_evaluator
 from ganforge.images import save_folder
 
 TINY_G = ["--g-channels", "8", "--d-channels", "8"]

@@ -70,7 +70,7 @@ def add_parsers(sub) -> None:
 
 # --------------------------------------------------------------------------- evaluate, evaluator
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .. import evaluate
+    from ..metrics import evaluate_images, evaluate_run
 
     if args.n < 2:
         raise GanforgeError(f"-n: need at least 2 images (got {args.n})")
@@ -84,12 +84,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise GanforgeError("give either a run (RUN_DIR_OR_CKPT) or --images A --against B, not both")
         if not (args.images and args.against):
             raise GanforgeError("--images and --against go together: ganforge evaluate --images A --against B")
-        result = evaluate.evaluate_images(args.images, args.against, images_split=args.images_split,
-                                          data_dir=args.data_dir, **common)
+        result = evaluate_images(args.images, args.against, images_split=args.images_split,
+                                 data_dir=args.data_dir, **common)
     elif args.run:
         if args.data_dir:
             raise GanforgeError("--data-dir: a run's data location comes from its config; use it with --images")
-        result = evaluate.evaluate_run(args.run, batch_size=args.batch_size, **common)
+        result = evaluate_run(args.run, batch_size=args.batch_size, **common)
     else:
         raise GanforgeError("give a run folder or checkpoint, or --images A --against B")
     if args.json:

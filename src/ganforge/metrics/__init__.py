@@ -6,9 +6,14 @@
   space for small images, their training and their cache files.
 * :mod:`.inception` - Inception-v3 in the FID reference layout (weights supplied by the user).
 * :mod:`.refstats` - statistics of real splits, computed once and cached by a full key.
+* :mod:`.registry` - the metrics by name (``@register_metric``): how each is computed from
+  features and shown in the table; :func:`compute_metrics` runs any subset.
+* :mod:`.evaluator` - choosing the network and reference, the protocol and the floor:
+  :class:`Evaluator`, :func:`build_evaluator`, and :func:`make_training_evaluator` for the loop.
+* :mod:`.evaluate` - ``ganforge evaluate``: :func:`evaluate_run`, :func:`evaluate_images`.
 
-Putting them together (sampling a generator, choosing the network, the protocol) is
-:mod:`ganforge.evaluate`. Importing this package loads torch and numpy and nothing else.
+Importing this package loads torch and numpy and nothing else: the evaluator and the two
+commands (which reach data loading and the generator) load on first use of their names.
 """
 from .functional import (
     class_coverage,
@@ -34,8 +39,25 @@ from .networks import (
     weights_hash,
 )
 from .refstats import ReferenceStats, reference_stats
+from .registry import ALL_METRICS, METRICS, TRAINING_METRICS, compute_metrics, register_metric
 
 kid = kernel_inception_distance
+
+# Names that resolve on first use: they pull in data loading, the models and the generator.
+_LAZY = {
+    "Evaluator": "evaluator", "build_evaluator": "evaluator", "make_training_evaluator": "evaluator",
+    "pick_extractor": "evaluator", "EvalResult": "evaluate", "format_table": "evaluate",
+    "evaluate_run": "evaluate", "evaluate_images": "evaluate",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "frechet_distance", "frechet_distance_features", "feature_statistics", "kernel_inception_distance", "kid",
@@ -43,4 +65,5 @@ __all__ = [
     "class_histogram", "memorisation",
     "ClassifierNet", "FeatureExtractor", "EvaluatorError", "EVALUATOR_SPECS", "evaluator_path",
     "load_evaluator", "train_evaluator", "weights_hash", "ReferenceStats", "reference_stats",
+    "METRICS", "ALL_METRICS", "TRAINING_METRICS", "compute_metrics", "register_metric", *_LAZY,
 ]

@@ -1,0 +1,186 @@
+"""``ganforge evaluate``: score a run's generator, or one image set against another.
+
+``evaluate_run(path, n=10_000, split="test")`` -> :class:`EvalResult`
+    ``ganforge evaluate RUN``: sample ``n`` images from the checkpoint's G_ema (else G) and
+    compare them with the test (or train) split of the run's dataset.
+``evaluate_images(images, against, n=10_000)`` -> :class:`EvalResult`
+    ``ganforge evaluate --images A --against B``: two image sets (folders, .npy/.npz files or
+    dataset names).
+
+Every result carries its protocol (feature network and weights hash, sample counts, the real
+reference, the resize rule, the metric settings) and, beside FD and the others, the
+real-vs-real floor: the same metrics for ``n`` real training images against the same reference,
+the best a generator can expect at this sample size.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from ..config import DataConfig
+from ..data import load_data
+from ..errors import ConfigError, DataError
+from ..generator import generate, load_generator, load_run_config
+from .evaluator import DEFAULT_N, Evaluator, build_evaluator, dataset_of, load_for_extractor, one_split_note
+from .registry import ALL_METRICS, METRICS, compute_metrics, metric_protocols
+
+
+# --------------------------------------------------------------------------- results
+@dataclass
+class EvalResult:
+    """Metrics, the real-vs-real floor beside them, the protocol, and where the time went."""
+
+    metrics: dict[str, float]
+    floor: dict[str, float] | None
+    protocol: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "floor": self.floor, "protocol": self.protocol, "timings": self.timings}
+
+    def table(self) -> str:
+        """A table for people: metric, value, the real-vs-real floor, which way is better."""
+        return format_table(self)
+
+
+def _fmt(v: float | None, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+def format_table(r: EvalResult) -> str:
+    """The protocol lines, then one row per registered metric's table row that has a value."""
+    p, m, f = r.protocol, r.metrics, r.floor or {}
+    lines = [f"fake       {p.get('fake', '?')}",
+             f"real       {p['reference']}",
+             f"features   {p['feature_network']} {p['feature_hash']} ({p['feature_dim']}-d, {p['feature_precision']})",
+             f"resize     fake: {p.get('resize_fake', '-')}; real: {p['resize_real']}"]
+    if p.get("floor"):
+        lines.append(f"floor      {p['floor']}")
+    if p.get("note"):
+        lines.append(f"note       {p['note']}")
+    lines += ["", f"{'metric':<32}{'value':>16}{'real floor':>16}   better"]
+    for spec in METRICS.values():
+        for row in spec.rows:
+            if row.key not in m:
+                continue
+            value = _fmt(m[row.key] * row.scale, row.digits)
+            if row.std and row.std in m:
+                value += f" ± {_fmt(m[row.std] * row.scale, row.digits)}"
+            fl = _fmt(f[row.key] * row.scale, row.digits) if row.key in f else "-"
+            if row.std and row.std in f:
+                fl += f" ± {_fmt(f[row.std] * row.scale, row.digits)}"
+            lines.append(f"{row.title(p):<32}{value:>16}{fl:>16}   {row.better}")
+    if r.timings:
+        lines += ["", "time       " + ", ".join(f"{k} {v:.1f} s" for k, v in r.timings.items())]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the two commands
+def _finish(ev: Evaluator, images: torch.Tensor, fake_label: str, *, floor: bool, progress: bool,
+            timings: dict[str, float]) -> EvalResult:
+    # layout: images uint8 (N, C, H, W)
+    t = time.perf_counter()
+    feats, probs = ev.extractor(images, progress=progress, desc="fake features")
+    timings["features"] = time.perf_counter() - t
+    t = time.perf_counter()
+    metrics = compute_metrics(feats, probs, ev.reference, train_reference=ev.train_reference, metrics=ev.metrics,
+                              seed=ev.seed)
+    timings["metrics"] = time.perf_counter() - t
+    protocol = {**ev.protocol, "fake": fake_label, "n_fake": int(images.shape[0]),
+                "resize_fake": ev.extractor.resize_rule(int(images.shape[1]), int(images.shape[-1])),
+                "num_classes": ev.extractor.num_classes}
+    protocol.update(metric_protocols(int(images.shape[0]), ev.reference.rows))
+    fl = None
+    if floor and ev.floor_source is not None:
+        t = time.perf_counter()
+        fl = ev.floor(int(images.shape[0]))
+        protocol["floor"] = ev.floor_protocol(int(images.shape[0]))
+        timings["floor"] = time.perf_counter() - t
+    return EvalResult(metrics=metrics, floor=fl, protocol=protocol, timings={k: round(v, 2) for k, v in timings.items()})
+
+
+def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", evaluator: str | None = None,
+                 inception_weights: str | Path | None = None, seed: int = 0, batch_size: int = 500,
+                 device: str = "cpu", floor: bool = True, metrics: Iterable[str] = ALL_METRICS,
+                 progress: bool = True, log=print) -> EvalResult:
+    """Sample ``n`` images (latent seed ``seed``) from a run folder or checkpoint and compare them
+    with the ``split`` of the run's dataset. See the module docstring.
+
+    G comes from :func:`ganforge.generator.load_generator` (G_ema when the run kept one) and is
+    sampled by :func:`ganforge.generator.generate`, like ``ganforge generate --seed``."""
+    if n < 2:
+        raise ConfigError(f"-n: need at least 2 samples (got {n})")
+    G = load_generator(path, device)
+    cfg = load_run_config(path)
+    label = f"{G.checkpoint_path} ({'G_ema' if G.is_ema else 'G'}, step {G.step})"
+    ev = build_evaluator(cfg.data, G.img_channels, n=n, split=split, evaluator=evaluator,
+                         inception_weights=inception_weights, metrics=metrics, floor=floor, seed=seed,
+                         progress=progress, log=log, note=one_split_note(cfg.data))
+    ev.extractor.to(device)
+    t = time.perf_counter()
+    images = generate(G, n, seed=seed, batch_size=batch_size)
+    timings = {"sampling": time.perf_counter() - t}
+    return _finish(ev, images, f"{label}, {n} samples, latent seed {seed}", floor=floor, progress=progress,
+                   timings=timings)
+
+
+def _peek_channels(source: str) -> int:
+    """Channels of an image source without loading it all (first image of a folder)."""
+    p = Path(source).expanduser()
+    if p.is_dir():
+        from PIL import Image
+
+        from ..data.folder import GREY_MODES, list_images
+
+        files, _ = list_images(p)
+        if not files:
+            raise DataError(f"--images {source}: no image files in this folder")
+        with Image.open(files[0]) as im:
+            return 1 if im.mode in GREY_MODES else 3
+    return int(load_data(DataConfig(source=source), progress=False).images.shape[1])
+
+
+def evaluate_images(images: str, against: str, *, n: int = DEFAULT_N, split: str = "test",
+                    images_split: str = "train", evaluator: str | None = None,
+                    inception_weights: str | Path | None = None, data_dir: str | None = None, seed: int = 0,
+                    device: str = "cpu", floor: bool = True, metrics: Iterable[str] = ALL_METRICS,
+                    progress: bool = True, log=print) -> EvalResult:
+    """Compare image set ``images`` (at most ``n``, a seeded subset) with ``against``.
+
+    Each is a folder, a .npy/.npz file or a dataset name; ``split`` picks the split of a named
+    ``against``, ``images_split`` that of a named ``images``. Memorisation is checked against the
+    train split of a named ``against`` (or ``against`` itself); the floor needs a named ``against``.
+    """
+    for s, flag in ((split, "--split"), (images_split, "--images-split")):
+        if s not in ("train", "test"):
+            raise ConfigError(f"{flag}: must be train or test (got {s!r})")
+    named_a, named_b = dataset_of(images), dataset_of(against)
+    channels = 3 if "cifar10" in (named_a, named_b) else None
+    if evaluator is None and named_a is None and named_b is None:
+        channels = _peek_channels(images)
+    ev = build_evaluator(DataConfig(source=against, data_dir=data_dir), channels or 1, n=n, split=split,
+                         evaluator=evaluator or (named_b if named_b in ("fashion-mnist", "mnist") else
+                                                 named_a if named_a in ("fashion-mnist", "mnist") else None),
+                         inception_weights=inception_weights, metrics=metrics, floor=floor, seed=seed,
+                         progress=progress, log=log)
+    ev.extractor.to(device)
+    t = time.perf_counter()
+    data, _ = load_for_extractor(images, images_split, ev.extractor, data_dir=data_dir, progress=progress)
+    imgs = data.images
+    if imgs.shape[0] > n:
+        order = torch.randperm(imgs.shape[0], generator=torch.Generator().manual_seed(seed))[:n]
+        imgs = imgs[order]
+    if imgs.shape[0] < 2:
+        raise DataError(f"--images {images}: need at least 2 images, found {imgs.shape[0]}")
+    what = f"{named_a} {images_split}" if named_a else data.source_path
+    label = f"{what} ({imgs.shape[0]} images{', seeded subset' if data.images.shape[0] > n else ''})"
+    return _finish(ev, imgs, label, floor=floor, progress=progress, timings={"loading": time.perf_counter() - t})
