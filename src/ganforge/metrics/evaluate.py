@@ -24,9 +24,10 @@ import torch
 
 from ..config import DataConfig
 from ..data import load_data
+from ..data.sources import evaluator_for, source_name
 from ..errors import ConfigError, DataError
 from ..generator import generate, load_generator, load_run_config
-from .evaluator import DEFAULT_N, Evaluator, build_evaluator, dataset_of, load_for_extractor, one_split_note
+from .evaluator import DEFAULT_N, Evaluator, build_evaluator, load_for_extractor, one_split_note
 from .registry import ALL_METRICS, METRICS, compute_metrics, metric_protocols
 
 
@@ -163,13 +164,14 @@ def evaluate_images(images: str, against: str, *, n: int = DEFAULT_N, split: str
     for s, flag in ((split, "--split"), (images_split, "--images-split")):
         if s not in ("train", "test"):
             raise ConfigError(f"{flag}: must be train or test (got {s!r})")
-    named_a, named_b = dataset_of(images), dataset_of(against)
-    channels = 3 if "cifar10" in (named_a, named_b) else None
-    if evaluator is None and named_a is None and named_b is None:
+    named_a = source_name(images)
+    fits_a, fits_b = evaluator_for(images), evaluator_for(against)
+    channels = 3 if "cifar10" in (fits_a, fits_b) else None
+    if evaluator is None and named_a is None and source_name(against) is None:
         channels = _peek_channels(images)
+    grey = ("fashion-mnist", "mnist")
     ev = build_evaluator(DataConfig(source=against, data_dir=data_dir), channels or 1, n=n, split=split,
-                         evaluator=evaluator or (named_b if named_b in ("fashion-mnist", "mnist") else
-                                                 named_a if named_a in ("fashion-mnist", "mnist") else None),
+                         evaluator=evaluator or (fits_b if fits_b in grey else fits_a if fits_a in grey else None),
                          inception_weights=inception_weights, metrics=metrics, floor=floor, seed=seed,
                          progress=progress, log=log)
     ev.extractor.to(device)

@@ -37,7 +37,6 @@ CPU); later evaluations of 10,000 samples take a few seconds plus the sampling.
 """
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -46,6 +45,7 @@ import torch
 
 from ..config import DataConfig, RunConfig
 from ..data import ImageData, load_data
+from ..data.sources import evaluator_for, source_name
 from ..errors import ConfigError, GanforgeError
 from .networks import EVALUATOR_SPECS, EvaluatorError, FeatureExtractor, evaluator_path, load_evaluator
 from .refstats import ReferenceStats, key_filename, reference_stats
@@ -58,17 +58,12 @@ Sampler = Callable[[int], torch.Tensor]
 
 
 # --------------------------------------------------------------------------- choosing the network
-def dataset_of(source: str) -> str | None:
-    """The canonical dataset name ``source`` refers to (fashion-mnist, mnist, cifar10), else None."""
-    key = re.sub(r"[-_ ]", "", source.strip().lower())
-    return {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist", "mnist": "mnist",
-            "cifar10": "cifar10"}.get(key)
-
-
-def pick_extractor(channels: int, dataset: str | None = None, requested: str | None = None,
+def pick_extractor(channels: int, fits: str | None = None, requested: str | None = None,
                    inception_weights: str | Path | None = None) -> FeatureExtractor:
-    """The feature network for images with ``channels`` channels coming from ``dataset``.
+    """The feature network for images with ``channels`` channels.
 
+    fits: the classifier evaluator that fits the images' source
+    (:func:`ganforge.data.sources.evaluator_for`), if any.
     requested: an explicit choice (fashion-mnist, mnist, cifar10, inception) wins. Otherwise
     fashion-mnist/mnist data get their own classifier, other grey data the fashion-mnist one,
     RGB data the FID Inception-v3 if its weights are found, else the cifar10 classifier.
@@ -80,13 +75,13 @@ def pick_extractor(channels: int, dataset: str | None = None, requested: str | N
         if requested not in EVALUATOR_CHOICES:
             raise EvaluatorError(f"--evaluator: unknown evaluator {requested!r} (known: {', '.join(EVALUATOR_CHOICES)})")
         return load_inception(inception_weights) if requested == "inception" else load_evaluator(requested)
-    if dataset in ("fashion-mnist", "mnist"):
-        return load_evaluator(dataset)
+    if fits in ("fashion-mnist", "mnist"):
+        return load_evaluator(fits)
     if channels == 1:
         return load_evaluator("fashion-mnist")
     if find_inception_weights(inception_weights, required=False) is not None:
         return load_inception(inception_weights)
-    if dataset == "cifar10" or evaluator_path("cifar10").is_file():
+    if fits == "cifar10" or evaluator_path("cifar10").is_file():
         return load_evaluator("cifar10")
     raise EvaluatorError("RGB images need the FID Inception-v3 weights (see --inception-weights) or the "
                          "CIFAR-10 classifier: ganforge evaluator train --data cifar10")
@@ -191,7 +186,7 @@ def load_for_extractor(source: str, split: str, extractor: FeatureExtractor, *, 
                        progress: bool = True) -> tuple[ImageData, dict]:
     """Real images for ``extractor``: named datasets and arrays at their own shape (the extractor
     converts them), folders at the extractor's size. Returns the data and key details."""
-    named = dataset_of(source)
+    named = source_name(source)
     details: dict[str, Any] = {"class": class_name, "limit": limit}
     if named:
         cfg = DataConfig(source=source, data_dir=data_dir, class_name=class_name, split=split, limit=limit)
@@ -208,8 +203,8 @@ def load_for_extractor(source: str, split: str, extractor: FeatureExtractor, *, 
 
 def _stats(source: str, split: str, extractor: FeatureExtractor, *, progress: bool, log, **kw) -> ReferenceStats:
     data, details = load_for_extractor(source, split, extractor, progress=progress, **kw)
-    name = dataset_of(source) or data.name
-    return reference_stats(data.images, extractor, data=name, split=split if dataset_of(source) else "train",
+    named = source_name(source)
+    return reference_stats(data.images, extractor, data=named or data.name, split=split if named else "train",
                            details=details, progress=progress, log=log)
 
 
@@ -224,8 +219,8 @@ def build_evaluator(data: DataConfig, channels: int, *, n: int = DEFAULT_N, spli
     if split not in ("train", "test"):
         raise ConfigError(f"--split: must be train or test (got {split!r})")
     metrics = tuple(metrics)
-    dataset = dataset_of(data.source)
-    extractor = pick_extractor(channels, dataset, evaluator, inception_weights)
+    dataset = source_name(data.source)
+    extractor = pick_extractor(channels, evaluator_for(data.source), evaluator, inception_weights)
     common = dict(extractor=extractor, data_dir=data.data_dir, class_name=data.class_name, progress=progress, log=log)
     extra: dict[str, Any] = {"note": note} if note else {}
     if dataset:
@@ -248,7 +243,7 @@ def build_evaluator(data: DataConfig, channels: int, *, n: int = DEFAULT_N, spli
 
 def one_split_note(data: DataConfig) -> str | None:
     """Why a run on a folder or array has no floor: its data is its own reference."""
-    if dataset_of(data.source):
+    if source_name(data.source):
         return None
     return "the run's data has one split: compared with its training images themselves (no floor)"
 
