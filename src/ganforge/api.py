@@ -30,7 +30,21 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
     if resume:
         if out is None:
             raise ValueError("resume=True needs the run folder as out")
-        return fit(config, Path(out), resume=True, progress=progress, log=log)
+        data, resolved = prepare(config, progress)
+        return fit(resolved, Path(out), resume=True, progress=progress, data=data, log=log,
+                   evaluator=training_evaluator(resolved, log))
     data, resolved = prepare(config, progress)
     run_dir = Path(out) if out is not None else new_run_dir(resolved)
-    return fit(resolved, run_dir, progress=progress, data=data, log=log)
+    return fit(resolved, run_dir, progress=progress, data=data, log=log, evaluator=training_evaluator(resolved, log))
+
+
+def training_evaluator(cfg: RunConfig, log=print):
+    """The evaluator a run with ``--eval-every`` is handed, or None (with a note saying why)."""
+    if not cfg.train.eval_every:
+        return None
+    from .metrics import make_training_evaluator  # metrics load on demand: most runs never need them
+
+    ev, why = make_training_evaluator(cfg, n=cfg.train.eval_n)
+    if ev is None:
+        log(f"note: --eval-every is on but no metrics can be computed: {why}")
+    return ev

@@ -197,7 +197,11 @@ def field_docs() -> dict[str, FieldDoc]:
 
 
 def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]:
-    """The JSON object in a config file (a run's config.json); errors name ``flag`` and the file."""
+    """The settings in a config file (a run's config.json); errors name ``flag`` and the file.
+
+    A run's config.json also records its ``training_state`` (what training changed, such as
+    halved learning rates): that describes the run, it is not a setting, so it is left out.
+    """
     try:
         d = json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -206,6 +210,7 @@ def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]
         raise ConfigError(f"{flag}: {path}: not valid JSON ({e})") from None
     if not isinstance(d, dict):
         raise ConfigError(f"{flag}: {path}: expected a JSON object like a run's config.json")
+    d.pop("training_state", None)
     return d
 
 

@@ -171,6 +171,13 @@ class LossSpec:
         False for critic scores (WGAN, hinge), LSGAN's regression outputs and the relativistic
         loss (only logit *differences* matter there, so D(x) may drift by a constant). Log
         ``d_real``/``d_fake`` as sigmoid means, and judge them against 0.5, only when True.
+    cross_entropy: D's loss is a cross-entropy, so it cannot fall below the entropy of its
+        targets (the diagnostics raise their "D loss fell to zero" floor by that).
+    critic: D is a Wasserstein critic; its loss has no lower bound, so "D's loss fell to zero"
+        means nothing for it.
+    weight_clip: the critic's weights are clamped to ``[-wgan_clip, wgan_clip]`` after every D
+        update (the original WGAN's Lipschitz constraint).
+    gradient_penalty: D's loss gets the WGAN-GP gradient penalty (``gp_weight``) every D update.
     """
 
     name: str
@@ -179,6 +186,10 @@ class LossSpec:
     g_needs_real: bool = False
     uses_targets: bool = True
     bounded_logits: bool = True
+    cross_entropy: bool = False
+    critic: bool = False
+    weight_clip: bool = False
+    gradient_penalty: bool = False
 
 
 LOSSES: dict[str, LossSpec] = {}
@@ -208,14 +219,15 @@ def _g_ignoring_real(fn: Callable[[torch.Tensor], torch.Tensor]) -> GLoss:
     return g_loss
 
 
-register_loss(LossSpec("nonsaturating", d_loss_bce, _g_ignoring_real(g_loss_nonsaturating)))
-register_loss(LossSpec("minimax", d_loss_bce, _g_ignoring_real(g_loss_minimax)))
-# wgan and wgan-gp are the same game; the loop adds weight clipping or the gradient penalty.
+register_loss(LossSpec("nonsaturating", d_loss_bce, _g_ignoring_real(g_loss_nonsaturating), cross_entropy=True))
+register_loss(LossSpec("minimax", d_loss_bce, _g_ignoring_real(g_loss_minimax), cross_entropy=True))
+# wgan and wgan-gp are the same game with two ways to keep the critic 1-Lipschitz.
 register_loss(LossSpec("wgan", _d_ignoring_targets(d_loss_wgan), _g_ignoring_real(g_loss_wgan),
-                       uses_targets=False, bounded_logits=False))
+                       uses_targets=False, bounded_logits=False, critic=True, weight_clip=True))
 register_loss(LossSpec("wgan-gp", _d_ignoring_targets(d_loss_wgan), _g_ignoring_real(g_loss_wgan),
-                       uses_targets=False, bounded_logits=False))
+                       uses_targets=False, bounded_logits=False, critic=True, gradient_penalty=True))
 register_loss(LossSpec("hinge", _d_ignoring_targets(d_loss_hinge), _g_ignoring_real(g_loss_hinge),
                        uses_targets=False, bounded_logits=False))
 register_loss(LossSpec("lsgan", d_loss_lsgan, _g_ignoring_real(g_loss_lsgan), bounded_logits=False))
-register_loss(LossSpec("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True, bounded_logits=False))
+register_loss(LossSpec("ragan", d_loss_ragan, g_loss_ragan, g_needs_real=True, bounded_logits=False,
+                       cross_entropy=True))

@@ -41,8 +41,10 @@ CONDITIONAL_SEED_BLOCK = 1000  # term i of a conditional run draws its exemplars
 
 
 @dataclass
-class Evaluator:
-    """The pieces of an evaluator classifier the tools use."""
+class ToolClassifier:
+    """What the tools take from an evaluator classifier: its class names, class probabilities of
+    images (arithmetic's class concepts and read-out) and features (neighbours in feature space).
+    Plain callables, so the tool functions need no metrics code and a test can pass a fake one."""
 
     class_names: list[str]
     classify: Classify
@@ -50,7 +52,7 @@ class Evaluator:
     name: str = "evaluator"
 
 
-def find_evaluator(dataset: str, device: str | torch.device = "cpu") -> tuple[Evaluator | None, str]:
+def find_evaluator(dataset: str, device: str | torch.device = "cpu") -> tuple[ToolClassifier | None, str]:
     """The cached evaluator classifier for ``dataset`` (see ``ganforge evaluator train``).
 
     Returns ``(evaluator, "")``, or ``(None, why not)`` when there is none for this dataset.
@@ -67,9 +69,9 @@ def find_evaluator(dataset: str, device: str | torch.device = "cpu") -> tuple[Ev
     except EvaluatorError as e:
         return None, str(e)
     names = list(ex.meta.get("class_names") or [str(i) for i in range(ex.num_classes or 0)])
-    return Evaluator(class_names=names, classify=lambda x: ex(x)[1],
-                     features=lambda x: ex(x, progress=x.shape[0] > 5000, desc="evaluator features")[0],
-                     name=f"{ex.name} ({ex.hash})"), ""
+    return ToolClassifier(class_names=names, classify=lambda x: ex(x)[1],
+                          features=lambda x: ex(x, progress=x.shape[0] > 5000, desc="evaluator features")[0],
+                          name=f"{ex.name} ({ex.hash})"), ""
 
 
 def run_class_names(G: nn.Module) -> list[str] | None:
@@ -574,7 +576,7 @@ def save_neighbours(res: Neighbours, train_images: torch.Tensor, path: str | Pat
 
 
 __all__ = [
-    "Evaluator", "find_evaluator", "run_class_names", "Cell", "Row", "draw_figure", "save_animation",
+    "ToolClassifier", "find_evaluator", "run_class_names", "Cell", "Row", "draw_figure", "save_animation",
     "Interpolation", "interpolate", "save_interpolation", "ConceptRow", "ArithmeticResult", "arithmetic",
     "arithmetic_figure", "save_arithmetic", "knn", "Neighbours", "neighbours", "neighbours_figure",
     "save_neighbours",

@@ -16,7 +16,7 @@ from ganforge import tools
 from ganforge.api import load_generator
 from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
-from ganforge.tools import Evaluator, interpolate
+from ganforge.tools import ToolClassifier, interpolate
 from toolstest_util import BRIGHTNESS_CLASSES, brightness_probs
 
 # like the `fast` fixture in tests/conftest.py (a module-scoped fixture cannot use that one), but
@@ -59,8 +59,9 @@ def cond_run(tmp_path_factory):
 @pytest.fixture
 def fake_evaluator(monkeypatch):
     """Replace the evaluator lookup with a fake classifier (brightness classes), for any dataset."""
-    ev = Evaluator(class_names=list(BRIGHTNESS_CLASSES), classify=brightness_probs,
-                   features=lambda x: x.float().reshape(x.shape[0], -1)[:, ::7], name="fake-brightness")
+    ev = ToolClassifier(class_names=list(BRIGHTNESS_CLASSES), classify=brightness_probs,
+                        features=lambda x: x.float().reshape(x.shape[0], -1)[:, ::7],
+                        name="fake-brightness")
     monkeypatch.setattr(tools, "find_evaluator", lambda dataset, device="cpu": (ev, ""))
     return ev
 

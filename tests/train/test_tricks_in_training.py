@@ -1,6 +1,8 @@
 """Every loss, regulariser and trick runs inside real training steps; NaN rolls back; remedies apply."""
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -95,7 +97,10 @@ def test_nan_in_a_4_step_run_rolls_back_and_finishes(tmp_path, npz_data, monkeyp
     assert "rolled back to step 2" in events[0]["applied"][0]
     ck = load_checkpoint(tmp_path / "r")
     assert all(torch.isfinite(v).all() for v in ck["G"].values() if v.is_floating_point())
-    assert ck["lr"]["g"] == pytest.approx(2e-4 / 2) and ck["config"]["optim"]["lr_g"] == pytest.approx(1e-4)
+    # The halved rates are training state; the config stays what was asked for.
+    assert ck["train_state"]["lr_g"] == pytest.approx(2e-4 / 2) and ck["config"]["optim"]["lr_g"] == pytest.approx(2e-4)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["optim"]["lr_g"] == pytest.approx(2e-4) and saved["training_state"]["lr_g"] == pytest.approx(1e-4)
 
 
 def test_auto_remedy_applies_the_suggested_fix(tmp_path, npz_data, monkeypatch):
@@ -108,8 +113,23 @@ def test_auto_remedy_applies_the_suggested_fix(tmp_path, npz_data, monkeypatch):
     cfg = small_cfg(npz_data, **{"train.steps": 3, "train.auto_remedy": True})
     api.train(cfg, tmp_path / "r", **QUIET)
     ck = load_checkpoint(tmp_path / "r")
-    assert ck["lr"]["d"] == pytest.approx(1e-4) and ck["lr"]["g"] == pytest.approx(2e-4)
-    assert ck["config"]["model"]["d_dropout"] == pytest.approx(0.1)
+    state = ck["train_state"]
+    assert state["lr_d"] == pytest.approx(1e-4) and state["lr_g"] == pytest.approx(2e-4)
+    assert ck["config"]["optim"]["lr_d"] == pytest.approx(2e-4) and ck["config"]["model"]["d_dropout"] is None
+    assert state["d_dropout"] and max(state["d_dropout"]) == pytest.approx(0.1)
+    # ...and a resumed run keeps the raised dropout, though its config never had it.
+    cfg = api.load_run_config(tmp_path / "r")
+    set_field(cfg, "train.steps", 4)
+    seen = []
+    orig = GANTrainer.train_step
+
+    def watch(self, real, labels=None):
+        seen.append(max(m.p for m in self.D.modules() if isinstance(m, torch.nn.Dropout)))
+        return orig(self, real, labels)
+
+    monkeypatch.setattr(GANTrainer, "train_step", watch)
+    api.train(cfg, tmp_path / "r", resume=True, **QUIET)
+    assert seen == [pytest.approx(0.1)]
     event = [r for r in read_log(tmp_path / "r") if r.get("event")][0]
     assert event["kind"] == "d_too_strong" and event["applied"]
 
@@ -118,5 +138,41 @@ def test_without_auto_remedy_it_only_warns(tmp_path, npz_data, monkeypatch, caps
     monkeypatch.setattr(loop_mod.Diagnostics, "observe", lambda self, r: [
         Finding("d_too_strong", r["step"], "D wins.", "lower lr_d", {"lr_d_factor": 0.5})] if r["step"] == 1 else [])
     api.train(small_cfg(npz_data, **{"train.steps": 2}), tmp_path / "r", **QUIET)
-    assert load_checkpoint(tmp_path / "r")["lr"]["d"] == pytest.approx(2e-4)
+    assert load_checkpoint(tmp_path / "r")["train_state"]["lr_d"] == pytest.approx(2e-4)
     assert "D wins. Try: lower lr_d" in capsys.readouterr().err
+
+
+def test_rollback_to_a_checkpoint_from_before_a_remedy_turned_replay_on(tmp_path, npz_data, monkeypatch):
+    """--auto-remedy switches replay on at step 3; a NaN at step 4 rolls back to the step-2
+    checkpoint, written before the buffer existed: the buffer goes, training goes on."""
+    def observe(self, record):
+        if record["step"] == 3 and not poisoned:
+            return [Finding("mode_collapse", 3, "alike.", "replay", {"replay_size": 16, "replay_ratio": 0.5})]
+        if record["step"] == 4 and not poisoned:
+            poisoned.append(True)
+            return [Finding("nan", 4, "nan.", "roll back", {"lr_factor": 0.5, "rollback": True})]
+        return []
+
+    poisoned: list[bool] = []
+    monkeypatch.setattr(loop_mod.Diagnostics, "observe", observe)
+    cfg = small_cfg(npz_data, **{"train.steps": 5, "train.checkpoint_every": 2, "train.auto_remedy": True})
+    res = api.train(cfg, tmp_path / "r", **QUIET)
+    assert res.steps == 5
+    applied = [e["applied"] for e in read_log(tmp_path / "r") if e.get("event") == "diagnostic"]
+    assert applied[0] == ["replay buffer 16"] and applied[1][0] == "rolled back to step 2"
+    ck = load_checkpoint(tmp_path / "r")
+    assert ck["train_state"]["replay_size"] == 0 and "replay" not in ck
+    assert ck["config"]["tricks"]["replay_size"] == 0
+
+
+def test_a_remedy_turning_replay_on_survives_resume(tmp_path, npz_data, monkeypatch):
+    monkeypatch.setattr(loop_mod.Diagnostics, "observe", lambda self, r: [
+        Finding("mode_collapse", 1, "alike.", "replay", {"replay_size": 16})] if r["step"] == 1 else [])
+    api.train(small_cfg(npz_data, **{"train.steps": 2, "train.auto_remedy": True}), tmp_path / "r", **QUIET)
+    cfg = api.load_run_config(tmp_path / "r")
+    assert cfg.tricks.replay_size == 0
+    set_field(cfg, "train.steps", 3)
+    api.train(cfg, tmp_path / "r", resume=True, **QUIET)
+    ck = load_checkpoint(tmp_path / "r")
+    # on from step 2: 4 fakes a step in steps 2 (before the resume) and 3 (after it)
+    assert ck["train_state"]["replay_size"] == 16 and ck["replay"]["size"] == 8

@@ -33,8 +33,6 @@ import torch
 from ..losses import LOSSES
 
 KINDS = ("d_too_strong", "mode_collapse", "d_too_weak", "nan")
-_CROSS_ENTROPY = ("nonsaturating", "minimax", "ragan")  # D losses whose floor is the targets' entropy
-_CRITIC = ("wgan", "wgan-gp")  # D losses that go negative: "falls to zero" means nothing
 
 
 @dataclass
@@ -113,14 +111,15 @@ class Diagnostics:
         if window < 3:
             raise ValueError(f"Diagnostics: window must be >= 3 records, got {window}")
         self.loss = loss
+        spec = LOSSES[loss]
         self.window, self.g_rise = window, g_rise
-        self.d_loss_floor = d_loss_floor + (_binary_entropy(1 - label_smoothing) if loss in _CROSS_ENTROPY else 0.0)
+        self.d_loss_floor = d_loss_floor + (_binary_entropy(1 - label_smoothing) if spec.cross_entropy else 0.0)
         self.collapse_ratio, self.collapse_patience = collapse_ratio, collapse_patience
         self.collapse_warmup_steps = collapse_warmup_steps
         self.weak_band, self.weak_records, self.weak_min_steps = weak_band, weak_records, weak_min_steps
         self.replay_size = replay_size
-        self.check_strong = loss not in _CRITIC
-        self.check_weak = LOSSES[loss].bounded_logits
+        self.check_strong = not spec.critic
+        self.check_weak = spec.bounded_logits
         self.rearm = {"d_too_strong": rearm_records, "d_too_weak": rearm_records, "mode_collapse": collapse_patience + 1,
                       "nan": 1}
         self.history: deque[tuple[float, float]] = deque(maxlen=window)  # (d_loss, g_loss) of finite records

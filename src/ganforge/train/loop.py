@@ -11,20 +11,24 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..config import RunConfig, validate
 from ..data import ImageData, load_data
-from ..errors import ConfigError
-from ..models import ARCHS
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .diagnostics import Diagnostics, batch_diversity
-from .monitor import Monitor, truncate_log, write_loss_plot, write_progress_gif
 from ..device import resolve_device
+from ..errors import ConfigError
+from ..generator import latents
+from ..models import ARCHS
+from .context import RunContext
+from .diagnostics import Diagnostics, batch_diversity
+from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log, write_loss_plot, write_progress_gif
 from .trainer import GANTrainer, StepStats
+
+Evaluator = Callable[[Callable[[int], torch.Tensor]], dict]  # (sampler: n -> uint8 images) -> metrics; has .protocol
 
 
 # --------------------------------------------------------------------------- data order
@@ -62,7 +66,7 @@ class TrainResult:
     run_dir: Path
     steps: int
     interrupted: bool
-    samples: Path | None
+    samples: Path | None  # None on a process that writes no files
     gif: Path | None
     plot: Path | None
     checkpoint: Path
@@ -105,24 +109,33 @@ MAX_ROLLBACKS = 3  # NaN rollbacks per session before giving up
 
 
 def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
-        data: ImageData | None = None, log=print) -> TrainResult:
+        data: ImageData | None = None, log=print, evaluator: Evaluator | None = None,
+        ctx: RunContext | None = None) -> TrainResult:
     """Train (or continue) the run in ``run_dir`` with config ``cfg``.
 
     resume: load ``run_dir/checkpoint.pt`` and continue exactly where it stopped.
     data: already-loaded data (else loaded from ``cfg.data``).
+    evaluator: called every ``--eval-every`` steps with a sampler ``n -> uint8 images``; returns a
+        dict of metrics with ``fd`` (``best.pt`` is kept by it) and has a ``protocol``. The loop
+        never builds one itself: see :func:`ganforge.metrics.make_training_evaluator`.
+    ctx: which process this is (default: the only one, on ``--device``).
     """
     if data is None:
         data, cfg = prepare(cfg, progress)
-    return _Loop(cfg, Path(run_dir), data, resume=resume, progress=progress, log=log).run()
+    ctx = ctx or RunContext(device=resolve_device(cfg.train.device))
+    return _Loop(cfg, Path(run_dir), data, resume=resume, progress=progress, log=log, evaluator=evaluator,
+                 ctx=ctx).run()
 
 
 class _Loop:
     """The state of one ``fit`` call: trainer, data order, monitor, diagnostics."""
 
-    def __init__(self, cfg: RunConfig, run_dir: Path, data: ImageData, *, resume: bool, progress: bool, log):
+    def __init__(self, cfg: RunConfig, run_dir: Path, data: ImageData, *, resume: bool, progress: bool, log,
+                 evaluator: Evaluator | None, ctx: RunContext):
         self.cfg, self.run_dir, self.data, self.log, self.progress = cfg, run_dir, data, log, progress
+        self.ctx = ctx
         t = cfg.train
-        self.device = device = resolve_device(t.device)
+        self.device = device = ctx.device
         n_images = data.images.shape[0]
         per_step = t.batch_size * cfg.tricks.n_critic  # real images one step consumes
         if per_step > n_images:
@@ -130,9 +143,9 @@ class _Loop:
                               f"step, but the data has only {n_images} images")
         self.batch_size = t.batch_size
         seed_everything(t.seed)
-        self.trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], device)
+        self.trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], ctx=ctx)
         self.sampler = EpochSampler(n_images, per_step, t.seed, device)
-        self.fixed_z = torch.randn(t.n_fixed, cfg.model.z_dim, generator=torch.Generator().manual_seed(t.seed))
+        self.fixed_z = latents(t.n_fixed, cfg.model.z_dim, t.seed)
         # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
         k = self.trainer.num_classes
         self.fixed_y = torch.arange(t.n_fixed) % k if k else None
@@ -140,12 +153,7 @@ class _Loop:
         self.images = data.images.to(device)  # the whole uint8 dataset on the device; batches are index views
         self.elapsed_before = 0.0
         self.ckpt_path = run_dir / CHECKPOINT_NAME
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt: dict[str, Any] = {}
-        if resume:
-            ckpt = load_checkpoint(self.ckpt_path)
-            self.restore(ckpt)
-            truncate_log(run_dir, self.trainer.step)
+        ctx.write(run_dir.mkdir, parents=True, exist_ok=True)
         self.diagnostics = None
         if t.diagnose:
             self.diagnostics = Diagnostics(loss=cfg.loss.loss, label_smoothing=cfg.loss.label_smoothing)
@@ -155,45 +163,51 @@ class _Loop:
             self.real_diversity = batch_diversity(data.images[pick])
         self.fixed_diversity: float | None = None
         self.rollbacks = 0
-        self.best_fd = float(ckpt.get("best_fd", math.inf)) if resume else math.inf
-        self.evaluator = None
-        if t.eval_every:
-            self.evaluator = self.make_evaluator()
+        self.best_fd = math.inf
+        if resume:
+            ckpt = load_checkpoint(self.ckpt_path)
+            self.restore(ckpt)
+            self.best_fd = float(ckpt.get("best_fd", math.inf))
+            ctx.write(truncate_log, run_dir, self.trainer.step)
+        self.evaluator = evaluator if t.eval_every else None
+        self.tensorboard = self.open_tensorboard() if self.evaluator is not None and ctx.is_main else None
         self.start_time = time.monotonic()
 
-    # -- checkpoints
+    # -- checkpoints and the config
     def checkpoint(self, path: Path | None = None) -> Path:
-        return save_checkpoint({
+        state = {
             **self.trainer.state_dict(), "epoch": self.sampler.epoch, "pos": self.sampler.pos,
             "fixed_z": self.fixed_z, "rng": rng_state(), "config": self.cfg.to_dict(),
             "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
             "img_channels": int(self.images.shape[1]), "img_size": int(self.images.shape[2]),
             "class_names": list(self.data.class_names or []), "best_fd": self.best_fd,
-        }, path or self.ckpt_path)
+        }
+        if self.diagnostics is not None:
+            state["diagnostics"] = self.diagnostics.state_dict()
+        path = path or self.ckpt_path
+        self.ctx.write(save_checkpoint, state, path)
+        return path
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         self.trainer.load_state_dict(ckpt)
         self.sampler.epoch, self.sampler.pos = int(ckpt["epoch"]), int(ckpt["pos"])
         self.fixed_z = ckpt["fixed_z"]
         self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))
+        if self.diagnostics is not None and "diagnostics" in ckpt:
+            self.diagnostics.load_state_dict(ckpt["diagnostics"])
         set_rng_state(ckpt["rng"])
 
-    # -- metrics during training
-    def make_evaluator(self):
-        from ..evaluate import make_training_evaluator  # metrics load on demand: most runs never need them
+    def save_config(self) -> None:
+        """config.json: the config as asked for, and beside it what training has changed since."""
+        self.ctx.write(save_run_config, self.cfg, self.trainer.state.to_dict(), self.run_dir / CONFIG_NAME)
 
-        ev, why = make_training_evaluator(self.cfg, n=self.cfg.train.eval_n)
-        if ev is None:
-            self.log(f"note: --eval-every is on but no metrics can be computed: {why}")
-            return None
-        self.tensorboard = None
+    # -- metrics during training
+    def open_tensorboard(self):
         try:
             from torch.utils.tensorboard import SummaryWriter
-
-            self.tensorboard = SummaryWriter(str(self.run_dir / "tensorboard"))
         except ImportError:  # TensorBoard is optional: log.jsonl has everything
-            pass
-        return ev
+            return None
+        return SummaryWriter(str(self.run_dir / "tensorboard"))
 
     def evaluate(self, step: int) -> None:
         """Metrics of G_ema (else G) against the real data; log them and keep best.pt by FD."""
@@ -216,7 +230,7 @@ class _Loop:
                            f"recall {metrics.get('recall', math.nan):.3f}{note}")
 
     # -- samples and diagnostics
-    def samples(self, step: int) -> Path:
+    def samples(self, step: int) -> Path | None:
         images = self.trainer.render(self.fixed_z, self.fixed_y)
         if self.diagnostics is not None and images.shape[0] >= 2:
             self.fixed_diversity = batch_diversity(images)
@@ -238,6 +252,7 @@ class _Loop:
                                     "suggestion": f.suggestion, "applied": applied})
 
     def apply_remedy(self, remedy: dict[str, Any]) -> list[str]:
+        """Carry out a diagnostics remedy on the trainer's state (the config is left as asked)."""
         tr, done = self.trainer, []
         if "lr_factor" in remedy:
             done += [f"lr_g={tr.set_lr('g', remedy['lr_factor']):.3g}", f"lr_d={tr.set_lr('d', remedy['lr_factor']):.3g}"]
@@ -248,7 +263,8 @@ class _Loop:
         if "replay_size" in remedy and tr.replay is None and not tr.num_classes:
             tr.enable_replay(int(remedy["replay_size"]), float(remedy.get("replay_ratio", 0.5)))
             done.append(f"replay buffer {remedy['replay_size']}")
-        self.cfg.optim.lr_g, self.cfg.optim.lr_d = tr.lr["g"], tr.lr["d"]
+        if done:
+            self.save_config()
         return done
 
     def rollback(self, remedy: dict[str, Any]) -> list[str]:
@@ -268,8 +284,8 @@ class _Loop:
 
     # -- the loop
     def run(self) -> TrainResult:
-        t, tr = self.cfg.train, self.trainer
-        self.cfg.save(self.run_dir / "config.json")
+        t, tr, ctx = self.cfg.train, self.trainer, self.ctx
+        self.save_config()
         # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
         total = t.steps
         if t.epochs is not None:
@@ -282,10 +298,11 @@ class _Loop:
         def done() -> bool:
             if total is not None and tr.step >= total:
                 return True
-            return deadline is not None and time.monotonic() >= deadline
+            # The clock differs between processes: they stop together when any of them is late.
+            return deadline is not None and ctx.agree(time.monotonic() >= deadline)
 
-        self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress,
-                               nrow=tr.num_classes or None)
+        self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress and ctx.is_main,
+                               nrow=tr.num_classes or None, writes=ctx.is_main)
         if tr.step == 0:
             self.samples(0)
             self.checkpoint()  # a good state to roll back to
@@ -294,7 +311,7 @@ class _Loop:
         img_per_s = 0.0
         with GracefulStop() as stop:
             try:
-                while not done() and not stop.requested:
+                while not done() and not ctx.agree(stop.requested):
                     idx = self.sampler.next_indices()
                     self.acc.append(tr.train_step(self.images[idx], None if self.labels is None else self.labels[idx]))
                     self.monitor.step()
@@ -309,19 +326,21 @@ class _Loop:
                         self.monitor.log(record)
                         if self.diagnostics is not None:
                             self.diagnose(record)
-                    if self.evaluator is not None and s % t.eval_every == 0 and tr.step == s:
+                    if self.evaluator is not None and ctx.is_main and s % t.eval_every == 0 and tr.step == s:
                         self.evaluate(s)
                     if s % t.checkpoint_every == 0 and tr.step == s:  # (not right after a rollback)
                         self.checkpoint()
             finally:
                 self.monitor.close()
-            interrupted = stop.requested
+            interrupted = ctx.agree(stop.requested)
             if interrupted:
                 self.log(f"interrupted at step {tr.step}: saving a checkpoint before exiting")
         final = self.samples(tr.step)
         path = self.checkpoint()
-        gif = write_progress_gif(self.run_dir)
-        plot = write_loss_plot(self.run_dir)
+        gif = ctx.write(write_progress_gif, self.run_dir)
+        plot = ctx.write(write_loss_plot, self.run_dir)
+        if self.tensorboard is not None:
+            self.tensorboard.close()
         return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s)
 
     def log_record(self, step: int, now: float, img_per_s: float) -> dict[str, Any]:
@@ -341,8 +360,9 @@ class _Loop:
             record["fixed_diversity"] = round(self.fixed_diversity, 5)
             record["real_diversity"] = round(self.real_diversity, 5)
             self.fixed_diversity = None
-        if math.isfinite(d_loss) and math.isfinite(g_loss) and not _weights_finite(tr):
-            record["d_loss"] = record["g_loss"] = float("nan")  # a non-finite weight counts as divergence
+        finite = math.isfinite(d_loss) and math.isfinite(g_loss) and _weights_finite(tr)
+        if self.ctx.agree(not finite):  # any process diverging rolls all of them back
+            record["d_loss"] = record["g_loss"] = float("nan")
         return record
 
 

@@ -15,6 +15,18 @@ from ..images import save_gif, save_grid
 
 LOG_NAME = "log.jsonl"
 SAMPLES_DIR = "samples"
+CONFIG_NAME = "config.json"
+
+
+def save_run_config(cfg, training_state: dict[str, Any], path: str | Path) -> Path:
+    """Write a run's config.json: the config as the user asked for it (what ``--config`` reads
+    back), plus ``training_state``: what training has changed since (learning rates halved by a
+    rollback, remedies the diagnostics applied, the step). Atomic, like checkpoints."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({**cfg.to_dict(), "training_state": training_state}, indent=2) + "\n")
+    tmp.replace(path)
+    return path
 
 
 def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
@@ -39,13 +51,18 @@ def truncate_log(run_dir: str | Path, step: int) -> None:
 
 
 class Monitor:
-    """Writes what a person watches: log lines, sample grids, the bar; and at the end the GIF and plot."""
+    """Writes what a person watches: log lines, sample grids, the bar; and at the end the GIF and plot.
+
+    writes: False on a process that writes no files (see :class:`~ganforge.train.context.RunContext`).
+    """
 
     def __init__(self, run_dir: Path, start_step: int, total_steps: int | None, deadline: float | None,
-                 progress: bool = True, nrow: int | None = None):
+                 progress: bool = True, nrow: int | None = None, writes: bool = True):
         self.run_dir = Path(run_dir)
         self.nrow = nrow  # images per grid row (a conditional run: one column per class)
-        (self.run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
+        self.writes = writes
+        if writes:
+            (self.run_dir / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
         self.log_path = self.run_dir / LOG_NAME
         self.deadline = deadline
         self.steps_done = start_step
@@ -61,8 +78,7 @@ class Monitor:
 
     def log(self, record: dict[str, Any]) -> None:
         """Append one record to log.jsonl and show its headline values on the bar."""
-        with self.log_path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        self.log_event(record)
         post = {"step": record["step"]} if self.by_time else {}
         post.update({k: f"{record[k]:.3f}" for k in ("d_loss", "g_loss", "d_real", "d_fake") if k in record})
         if "img_per_s" in record:
@@ -71,6 +87,8 @@ class Monitor:
 
     def log_event(self, record: dict[str, Any]) -> None:
         """Append a non-metric record (a diagnostic, a rollback) to log.jsonl."""
+        if not self.writes:
+            return
         with self.log_path.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -87,8 +105,10 @@ class Monitor:
         """Print a line without breaking the progress bar."""
         self.bar.write(msg, file=sys.stderr)
 
-    def save_samples(self, step: int, images: torch.Tensor) -> Path:
+    def save_samples(self, step: int, images: torch.Tensor) -> Path | None:
         """Save the fixed-noise batch's images (uint8 N,C,H,W) as samples/step-XXXXXXX.png."""
+        if not self.writes:
+            return None
         return save_grid(images, self.run_dir / SAMPLES_DIR / f"step-{step:07d}.png", nrow=self.nrow)
 
     def close(self) -> None:

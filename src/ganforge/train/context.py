@@ -1,0 +1,59 @@
+"""The run context: which process this is in a run, made once and passed down.
+
+Every file a run writes (checkpoint, log, grids, GIF, loss plot, TensorBoard, config) goes
+through :meth:`RunContext.write`, which runs the writer on the main process only; every decision
+that ends or rewinds training (stop, deadline, NaN rollback) goes through :meth:`RunContext.agree`,
+so that all processes take it together instead of one waiting forever for the others. With one
+process both are plain calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+def _all_reduce_any(flag: bool, device: torch.device) -> bool:
+    import torch.distributed as dist
+
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """rank, world_size: this process's place among the run's processes (0 and 1 for one process).
+    device: where this process trains.
+    any_fn: how ranks agree (``flag on any rank -> True on all``); default: a MAX all-reduce over
+        the default process group, or the flag itself for one process. Tests pass their own.
+    """
+
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    rank: int = 0
+    world_size: int = 1
+    any_fn: Callable[[bool], bool] | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.rank < self.world_size:
+            raise ValueError(f"RunContext: rank {self.rank} is outside world size {self.world_size}")
+
+    @property
+    def is_main(self) -> bool:
+        """Whether this process writes the run's files (rank 0)."""
+        return self.rank == 0
+
+    def write(self, writer: Callable[..., T], *args, **kwargs) -> T | None:
+        """``writer(*args, **kwargs)`` on the main process; None elsewhere."""
+        return writer(*args, **kwargs) if self.is_main else None
+
+    def agree(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is True on any of them."""
+        if self.any_fn is not None:
+            return bool(self.any_fn(bool(flag)))
+        if self.world_size == 1:
+            return bool(flag)
+        return _all_reduce_any(bool(flag), self.device)

@@ -1,0 +1,139 @@
+"""The step as phases: regularisers at their intervals, update hooks, losses that declare their needs,
+the run context, and state that survives a resume."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ganforge import api
+from ganforge.checkpoint import load_checkpoint
+from ganforge.config import set_field
+from ganforge.losses import LOSSES
+from ganforge.train.context import RunContext
+from ganforge.train.phases import (AlternatingStep, GradientPenaltyReg, JointStep, R1Reg, Regulariser,
+                                   WeightClip)
+from ganforge.train.trainer import GANTrainer
+from test_loop import small_cfg
+
+QUIET = {"progress": False, "log": lambda *_: None}
+
+
+class OutputEnergy(Regulariser):
+    """A stand-in G regulariser (where path length will go): the mean square of G's output."""
+
+    net, name = "G", "output-energy"
+
+    def __init__(self, interval: int, weight: float = 10.0):
+        self.interval, self.weight, self.calls = interval, weight, []
+
+    def term(self, tr, batch):
+        self.calls.append(tr.step)
+        return self.weight * self.interval * batch.fake.float().pow(2).mean()
+
+
+def g_grads_per_step(step: str, reg: Regulariser | None, steps: int = 3) -> list[list[torch.Tensor]]:
+    """G's gradients at each of ``steps`` steps (captured just before G's optimizer step)."""
+    torch.manual_seed(0)
+    tr = GANTrainer(small_cfg("unused.npz", **{"train.step": step}), 1, 28)
+    if reg is not None:
+        tr.regularisers.append(reg)
+    grads = []
+    orig = tr.opt_g.step
+
+    def capture(*a, **k):
+        grads.append([p.grad.clone() for p in tr.G.parameters()])
+        return orig(*a, **k)
+
+    tr.opt_g.step = capture
+    images = torch.randint(0, 256, (steps * 4, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    for i in range(steps):
+        tr.train_step(images[4 * i:4 * i + 4])
+    return grads
+
+
+@pytest.mark.parametrize("step", ["alternating", "joint"])
+def test_a_g_regulariser_runs_at_its_interval_and_changes_gs_gradient(step):
+    reg = OutputEnergy(interval=2)
+    plain, regularised = g_grads_per_step(step, None), g_grads_per_step(step, reg)
+    assert reg.calls == [0, 2]  # G updates 0 and 2, not 1
+    # Step 0 differs by the penalty's gradient; step 1 (no penalty) starts from other weights, so
+    # only step 0 is compared like for like.
+    assert any(not torch.equal(a, b) for a, b in zip(plain[0], regularised[0]))
+    # Without the penalty the same seed gives the same gradients: the difference is the regulariser's.
+    assert all(torch.equal(a, b) for a, b in zip(plain[0], g_grads_per_step(step, None)[0]))
+
+
+def test_regulariser_due_counts_updates_from_zero():
+    reg = R1Reg(gamma=1.0, interval=4)
+    assert [n for n in range(10) if reg.due(n)] == [0, 4, 8]
+
+
+def test_losses_declare_clipping_and_penalties_and_the_trainer_follows():
+    assert LOSSES["wgan"].weight_clip and not LOSSES["wgan"].gradient_penalty
+    assert LOSSES["wgan-gp"].gradient_penalty and not LOSSES["wgan-gp"].weight_clip
+    tr = GANTrainer(small_cfg("unused.npz", **{"loss.loss": "wgan"}), 1, 28)
+    assert any(isinstance(h, WeightClip) for h in tr.hooks) and not tr.regularisers
+    tr = GANTrainer(small_cfg("unused.npz", **{"loss.loss": "wgan-gp", "loss.r1_gamma": 1.0}), 1, 28)
+    assert [type(r) for r in tr.regularisers] == [GradientPenaltyReg, R1Reg]
+    assert not any(isinstance(h, WeightClip) for h in tr.hooks)
+    tr = GANTrainer(small_cfg("unused.npz", **{"loss.loss": "hinge"}), 1, 28)
+    assert not tr.regularisers and not any(isinstance(h, WeightClip) for h in tr.hooks)
+
+
+def test_the_step_strategy_follows_the_config():
+    assert isinstance(GANTrainer(small_cfg("unused.npz"), 1, 28).strategy, AlternatingStep)
+    assert isinstance(GANTrainer(small_cfg("unused.npz", **{"train.step": "joint"}), 1, 28).strategy, JointStep)
+
+
+# --------------------------------------------------------------------------- run context
+def test_a_process_that_is_not_main_writes_no_files(tmp_path, npz_data):
+    ctx = RunContext(device=torch.device("cpu"), rank=1, world_size=2, any_fn=lambda flag: flag)
+    res = api.fit(small_cfg(npz_data, **{"train.steps": 2, "train.sample_every": 1, "train.checkpoint_every": 1}),
+                  tmp_path / "r1", ctx=ctx, **QUIET)
+    assert res.steps == 2 and res.samples is None and res.gif is None
+    assert not (tmp_path / "r1").exists()
+
+
+def test_a_stop_on_another_process_stops_this_one(tmp_path, npz_data):
+    """The context's agreement decides: once any process wants to stop, all stop together."""
+    calls = []
+
+    def other_rank_stops_at_call_3(flag: bool) -> bool:
+        calls.append(flag)
+        return flag or len(calls) >= 3
+
+    ctx = RunContext(device=torch.device("cpu"), any_fn=other_rank_stops_at_call_3)
+    res = api.fit(small_cfg(npz_data, **{"train.steps": 50}), tmp_path / "r", ctx=ctx, **QUIET)
+    assert res.interrupted and res.steps < 50
+    assert load_checkpoint(tmp_path / "r")["step"] == res.steps  # saved on the way out
+
+
+def test_run_context_checks_its_rank():
+    with pytest.raises(ValueError, match="rank 2"):
+        RunContext(rank=2, world_size=2)
+
+
+# --------------------------------------------------------------------------- state across resume
+def test_a_resumed_run_diagnoses_as_an_unbroken_one(tmp_path, npz_data):
+    """The diagnostics' window is in the checkpoint: after a resume it holds the same records."""
+    fields = {"train.log_every": 1}
+    api.train(small_cfg(npz_data, **{"train.steps": 6, **fields}), tmp_path / "full", **QUIET)
+    api.train(small_cfg(npz_data, **{"train.steps": 3, **fields}), tmp_path / "half", **QUIET)
+    cfg = api.load_run_config(tmp_path / "half")
+    set_field(cfg, "train.steps", 6)
+    api.train(cfg, tmp_path / "half", resume=True, **QUIET)
+    full, half = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "half")
+    assert len(full["diagnostics"]["history"]) == 6
+    assert half["diagnostics"] == full["diagnostics"]
+
+
+def test_config_json_holds_the_config_and_the_training_state(tmp_path, npz_data):
+    cfg = small_cfg(npz_data, **{"train.steps": 2})
+    api.train(cfg, tmp_path / "r", **QUIET)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert saved["optim"]["lr_g"] == cfg.optim.lr_g and saved["training_state"]["lr_g"] == cfg.optim.lr_g
+    # A run's config.json is a valid --config file: the training state is not a setting.
+    from ganforge.cli import main
+    assert main(["train", "--config", str(tmp_path / "r" / "config.json"), "--dry-run"]) == 0
