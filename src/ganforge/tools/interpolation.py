@@ -1,0 +1,77 @@
+"""Interpolation walks: images along a path through seed latents, as a labelled grid and a GIF."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ..errors import GanforgeError
+from ..images import save_image
+from ..latent import interpolate_path, latent_mean_for, render, seed_latents, truncate
+from .figures import Cell, Row, draw_figure, save_animation
+
+
+@dataclass
+class Interpolation:
+    """A walk through seed latents. ``frames[s, i]`` is step i of segment s (seed s -> s+1)."""
+
+    seeds: list[int]
+    mode: str
+    truncation: float | None
+    latents: torch.Tensor  # (segments, steps, z_dim)
+    frames: torch.Tensor  # uint8 (segments, steps, C, H, W)
+    class_id: int | None = None
+
+
+@torch.no_grad()
+def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str = "slerp",
+                truncation: float | None = None, y: int | None = None, loop: bool = True,
+                batch_size: int = 256) -> Interpolation:
+    """Images along a path through the latents of ``seeds``, in order, and back to the first.
+
+    mode: ``slerp`` (norm-preserving, the default) or ``lerp``. truncation: psi toward the mean
+    latent, applied to every point of the path after interpolating, so each seed's frame
+    equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G.
+    """
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2:
+        raise GanforgeError(f"--seeds: give at least 2 seeds to walk between (got {len(seeds)})")
+    path = interpolate_path(seed_latents(seeds, G.z_dim), steps, mode, loop)
+    flat = path.reshape(-1, G.z_dim)
+    if truncation is not None:
+        flat = truncate(flat, latent_mean_for(G), truncation)
+    images = render(G, flat, y, batch_size)
+    return Interpolation(seeds, mode, truncation, path, images.reshape(*path.shape[:2], *images.shape[1:]), y)
+
+
+def save_interpolation(result: Interpolation, prefix: str | Path, ms_per_frame: int = 100,
+                       hold_ms: int = 600, class_label: str | None = None) -> tuple[Path, Path]:
+    """Write ``PREFIX.png`` (one labelled row per segment) and ``PREFIX.gif`` (the loop).
+
+    ms_per_frame: GIF frame time; the frames showing a seed's own image stay ``hold_ms``.
+    class_label: how to name ``result.class_id`` in the title (default: the id).
+    """
+    prefix = Path(prefix)
+    segs, steps = result.frames.shape[:2]
+    order = result.seeds + [result.seeds[0]]
+    rows = []
+    for s in range(segs):
+        a, b = order[s], order[s + 1]
+        cells = [Cell(result.frames[s, i], f"seed {a}" if i == 0 else f"seed {b}" if i == steps - 1 else "")
+                 for i in range(steps)]
+        rows.append(Row(f"{a} -> {b}", [cells]))
+    how = f"{result.mode}, {steps} steps per segment"
+    if result.truncation is not None:
+        how += f", truncation psi={result.truncation:g}"
+    if result.class_id is not None:
+        how += f", class {class_label or result.class_id}"
+    png = save_image(draw_figure(rows, f"interpolation through seeds {', '.join(map(str, result.seeds))} ({how})"),
+                     prefix.with_name(prefix.name + ".png"))
+    # the animation drops each segment's last frame: it is the next segment's first
+    frames = result.frames[:, :-1].reshape(-1, *result.frames.shape[2:])
+    durations = [hold_ms if i % (steps - 1) == 0 else ms_per_frame for i in range(frames.shape[0])]
+    gif = save_animation(frames, prefix.with_name(prefix.name + ".gif"), durations=durations)
+    return png, gif

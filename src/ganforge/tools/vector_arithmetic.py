@@ -1,0 +1,232 @@
+"""Latent vector arithmetic: "A - B + C" over class or seed concepts, and its labelled figure.
+
+The expression's parsing and the latent maths live in :mod:`ganforge.latent`; here each term
+becomes exemplar latents (seeds, or samples the classifier picks) and their mean, and the
+result is drawn and, when a classifier is given, read out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from PIL import Image
+from torch import nn
+
+from ..errors import GanforgeError
+from ..images import save_image
+from ..latent import Term, combine, num_classes, parse_expression, render, resolve_class, seed_latents
+from .classifier import Classify
+from .figures import Cell, Row, draw_figure
+
+CONDITIONAL_SEED_BLOCK = 1000  # term i of a conditional run draws its exemplars from seeds 1000*(i+1)+j
+
+
+@dataclass
+class ConceptRow:
+    """One term of an arithmetic expression, resolved to exemplar latents."""
+
+    letter: str  # A, B, C, ...
+    term: Term
+    description: str  # "class Sneaker", "seeds 3, 9, 12"
+    class_id: int | None  # the concept's class, when it is one
+    seeds: list[int]  # the exemplars' seeds
+    latents: torch.Tensor  # (E, z_dim)
+    images: torch.Tensor  # uint8 (E, C, H, W)
+    mean: torch.Tensor  # (z_dim,)
+    mean_image: torch.Tensor  # uint8 (C, H, W)
+    confidences: list[float] | None = None  # the evaluator's p(class) per exemplar
+    render_class: int | None = None  # y the images were drawn with (conditional G)
+    note: str = ""
+
+
+@dataclass
+class ArithmeticResult:
+    expression: str
+    rows: list[ConceptRow]
+    result: torch.Tensor  # the result latent (z_dim,)
+    result_latents: torch.Tensor  # (R, z_dim): the result, then the result plus noise
+    result_images: torch.Tensor  # uint8 (R, C, H, W)
+    noise: float
+    result_class: int | None  # y of the result images (conditional G)
+    class_names: list[str] | None
+    readout: dict[str, int] | None = None  # evaluator's class histogram of the result images
+    readout_probs: torch.Tensor | None = None  # (R, K)
+    readout_names: list[str] | None = None  # the names of readout_probs' columns
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        names = self.class_names
+        return {
+            "expression": self.expression,
+            "terms": [{"letter": r.letter, "sign": "+" if r.term.sign > 0 else "-", "concept": r.term.concept.text,
+                       "description": r.description, "class_id": r.class_id, "seeds": r.seeds,
+                       "confidences": r.confidences} for r in self.rows],
+            "result_class": (None if self.result_class is None else
+                             names[self.result_class] if names and self.result_class < len(names)
+                             else self.result_class),
+            "results": int(self.result_latents.shape[0]), "noise": self.noise,
+            "readout": self.readout, "notes": self.notes,
+        }
+
+
+def _letter(i: int) -> str:
+    return chr(ord("A") + i) if i < 26 else f"T{i + 1}"
+
+
+@torch.no_grad()
+def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | None = None,
+               classify: Classify | None = None, exemplars: int = 3, pool: int = 2000, results: int = 8,
+               noise: float = 0.2, seed: int = 0, result_class: str | int | None = None,
+               batch_size: int = 256, evaluator_hint: str = "",
+               classify_names: Sequence[str] | None = None) -> ArithmeticResult:
+    """Latent vector arithmetic (Radford et al.; Géron's "man with glasses - man + woman").
+
+    Each term of ``expression`` (see :func:`ganforge.latent.parse_expression`) becomes the
+    mean latent of ``exemplars`` exemplars:
+
+    * ``[3, 9, 12]``: the latents of those seeds (all of them; ``exemplars`` does not apply);
+    * a class of a conditional G: seeds ``seed + 1000*(i+1) + j`` for term i, drawn with y fixed
+      to that class;
+    * a class of an unconditional G: from ``pool`` samples (seeds ``seed`` .. ``seed+pool-1``),
+      the ``exemplars`` that ``classify`` gives the highest probability of that class.
+
+    The result latent is the signed sum of the means; ``results`` images are drawn from it: the
+    result itself, then the result plus ``noise`` x N(0, I) (seeded by ``seed``). A conditional G
+    draws them with ``result_class``, default the first class term's class.
+
+    class_names: the names of ``classify``'s columns (unconditional) or of G's classes (conditional).
+    classify: images uint8 (N, C, H, W) -> probabilities (N, K); also reads out the result images'
+        classes. evaluator_hint: why there is no ``classify``, for the error message.
+    classify_names: the names of ``classify``'s columns when they differ from ``class_names`` (a
+        conditional run's own classes); default ``class_names``.
+    """
+    if exemplars < 1:
+        raise GanforgeError(f"--exemplars: must be at least 1 (got {exemplars})")
+    if results < 1:
+        raise GanforgeError(f"--results: must be at least 1 (got {results})")
+    if noise < 0 or not math.isfinite(noise):
+        raise GanforgeError(f"--noise: must be >= 0 (got {noise})")
+    k = num_classes(G)
+    names = list(class_names) if class_names else None
+    terms = parse_expression(expression, names)
+    if not k and classify is None and any(t.concept.is_class for t in terms):
+        raise GanforgeError("class concepts in an unconditional run need the evaluator classifier"
+                            + (f": {evaluator_hint}" if evaluator_hint else "")
+                            + "; or give seed lists like [3,9,12] instead")
+    class_ids: list[int | None] = []
+    for t in terms:
+        class_ids.append(resolve_class(t.concept.class_name, names, k or None) if t.concept.is_class else None)
+    notes: list[str] = []
+
+    if k:  # conditional: the first class term, or --class, decides the result's class
+        if result_class is not None:
+            y_result = resolve_class(result_class, names, k)
+        else:
+            y_result = next((c for c in class_ids if c is not None), None)
+            if y_result is None:
+                y_result = 0
+                notes.append(f"no class in the expression and no --class: results use class "
+                             f"{_class_label(0, names)}")
+    else:
+        if result_class is not None:
+            raise GanforgeError("--class: this run's generator is unconditional; --class only applies to "
+                                "conditional runs (name classes in the expression instead)")
+        y_result = None
+
+    pool_probs = pool_images = None
+    if not k and any(c is not None for c in class_ids):
+        if pool < exemplars:
+            raise GanforgeError(f"--pool: must be at least --exemplars ({exemplars}), got {pool}")
+        pool_z = seed_latents(range(seed, seed + pool), G.z_dim)
+        pool_images = render(G, pool_z, None, batch_size)
+        pool_probs = torch.as_tensor(classify(pool_images)).float().cpu()
+        if pool_probs.shape[0] != pool or (names and pool_probs.shape[1] != len(names)):
+            raise ValueError(f"classify returned shape {tuple(pool_probs.shape)} for {pool} images "
+                             f"and {len(names or [])} classes")
+
+    rows: list[ConceptRow] = []
+    for i, (t, cid) in enumerate(zip(terms, class_ids)):
+        letter = _letter(i)
+        conf = None
+        note = ""
+        if t.concept.seeds is not None:
+            seeds = list(t.concept.seeds)
+            desc = "seeds " + ", ".join(map(str, seeds))
+            y = y_result
+        elif k:
+            seeds = [seed + CONDITIONAL_SEED_BLOCK * (i + 1) + j for j in range(exemplars)]
+            desc = f"class {_class_label(cid, names)}"
+            y = cid
+        else:
+            p = pool_probs[:, cid]
+            top = p.topk(exemplars).indices
+            seeds = [seed + int(j) for j in top]
+            conf = [round(float(p[j]), 4) for j in top]
+            desc = f"class {_class_label(cid, names)}"
+            y = None
+            hits = int((pool_probs.argmax(1) == cid).sum())
+            if hits < exemplars:
+                note = (f"only {hits} of {pool} samples look like {_class_label(cid, names)} to the evaluator; "
+                        f"the other exemplars are its next-best guesses (try a larger --pool)")
+                notes.append(f"{letter}: {note}")
+        z = seed_latents(seeds, G.z_dim)
+        images = (pool_images[[s - seed for s in seeds]] if pool_images is not None and y is None
+                  and t.concept.seeds is None else render(G, z, y, batch_size))
+        mean = z.mean(0)
+        rows.append(ConceptRow(letter, t, desc, cid, seeds, z, images, mean, render(G, mean[None], y)[0],
+                               conf, y, note))
+
+    result = combine(terms, [r.mean for r in rows])
+    g = torch.Generator().manual_seed(seed)
+    extra = torch.randn(results - 1, G.z_dim, generator=g) * noise
+    result_latents = torch.cat([result[None], result[None] + extra])
+    result_images = render(G, result_latents, y_result, batch_size)
+    readout = readout_probs = readout_names = None
+    if classify is not None:
+        readout_probs = torch.as_tensor(classify(result_images)).float().cpu()
+        counts = torch.bincount(readout_probs.argmax(1), minlength=readout_probs.shape[1])
+        readout_names = list(classify_names) if classify_names else names
+        readout = {_class_label(c, readout_names, bare=True): int(n) for c, n in enumerate(counts.tolist()) if n}
+    return ArithmeticResult(expression, rows, result, result_latents, result_images, noise, y_result, names,
+                            readout, readout_probs, readout_names, notes)
+
+
+def _class_label(cid: int, names: Sequence[str] | None, bare: bool = False) -> str:
+    if names and 0 <= cid < len(names):
+        return names[cid] if bare else f"{names[cid]!r}"
+    return str(cid)
+
+
+def arithmetic_figure(res: ArithmeticResult) -> Image.Image:
+    """Rows A, B, C...: label, exemplars (captioned with seeds), their mean; then the results."""
+    rows = []
+    for r in res.rows:
+        sign = "+" if r.term.sign > 0 else "-"
+        label = f"{r.letter}  {sign} {r.term.concept.text}\n{r.description}"
+        if r.render_class is not None and r.term.concept.seeds is not None:
+            label += f"\n(drawn as {_class_label(r.render_class, res.class_names, bare=True)})"
+        caps = [f"seed {s}" + (f"\np={p:.2f}" if r.confidences else "")
+                for s, p in zip(r.seeds, r.confidences or [None] * len(r.seeds))]
+        rows.append(Row(label, [[Cell(img, c) for img, c in zip(r.images, caps)], [Cell(r.mean_image, "mean")]]))
+    formula = " ".join(("" if i == 0 and r.term.sign > 0 else ("+ " if r.term.sign > 0 else "- ")) + r.letter
+                       for i, r in enumerate(res.rows)).strip()
+    label = f"= {formula}"
+    if res.result_class is not None:
+        label += f"\nas {_class_label(res.result_class, res.class_names, bare=True)}"
+    caps = ["result"] + ["+noise" for _ in range(res.result_images.shape[0] - 1)]
+    if res.readout_probs is not None:
+        top = res.readout_probs.argmax(1).tolist()
+        caps = [f"{c}\n{_class_label(t, res.readout_names, bare=True)}" for c, t in zip(caps, top)]
+    rows.append(Row(label, [[Cell(img, c) for img, c in zip(res.result_images, caps)]]))
+    title = f"{res.expression}\nresult = {formula}: the exact result, then + {res.noise:g} x N(0, I) noise"
+    if res.readout:
+        title += "\nevaluator reads the results as: " + ", ".join(f"{n} x{c}" for n, c in res.readout.items())
+    return draw_figure(rows, title)
+
+
+def save_arithmetic(res: ArithmeticResult, path: str | Path) -> Path:
+    """Write :func:`arithmetic_figure` as a PNG."""
+    return save_image(arithmetic_figure(res), Path(path))
