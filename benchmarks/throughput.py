@@ -48,7 +48,7 @@ from ganforge.metrics.functional import (feature_statistics, frechet_distance, k
 from ganforge.metrics.networks import ClassifierNet, EvaluatorError, classifier_extractor, load_evaluator
 from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
-from ganforge.models.layers import use_mirrored_padding
+from ganforge.models.layers_fast import use_mirrored_padding
 from ganforge.device import bf16_supported, cpu_has_bf16, resolve_device
 from ganforge.train.trainer import GANTrainer
 

@@ -9,14 +9,14 @@ from torch import nn
 
 from ganforge.config import ModelConfig
 from ganforge.models import build_models
-from ganforge.models.layers import (
+from ganforge.models.layers_fast import use_mirrored_padding
+from ganforge.models.layers_keras import (
     HE_NORMAL_TRUNC_CORRECTION,
     SameConv2d,
     SameConvTranspose2d,
     glorot_uniform_,
     init_weights,
     tf_same_pads,
-    use_mirrored_padding,
 )
 
 # (input size, kernel, stride): symmetric and asymmetric splits, odd and even sizes, k < s.

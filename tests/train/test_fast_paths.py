@@ -10,7 +10,7 @@ from torch import nn
 
 from ganforge.config import set_field, validate
 from ganforge.errors import ConfigError
-from ganforge.models.layers import DROPOUT_BITS, FastDropout, bernoulli_keep_mask, use_fast_dropout
+from ganforge.models.layers_fast import DROPOUT_BITS, FastDropout, bernoulli_keep_mask, use_fast_dropout
 from ganforge.presets import get_preset
 from ganforge.train.trainer import GANTrainer
 

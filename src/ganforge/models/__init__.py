@@ -30,7 +30,10 @@ from .dcgan import (
     TFTutorialGenerator,
 )
 from .dense import GeronDenseDiscriminator, GeronDenseGenerator
-from .layers import INIT_SCHEMES, Discriminator, Generator, init_weights, layer_param_counts
+from .base import Discriminator, Generator
+from .layers import batch_dependent, layer_param_counts
+from .layers_fast import use_fast_dropout, use_mirrored_padding
+from .layers_keras import INIT_SCHEMES, init_weights
 
 Models = tuple[nn.Module, nn.Module]
 
@@ -176,7 +179,7 @@ def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
 
 __all__ = [
     "ARCHS", "ArchSpec", "register_arch", "build_models", "count_params", "layer_param_counts",
-    "init_weights", "Generator", "Discriminator",
+    "init_weights", "Generator", "Discriminator", "batch_dependent", "use_fast_dropout", "use_mirrored_padding",
     "TFTutorialGenerator", "TFTutorialDiscriminator", "GeronDenseGenerator", "GeronDenseDiscriminator",
     "GeronDCGANGenerator", "GeronDCGANDiscriminator", "CholletGenerator", "CholletDiscriminator",
     "BilinearUpsampleGenerator", "BilinearUpsampleDiscriminator", "DCGANGenerator", "DCGANDiscriminator",

@@ -23,13 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import (
-    Discriminator,
-    Generator,
+from .base import Discriminator, Generator
+from .layers import MinibatchDiscrimination, MinibatchStdDev, Reshape
+from .layers_keras import (
     KERAS_LEAKY_SLOPE,
-    MinibatchDiscrimination,
-    MinibatchStdDev,
-    Reshape,
     SameConv2d,
     SameConvTranspose2d,
     init_weights,

@@ -8,7 +8,7 @@ Keras original, with ``codings_size = 30``::
                                 Dense(100, relu, he_normal), Dense(1, sigmoid)])
 
 The generator's sigmoid means images live in [0, 1]; the discriminator's final sigmoid is
-dropped here (see :class:`~ganforge.models.layers.Discriminator`).
+dropped here (see :class:`~ganforge.models.base.Discriminator`).
 """
 from __future__ import annotations
 
@@ -16,15 +16,9 @@ from collections import OrderedDict
 
 from torch import nn
 
-from .layers import (
-    Discriminator,
-    Generator,
-    MinibatchDiscrimination,
-    MinibatchStdDev,
-    Reshape,
-    he_dense,
-    init_weights,
-)
+from .base import Discriminator, Generator
+from .layers import MinibatchDiscrimination, MinibatchStdDev, Reshape
+from .layers_keras import he_dense, init_weights
 
 
 class GeronDenseGenerator(Generator):

@@ -21,7 +21,7 @@ from ..data import to_model_range
 from ..generator import generate, render
 from ..losses import LOSSES, d_targets
 from ..models import ARCHS, build_models
-from ..models.layers import batch_dependent, use_fast_dropout, use_mirrored_padding
+from ..models import batch_dependent, use_fast_dropout, use_mirrored_padding
 from .context import RunContext
 from .phases import STEP_STRATEGIES, DBatch, Regulariser, UpdateHook, add_regularisers, build_hooks, build_regularisers
 from .tricks import AdaController, ReplayBuffer, add_instance_noise, diff_augment, instance_noise_std
