@@ -8,7 +8,7 @@ rates, batch size, latent size and step; the seed's dataset is recorded so a use
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from .config import LossConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, TricksConfig
 from .errors import ConfigError
@@ -43,6 +43,29 @@ def get_preset(name: str) -> RunConfig:
     cfg = PRESETS[name].make()
     cfg.preset = name
     return cfg
+
+
+def describe_presets() -> list[dict[str, Any]]:
+    """One row per preset, for ``ganforge presets``: name, seed, seed data, arch, description,
+    and the G/D trainable parameter counts at the seed's shape (``shape``: C x H x W).
+
+    Counting builds each preset's models once; torch's global RNG is left as it was.
+    """
+    import torch
+
+    from .models import ARCHS, build_models, count_params
+
+    rows = []
+    for name, info in PRESETS.items():
+        cfg = get_preset(name)
+        channels = 3 if "cifar" in info.seed_data else 1
+        size = ARCHS[cfg.model.arch].native_size or 28
+        with torch.random.fork_rng(devices=[]):
+            G, D = build_models(cfg.model, channels, size)
+        rows.append({"name": name, "seed": info.seed, "seed_data": info.seed_data, "arch": cfg.model.arch,
+                     "shape": f"{channels}x{size}x{size}", "g_params": count_params(G),
+                     "d_params": count_params(D), "description": info.description})
+    return rows
 
 
 def _keras_rmsprop(lr_g: float, lr_d: float, **kw) -> OptimConfig:

@@ -208,10 +208,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     from .. import api
     from ..export import default_export_path, export_generator
     from ..tools import run_class_names
-    from ..checkpoint import load_checkpoint
 
     G = api.load_generator(args.run)
-    config = load_checkpoint(args.run)["config"]
+    config = api.load_run_config(args.run).to_dict()
     path = Path(args.out) if args.out else default_export_path(args.run, args.format)
     rep = export_generator(G, path, args.format, config=config, class_names=run_class_names(G),
                            check=not args.no_check)

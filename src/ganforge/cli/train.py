@@ -177,23 +177,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- presets
 def preset_rows() -> list[dict[str, Any]]:
     """One row per preset with its G/D trainable parameter counts at its native shape."""
-    import torch
+    from ..presets import describe_presets
 
-    from ..models import ARCHS, build_models, count_params
-    from ..presets import PRESETS, get_preset
-
-    rows = []
-    for name, info in PRESETS.items():
-        cfg = get_preset(name)
-        spec = ARCHS[cfg.model.arch]
-        channels = 3 if "cifar" in info.seed_data else 1
-        size = spec.native_size or 28
-        torch.manual_seed(0)
-        G, D = build_models(cfg.model, channels, size)
-        rows.append({"name": name, "seed": info.seed, "seed_data": info.seed_data, "arch": cfg.model.arch,
-                     "shape": f"{channels}x{size}x{size}", "g_params": count_params(G),
-                     "d_params": count_params(D), "description": info.description})
-    return rows
+    return describe_presets()
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
