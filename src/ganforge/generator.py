@@ -3,10 +3,14 @@
 Everything that turns latents into images goes through :func:`render` - the training loop's
 fixed-noise grids and evaluations, ``ganforge generate``, ``evaluate``, the latent tools and
 export checks - so they all agree on the output range, the class labels and inference mode.
+Truncation toward the run's mean latent is here too: :func:`generate` applies it, and the
+latent tools (:mod:`ganforge.latent`, which re-exports it) share the same stored mean.
 """
 from __future__ import annotations
 
 import contextlib
+import math
+import warnings
 from pathlib import Path
 
 import torch
@@ -99,6 +103,92 @@ def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
     return torch.cat(out)
 
 
+# --------------------------------------------------------------------------- truncation
+
+LATENT_MEAN_NAME = "latent_mean.pt"
+LATENT_MEAN_SAMPLES = 10_000
+LATENT_MEAN_SEED = 0
+
+
+def compute_latent_mean(z_dim: int, n: int = LATENT_MEAN_SAMPLES, seed: int = LATENT_MEAN_SEED) -> torch.Tensor:
+    """The mean of ``n`` latents drawn from N(0, I) with a fixed seed: (z_dim,) float32.
+
+    For ganforge's N(0, I) latents the true mean is 0 and this estimate is within about
+    ``1/sqrt(n)`` (0.01 for 10,000) of it in each coordinate; truncating toward it is, to that
+    precision, shrinking toward the origin. It is computed (rather than taken as 0) so that the
+    same code is right for a latent distribution that is not centred, and stored with the run so
+    every command truncates toward the same point.
+    """
+    z = torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return z.mean(0).float()
+
+
+def latent_mean_path(checkpoint: str | Path) -> Path:
+    """Where a run keeps its latent mean: ``latent_mean.pt`` beside its checkpoint."""
+    p = Path(checkpoint)
+    return (p if p.is_dir() else p.parent) / LATENT_MEAN_NAME
+
+
+def load_latent_mean(checkpoint: str | Path | None, z_dim: int, n: int = LATENT_MEAN_SAMPLES,
+                     seed: int = LATENT_MEAN_SEED) -> torch.Tensor:
+    """The run's mean latent (z_dim,) from ``latent_mean.pt``; computed and saved on first use.
+
+    checkpoint: the run folder or checkpoint file; None computes the mean without storing it.
+    A file for another z_dim/sample count is recomputed; a folder that cannot be written to
+    only costs the recomputation next time (a warning says so).
+    """
+    if checkpoint is None:
+        return compute_latent_mean(z_dim, n, seed)
+    path = latent_mean_path(checkpoint)
+    if path.is_file():
+        try:
+            d = torch.load(path, map_location="cpu", weights_only=True)
+            if (isinstance(d, dict) and d.get("z_dim") == z_dim and d.get("n") == n and d.get("seed") == seed
+                    and torch.is_tensor(d.get("mean")) and d["mean"].shape == (z_dim,)):
+                return d["mean"].float()
+        except Exception:  # unreadable or foreign file: recompute and overwrite it
+            pass
+    mean = compute_latent_mean(z_dim, n, seed)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save({"mean": mean, "z_dim": z_dim, "n": n, "seed": seed}, tmp)
+        tmp.replace(path)
+    except OSError as e:
+        warnings.warn(f"could not store the latent mean in {path} ({e}); it is recomputed on each use",
+                      stacklevel=2)
+    return mean
+
+
+def truncate(z: torch.Tensor, mean: torch.Tensor, psi: float | None) -> torch.Tensor:
+    """The truncation trick: ``mean + psi * (z - mean)``, pulling latents toward the mean latent.
+
+    psi: 1 (or None) leaves ``z`` unchanged (bit-exactly); 0 gives ``mean`` for every row; in
+    between trades variety for typical-looking images. Values above 1 push away from the mean.
+    """
+    if psi is None or psi == 1:
+        return z
+    mean = mean.to(device=z.device, dtype=z.dtype)
+    if psi == 0:
+        return mean.expand_as(z).clone()
+    return mean + psi * (z - mean)
+
+
+def check_truncation(psi: float | None, flag: str = "--truncation") -> float | None:
+    """Validate a truncation value; raise GanforgeError naming ``flag``."""
+    if psi is not None and not (math.isfinite(psi) and 0 <= psi <= 2):
+        raise GanforgeError(f"{flag}: psi must be between 0 and 2 (1 = no truncation), got {psi}")
+    return psi
+
+
+def latent_mean_for(G: nn.Module) -> torch.Tensor:
+    """The mean latent for ``G``: stored beside its checkpoint when G came from
+    :func:`load_generator`, else computed."""
+    return load_latent_mean(getattr(G, "checkpoint_path", None), int(G.z_dim))
+
+
+# --------------------------------------------------------------------------- sampling
+
+
 def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
     """``n`` normal latents from ``torch.Generator().manual_seed(seed)`` on the CPU: the same
     seed gives the same latents, and so the same images, on any device."""
@@ -115,15 +205,13 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     classes: for a class-conditional G, one class id for all images or one per image; default
         cycles through the classes (0, 1, ..., K-1, 0, ...). Unconditional G: must be None.
     truncation: psi of the truncation trick, ``z' = mean + psi (z - mean)`` toward the run's
-        mean latent (see :func:`ganforge.latent.truncate`); None (default) or 1: no truncation.
+        mean latent (see :func:`truncate`); None (default) or 1: no truncation.
     precision: "fp32", or "bf16" autocast.
     """
     if n <= 0:
         raise ValueError("n must be positive")
     z = latents(n, G.z_dim, seed)
     if truncation is not None:
-        from .latent import latent_mean_for, truncate
-
         z = truncate(z, latent_mean_for(G), truncation)
     return render(G, z, class_labels(G, n, classes), batch_size=batch_size, precision=precision)
 
