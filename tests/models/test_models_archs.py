@@ -1,6 +1,4 @@
 """Every architecture: sizes, parameter counts against the seeds, ranges, errors, bf16, channels-last."""
-import dataclasses
-
 import pytest
 import torch
 from torch import nn
@@ -66,7 +64,8 @@ def test_bilinear_upsample_counts_from_layer_shapes():
 def test_count_params_skips_frozen_weights_and_batchnorm_buffers():
     G, _ = build("geron-dcgan")
     n = count_params(G)
-    assert n == sum(p.numel() for p in G.parameters())  # running mean/var are buffers, not parameters
+    # Keras' "Trainable params" of seed 004's generator; its BatchNorm running mean/var are not in it
+    assert n == 840_321 and sum(b.numel() for b in G.buffers()) > 0
     G.net.fc.weight.requires_grad_(False)
     assert count_params(G) == n - 100 * 7 * 7 * 128
 
@@ -162,7 +161,6 @@ def test_registry_entries_are_consistent():
     with pytest.raises(ValueError, match="twice"):
         register_arch("dcgan", output="tanh", native_size=None, sizes=(32,), default_dropout=0.0,
                       description="dup")(lambda cfg, c, s: None)
-    assert dataclasses.is_dataclass(ARCHS["dcgan"])
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 
 from ganforge import api
 from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
@@ -24,8 +25,34 @@ def test_eval_every_logs_metrics_and_keeps_best(tmp_path, npz_data, monkeypatch)
     assert [r["step"] for r in evals] == [2, 4]
     assert all(math.isfinite(r["fd"]) and "protocol" in r for r in evals)
     best = load_checkpoint(tmp_path / "run" / "best.pt")
-    assert best["best_fd"] == min(r["fd"] for r in evals)
-    assert best["step"] in (2, 4)
+    best_eval = min(evals, key=lambda r: r["fd"])
+    assert best["best_fd"] == best_eval["fd"] and best["step"] == best_eval["step"]
+
+
+class ScriptedEvaluator:
+    """Stands in for the metrics evaluator: FD values given in advance, so that the best one is
+    neither the first nor the last (a real evaluator's FD here just falls as G trains)."""
+
+    protocol = {"feature_network": "scripted"}
+
+    def __init__(self, fds):
+        self.fds = list(fds)
+
+    def __call__(self, sampler):
+        images = sampler(4)
+        assert images.dtype == torch.uint8 and images.shape == (4, 1, 28, 28)
+        return {"fd": self.fds.pop(0)}
+
+
+def test_best_pt_keeps_the_lowest_fd_not_the_latest(tmp_path, npz_data, monkeypatch):
+    monkeypatch.setattr(api, "training_evaluator", lambda cfg, log=print: ScriptedEvaluator([3.0, 1.0, 2.0]))
+    cfg = small_cfg(npz_data, **{"train.steps": 3, "train.eval_every": 1, "train.eval_n": 16})
+    api.train(cfg, tmp_path / "run", progress=False, log=lambda *_: None)
+    assert [(r["step"], r["fd"]) for r in read_log(tmp_path / "run") if r.get("event") == "eval"] == [
+        (1, 3.0), (2, 1.0), (3, 2.0)]
+    best = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert best["step"] == 2 and best["best_fd"] == 1.0
+    assert load_checkpoint(tmp_path / "run")["step"] == 3
 
 
 def test_eval_every_without_an_evaluator_says_why_and_trains_on(tmp_path, npz_data, monkeypatch):
