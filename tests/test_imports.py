@@ -26,8 +26,10 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
 #   3 generator, checkpoint
 #                the one loader and sampler of a trained G (and truncation), which rebuilds G
 #                with models and maps its output range with data; the checkpoint file format
-#   2 models, losses, regularisers, data
-#                networks, pure loss functions, penalties, image sources
+#   2 models, data
+#                networks (a model file never imports the loop), image sources
+#   1 losses, regularisers
+#                pure functions on logits and penalties: a loss never imports a model
 #   0 images, config, device, errors, and the root ganforge/__init__.py (its public names load
 #                lazily by string; it imports nothing)
 RANKS = {
@@ -36,7 +38,8 @@ RANKS = {
     "train": 5, "tools": 5, "latent": 5, "export": 5, "presets": 5,
     "metrics": 4,
     "generator": 3, "checkpoint": 3,
-    "models": 2, "losses": 2, "regularisers": 2, "data": 2,
+    "models": 2, "data": 2,
+    "losses": 1, "regularisers": 1,
     "images": 0, "config": 0, "device": 0, "errors": 0, "": 0,
 }
 
