@@ -47,9 +47,10 @@ def spy_on(monkeypatch, name: str) -> list[dict]:
     original = getattr(regularisers, name)
     calls: list[dict] = []
 
-    def spy(D, *images, **kwargs):
+    def spy(D, *args, **kwargs):
+        images = [*args, *(kwargs[k] for k in ("real", "fake") if k in kwargs)]  # as passed: real, then fake
         call = {"images": [x.detach().clone() for x in images if torch.is_tensor(x)], "rng": torch.get_rng_state()}
-        out = original(D, *images, **kwargs)
+        out = original(D, *args, **kwargs)
         call["value"] = out.detach().clone()
         calls.append(call)
         return out
