@@ -119,3 +119,8 @@ def test_console_script_help():
     exe = [sys.executable, "-m", "ganforge.cli"]
     out = subprocess.run([*exe, "train", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--lr-d" in out and "discriminator learning rate" in out and "--resume" in out
+
+
+def test_an_unknown_loss_is_refused_before_a_dry_run_naming_the_flag(cli):
+    code, out, err = cli("train", "--loss", "nope", "--dry-run")
+    assert code == 2 and "--loss" in err and "wgan-gp" in err and out == ""

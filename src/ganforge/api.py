@@ -7,7 +7,7 @@ from pathlib import Path
 from .config import RunConfig
 from .data import data_name
 from .generator import class_labels, generate, load_generator, load_run_config  # noqa: F401  (the public API)
-from .train.loop import TrainResult, fit, prepare
+from .train.loop import TrainResult, check_run, fit, prepare  # noqa: F401  (check_run: for the CLI)
 
 RUNS_ROOT = Path("runs")
 

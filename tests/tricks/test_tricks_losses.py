@@ -4,7 +4,6 @@ import math
 import pytest
 import torch
 
-from ganforge.config import LOSS_NAMES
 from ganforge.losses import (
     LOSSES,
     LossSpec,
@@ -74,8 +73,7 @@ def test_ragan_generator_gradient_reaches_fakes_through_both_terms():
     assert (fake.grad < 0).all()  # raising every fake logit lowers G's loss
 
 
-def test_registry_covers_every_config_name_with_a_uniform_signature():
-    assert set(LOSSES) == set(LOSS_NAMES)
+def test_every_registered_loss_has_a_uniform_signature():
     real = torch.tensor([0.3, -0.2, 1.5], dtype=torch.bfloat16)
     fake = torch.tensor([-0.7, 0.1, 0.4], dtype=torch.bfloat16)
     for name, spec in LOSSES.items():

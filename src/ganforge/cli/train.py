@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig, apply_dict, field_docs, read_config_json, set_field, validate
+from ..config import RunConfig, apply_dict, field_docs, read_config_json, set_field
 from ..errors import GanforgeError
 from .common import EXIT_INTERRUPTED, _Formatter, _run_class, _truncation
 
@@ -128,7 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             apply_dict(cfg, read_config_json(args.config))
     for key, value in overrides.items():
         set_field(cfg, key, value)
-    validate(cfg)
+    api.check_run(cfg)
     if args.dry_run:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0

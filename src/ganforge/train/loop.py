@@ -22,6 +22,7 @@ from ..data import ImageData, load_data
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..generator import latents
+from ..losses import LOSSES
 from ..models import ARCHS
 from .context import RunContext
 from .diagnostics import Diagnostics, batch_diversity
@@ -79,10 +80,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig]:
-    """Load the data for ``cfg`` and return it with a copy of the config whose size and channels
-    are resolved, so the saved config alone can rebuild G."""
+def check_run(cfg: RunConfig) -> RunConfig:
+    """:func:`~ganforge.config.validate` plus what only the registries know: the architecture and
+    loss exist, and the combination can be built. Raises ConfigError naming the flag."""
     validate(cfg)
+    if cfg.loss.loss not in LOSSES:
+        raise ConfigError(f"--loss: must be one of {', '.join(LOSSES)} (got {cfg.loss.loss!r})")
     if cfg.model.arch not in ARCHS:
         raise ConfigError(f"--arch: unknown architecture {cfg.model.arch!r} (known: {', '.join(ARCHS)})")
     if cfg.model.conditional and not ARCHS[cfg.model.arch].conditional:
@@ -92,6 +95,13 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
     if cfg.model.conditional and cfg.tricks.replay_size:
         raise ConfigError("--replay-size: experience replay does not keep class labels; it cannot be used "
                           "with --conditional")
+    return cfg
+
+
+def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig]:
+    """Load the data for ``cfg`` and return it with a copy of the config whose size and channels
+    are resolved, so the saved config alone can rebuild G."""
+    check_run(cfg)
     data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=progress)
     resolved = RunConfig.from_dict(cfg.to_dict())
     resolved.data.channels = int(data.images.shape[1])
