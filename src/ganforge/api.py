@@ -5,9 +5,12 @@ import re
 from pathlib import Path
 
 from .config import RunConfig
-from .data import data_name
+from .data import data_name, is_data_path
+from .errors import DataError
 from .generator import class_labels, generate, load_generator, load_run_config  # noqa: F401  (the public API)
 from .train.loop import TrainResult, check_run, fit, prepare  # noqa: F401  (check_run: for the CLI)
+from .train.runfolder import (OVERWRITE_REMOVES, RunFolderError, check_out_dir, clear_run,  # noqa: F401
+                              make_run_dir, resume_dir)
 
 RUNS_ROOT = Path("runs")
 
@@ -20,21 +23,40 @@ def new_run_dir(cfg: RunConfig, root: str | Path = RUNS_ROOT) -> Path:
     return root / f"{max(numbers, default=-1) + 1:05d}-{slug}"
 
 
-def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = False,
+def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = False, overwrite: bool = False,
           progress: bool = True, log=print) -> TrainResult:
     """Train a GAN as ``config`` describes.
 
-    out: the run folder; default the next ``runs/NNNNN-<preset>-<data>/``.
-    resume: continue the run in ``out`` from its checkpoint, exactly.
+    out: the run folder; default the next ``runs/NNNNN-<preset>-<data>/``. A new run never
+        writes into a folder that holds files: it must not exist yet or be empty, unless
+        ``overwrite`` (else RunFolderError).
+    resume: continue the run in ``out`` (its folder, or its checkpoint.pt) exactly. Its data may
+        be given by another path, but must be the same images (checked by content).
+    overwrite: first delete the ganforge files of the run already in ``out`` (config.json,
+        log.jsonl, checkpoints, samples/step-*.png, progress.gif, losses.png, tensorboard/); other
+        files in it are left alone.
     """
     if resume:
         if out is None:
             raise ValueError("resume=True needs the run folder as out")
+        if overwrite:
+            raise RunFolderError("--overwrite: cannot be combined with --resume (a resume continues the run "
+                                 "in its folder; to start afresh, drop --resume)")
+        run_dir = resume_dir(out)
+        source = config.data.source
+        if is_data_path(source) and not Path(source).expanduser().exists():
+            raise DataError(f"--data {source}: the run's data is not there any more (if it moved, pass "
+                            f"--data NEW_PLACE; resuming checks that it holds the same images)")
         data, resolved = prepare(config, progress)
-        return fit(resolved, Path(out), resume=True, progress=progress, data=data, log=log,
+        return fit(resolved, run_dir, resume=True, progress=progress, data=data, log=log,
                    evaluator=training_evaluator(resolved, log))
+    if out is not None:
+        check_out_dir(out, overwrite=overwrite)
     data, resolved = prepare(config, progress)
     run_dir = Path(out) if out is not None else new_run_dir(resolved)
+    if overwrite:
+        clear_run(run_dir)
+    make_run_dir(run_dir)
     return fit(resolved, run_dir, progress=progress, data=data, log=log, evaluator=training_evaluator(resolved, log))
 
 

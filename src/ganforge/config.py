@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -160,7 +161,8 @@ class RunConfig:
         return cfg
 
     def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        # strict JSON: validate() refuses non-finite values, so a valid config always saves
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
@@ -195,21 +197,33 @@ def field_docs() -> dict[str, FieldDoc]:
             for section, typ in _SECTION_TYPES.items() for f in dataclasses.fields(typ)}
 
 
+# Keys of a run's config.json that describe the run rather than set anything: read_config_json
+# drops them, so a run's config.json is a valid --config file.
+RUN_RECORD_KEYS = ("training_state", "data_fingerprint")
+
+
 def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]:
     """The settings in a config file (a run's config.json); errors name ``flag`` and the file.
 
     A run's config.json also records its ``training_state`` (what training changed, such as
-    halved learning rates): that describes the run, it is not a setting, so it is left out.
+    halved learning rates) and its ``data_fingerprint``: those describe the run, they are not
+    settings, so they are left out.
     """
+    p = Path(path)
     try:
-        d = json.loads(Path(path).read_text())
+        d = json.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{flag}: {path}: no such file") from None
-    except json.JSONDecodeError as e:
+    except IsADirectoryError:
+        raise ConfigError(f"{flag}: {path}: is a folder (give a JSON file, such as a run's config.json)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{flag}: {path}: not valid JSON ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"{flag}: {path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(d, dict):
         raise ConfigError(f"{flag}: {path}: expected a JSON object like a run's config.json")
-    d.pop("training_state", None)
+    for key in RUN_RECORD_KEYS:
+        d.pop(key, None)
     return d
 
 
@@ -244,43 +258,72 @@ def _coerce(value: Any, current: Any, typ: Any, where: str) -> Any:
     return value
 
 
-def apply_dict(cfg: RunConfig, d: dict[str, Any]) -> RunConfig:
-    """Overwrite fields of ``cfg`` from a nested dict (as in config.json). Unknown keys are errors."""
+def apply_dict(cfg: RunConfig, d: dict[str, Any], where: str | None = None) -> RunConfig:
+    """Overwrite fields of ``cfg`` from a nested dict (as in config.json). Unknown keys are errors.
+
+    where: where the dict came from, e.g. ``"--config my.json"``; errors then name it and the
+        field (``--config my.json: optim.lr_d: ...``) instead of a flag the user never typed.
+    """
     for key, value in d.items():
         if key == "preset":
             cfg.preset = str(value)
             continue
         section = getattr(cfg, key, None)
         if not dataclasses.is_dataclass(section) or not isinstance(value, dict):
-            raise ConfigError(f"unknown config section {key!r}")
+            raise ConfigError(f"{where + ': ' if where else ''}unknown config section {key!r} "
+                              f"(known: preset, {', '.join(_SECTION_TYPES)})")
         for name, v in value.items():
-            set_field(cfg, f"{key}.{name}", v)
+            set_field(cfg, f"{key}.{name}", v, where=f"{where}: {key}.{name}" if where else None)
     return cfg
 
 
-def set_field(cfg: RunConfig, dotted: str, value: Any) -> None:
-    """Set one field by its dotted name, e.g. ``set_field(cfg, "optim.lr_d", "1e-4")``."""
+def set_field(cfg: RunConfig, dotted: str, value: Any, where: str | None = None) -> None:
+    """Set one field by its dotted name, e.g. ``set_field(cfg, "optim.lr_d", "1e-4")``.
+
+    where: how errors name the value's origin; default ``--set DOTTED`` for an unknown name and
+        the field's flag for a bad value.
+    """
     parts = dotted.split(".")
     if len(parts) != 2:
-        raise ConfigError(f"--set {dotted}: expected SECTION.FIELD, e.g. optim.lr_d")
+        raise ConfigError(f"{where or '--set ' + dotted}: expected SECTION.FIELD, e.g. optim.lr_d")
     section_name, name = parts
     section = getattr(cfg, section_name, None)
     if not dataclasses.is_dataclass(section):
-        raise ConfigError(f"--set {dotted}: unknown section {section_name!r}")
+        raise ConfigError(f"{where or '--set ' + dotted}: unknown section {section_name!r} "
+                          f"(known: {', '.join(_SECTION_TYPES)})")
     fields = {f.name: f for f in dataclasses.fields(section)}
     if name not in fields:
         known = ", ".join(sorted(fields))
-        raise ConfigError(f"--set {dotted}: unknown field {name!r} (known: {known})")
-    where = field_flag(section_name, name)
-    setattr(section, name, _coerce(value, getattr(section, name), fields[name].type, where))
+        raise ConfigError(f"{where or '--set ' + dotted}: unknown field {name!r} (known: {known})")
+    setattr(section, name, _coerce(value, getattr(section, name), fields[name].type,
+                                   where or field_flag(section_name, name)))
 
 
-def validate(cfg: RunConfig) -> RunConfig:
-    """Check ranges and choices; raise ConfigError naming the flag."""
+def field_label(dotted: str, where: dict[str, str] | None = None) -> str:
+    """How an error names field ``dotted``: ``where[dotted]`` (where its value came from, such
+    as ``--config my.json: optim.lr_d``) when given, else the field's flag."""
+    if where and dotted in where:
+        return where[dotted]
+    return field_flag(*dotted.split("."))
+
+
+def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
+    """Check ranges and choices; raise ConfigError naming the flag.
+
+    where: dotted field -> where its value came from (see :func:`field_label`), for errors about
+        a value the user did not give by its flag (a config file, ``--set``, a hidden field).
+    """
 
     def need(ok: bool, section: str, name: str, msg: str) -> None:
         if not ok:
-            raise ConfigError(f"{field_flag(section, name)}: {msg} (got {getattr(getattr(cfg, section), name)!r})")
+            label = field_label(f"{section}.{name}", where)
+            raise ConfigError(f"{label}: {msg} (got {getattr(getattr(cfg, section), name)!r})")
+
+    # No setting wants inf or nan, and a run's config.json is strict JSON (no Infinity/NaN tokens).
+    for section in _SECTION_TYPES:
+        for f in dataclasses.fields(getattr(cfg, section)):
+            value = getattr(getattr(cfg, section), f.name)
+            need(not isinstance(value, float) or math.isfinite(value), section, f.name, "must be a finite number")
 
     d, m, lo, o, t = cfg.data, cfg.model, cfg.loss, cfg.optim, cfg.train
     need(d.size is None or 4 <= d.size <= 1024, "data", "size", "must be between 4 and 1024")

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         print(f"ganforge {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        # a second Ctrl-C or SIGTERM while stopping (see train.loop.StopNow) says which it was
+        signum = getattr(e, "signum", None)
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + signum if signum else EXIT_INTERRUPTED

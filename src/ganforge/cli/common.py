@@ -7,7 +7,7 @@ import argparse
 from ..errors import GanforgeError
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT; a run stopped by SIGTERM exits 143 (128 + the signal)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..config import RunConfig, apply_dict, field_docs, read_config_json, set_field
-from ..errors import GanforgeError
+from ..config import RunConfig, apply_dict, field_docs, field_flag, read_config_json, set_field
+from ..errors import ConfigError, GanforgeError
 from .common import EXIT_INTERRUPTED, _Formatter, _run_class, _truncation
 
 SECTIONS = {
@@ -22,8 +22,14 @@ SECTIONS = {
 # Fields the train command does not expose as flags (split is for evaluation; num_classes is resolved).
 HIDDEN = {("data", "split"), ("model", "num_classes")}
 # On --resume, only these may change: they do not alter what is computed.
-RESUME_OK = {"train.steps", "train.epochs", "train.minutes", "train.device", "train.sample_every",
-             "train.checkpoint_every", "train.log_every"}
+RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.device", "train.sample_every",
+                   "train.checkpoint_every", "train.log_every")  # (in the order messages list them)
+RESUME_OK = set(RESUME_OK_ORDER)
+# ...and these may name the same data in another place: the run checks it holds the same images.
+RESUME_SAME_DATA = {"data.source", "data.data_dir"}
+# What --overwrite deletes (ganforge.train.runfolder.RUN_FILES; a test keeps the two in step).
+OVERWRITE_REMOVES = ("config.json, log.jsonl, checkpoint.pt, best.pt, latent_mean.pt, progress.gif, "
+                     "losses.png, samples/step-*.png and tensorboard/")
 
 
 METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "--arch": "NAME", "--init": "NAME",
@@ -55,19 +61,28 @@ def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="train a GAN (or resume one)", formatter_class=_Formatter,
                        description="Train a GAN. Settings come from --preset, then --config FILE, then flags.\n"
                                    "A run folder gets config.json, log.jsonl, samples/, progress.gif, losses.png\n"
-                                   "and checkpoint.pt. Ctrl-C saves a checkpoint; --resume RUN continues exactly.\n"
-                                   "Defaults of the flags below come from the preset: see them with --dry-run.",
+                                   "and checkpoint.pt. Ctrl-C (exit 130) or SIGTERM (exit 143) saves a checkpoint;\n"
+                                   "--resume RUN continues exactly. A new run never writes into a folder that\n"
+                                   "holds files (see --overwrite). Defaults of the flags below come from the\n"
+                                   "preset: see them with --dry-run.",
                        epilog="examples:\n"
                               "  ganforge train --minutes 5\n"
                               "  ganforge train --preset tf-tutorial --data mnist --epochs 50\n"
                               "  ganforge train --data ./my_images --size 64 --channels 3 --steps 20000\n"
                               "  ganforge train --resume runs/00000-dcgan-fashion-mnist --steps 5000")
-    t.add_argument("--preset", default="dcgan", help="named recipe; see 'ganforge presets' (default: dcgan)")
+    t.add_argument("--preset", default=None, help="named recipe; see 'ganforge presets' (default: dcgan)")
     t.add_argument("--config", metavar="FILE", help="JSON config (as in a run's config.json) applied after the preset")
     t.add_argument("--set", metavar="SECTION.FIELD=VALUE", action="append", default=[],
                    help="set any config field, e.g. --set optim.lr_d=1e-4 (repeatable)")
-    t.add_argument("--out", metavar="RUN_DIR", help="run folder (default: the next runs/NNNNN-<preset>-<data>/)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoint")
+    t.add_argument("--out", metavar="RUN_DIR", help="run folder, new or empty (default: the next "
+                                                    "runs/NNNNN-<preset>-<data>/)")
+    t.add_argument("--overwrite", action="store_true",
+                   help=f"train into an --out folder that already holds files: first delete the old run's "
+                        f"{OVERWRITE_REMOVES} there; other files are left alone")
+    t.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this run (its folder, or its checkpoint.pt) where its checkpoint stopped; "
+                        "only --steps, --epochs, --minutes, --device, --sample-every, --checkpoint-every and "
+                        "--log-every may change (--data may name the same images in a new place)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     _config_flags(t)
@@ -98,44 +113,103 @@ def add_parsers(sub) -> None:
 
 
 # --------------------------------------------------------------------------- train
-def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """Dotted field -> value for every config flag the user gave, then every --set."""
+def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str]]:
+    """Dotted field -> value for every config flag the user gave, then every --set; and dotted
+    field -> how errors name it (the flag, or ``--set FIELD``)."""
     out = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg.")}
+    where = {k: field_flag(*k.split(".")) for k in out}
     for item in args.set:
         if "=" not in item:
             raise GanforgeError(f"--set {item}: expected SECTION.FIELD=VALUE")
         key, value = item.split("=", 1)
-        out[key.strip()] = value.strip()
-    return out
+        key = key.strip()
+        out[key] = value.strip()
+        where[key] = f"--set {key}"
+    return out, where
+
+
+def _config_file_labels(d: dict[str, Any], path: str) -> dict[str, str]:
+    """Dotted field -> ``--config FILE: FIELD`` for every field a config file sets."""
+    return {f"{section}.{name}": f"--config {path}: {section}.{name}"
+            for section, fields in d.items() if isinstance(fields, dict) for name in fields}
+
+
+def _show(value: Any) -> str:
+    return "none" if value is None else repr(value) if isinstance(value, str) else str(value)
+
+
+def _check_resume(args: argparse.Namespace, cfg: RunConfig, overrides: dict[str, Any],
+                  where: dict[str, str]) -> None:
+    """What --resume accepts: the length, device and output-frequency flags (RESUME_OK); any other
+    flag only when it equals the stored value; --data/--data-dir naming the same data elsewhere
+    (the run checks the images). --preset, --config, --out and --overwrite are refused."""
+    for flag, given, why in (("--preset", args.preset, "the preset is the run's"),
+                             ("--config", args.config, "the settings are the run's"),
+                             ("--out", args.out, f"a resumed run writes into its own folder, {args.resume}"),
+                             ("--overwrite", args.overwrite, "a resume continues the run; it deletes nothing")):
+        if given:
+            raise ConfigError(f"{flag}: cannot be used with --resume ({why}; drop {flag}, or start a new run "
+                              f"without --resume)")
+    probe = RunConfig.from_dict(cfg.to_dict())
+    changed = []
+    for key, value in overrides.items():
+        set_field(probe, key, value, where=where[key])
+        section, name = key.split(".")
+        stored, given = getattr(getattr(cfg, section), name), getattr(getattr(probe, section), name)
+        if key in RESUME_OK or given == stored or (key in RESUME_SAME_DATA and _may_be_same_data(key, stored, given)):
+            continue
+        changed.append((where[key], _show(stored), _show(given)))
+    if changed:
+        labels, stored, given = zip(*changed)
+        can = ", ".join(field_flag(*k.split(".")) for k in RESUME_OK_ORDER)
+        raise ConfigError(f"{', '.join(labels)}: cannot change on resume (the run has {' and '.join(stored)}, given "
+                          f"{' and '.join(given)}; only {can} can: start a new run to change the rest)")
+
+
+def _may_be_same_data(key: str, stored: str | None, given: str | None) -> bool:
+    """Whether --data/--data-dir on resume may name the run's data in another way: any path may
+    (training checks that it holds the same images); a dataset name must be the run's dataset."""
+    from ..data import is_data_path, source_name
+
+    if key == "data.data_dir" or is_data_path(given or ""):
+        return True
+    return source_name(given) == source_name(stored or "")  # an alias of the run's dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .. import api
     from ..presets import get_preset
 
-    overrides = _overrides(args)
+    overrides, where = _overrides(args)
     if args.resume:
-        run_dir = Path(args.resume)
+        run_dir = api.resume_dir(args.resume)
         cfg = api.load_run_config(run_dir)
-        changed = sorted(set(overrides) - RESUME_OK)
-        if changed or args.config:
-            what = ", ".join(changed) or "--config"
-            raise GanforgeError(f"--resume: {what} cannot change on resume (only the length, device and "
-                                f"output frequency can); start a new run instead")
+        _check_resume(args, cfg, overrides, where)
     else:
-        cfg = get_preset(args.preset)
+        if args.overwrite and not args.out:
+            raise ConfigError("--overwrite: needs --out RUN_DIR (the default run folder is always a new one)")
+        cfg = get_preset(args.preset or "dcgan")
         if args.config:
-            apply_dict(cfg, read_config_json(args.config))
+            settings = read_config_json(args.config)
+            apply_dict(cfg, settings, where=f"--config {args.config}")
+            where = {**_config_file_labels(settings, args.config), **where}
     for key, value in overrides.items():
-        set_field(cfg, key, value)
-    api.check_run(cfg)
+        set_field(cfg, key, value, where=where[key])
+    for key in HIDDEN:  # a hidden field the user did not set is named by its place in the config
+        where.setdefault(".".join(key), f"config field {'.'.join(key)}")
+    api.check_run(cfg, where)
     if args.dry_run:
         print(json.dumps(cfg.to_dict(), indent=2))
         return 0
 
-    result = api.train(cfg, args.resume or args.out, resume=bool(args.resume), progress=not args.no_progress)
+    if args.resume:
+        result = api.train(cfg, run_dir, resume=True, progress=not args.no_progress)
+    else:
+        result = api.train(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
     run = result.run_dir
-    print(f"\n{'stopped' if result.interrupted else 'finished'} at step {result.steps}. Run folder: {run}/")
+    how = f"stopped by {result.stop_signal.name}" if result.stop_signal else \
+        "stopped" if result.interrupted else "finished"
+    print(f"\n{how} at step {result.steps}. Run folder: {run}/")
     print(f"  samples     {result.samples}   (the fixed noise batch, last step)")
     if result.gif:
         print(f"  progress    {result.gif}   (the same batch over training)")
@@ -144,6 +218,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"  checkpoint  {result.checkpoint}")
     print(f"  continue    ganforge train --resume {run} --steps N")
     print(f"  generate    ganforge generate {run} -n 64 --out grid.png")
+    if result.stop_signal:
+        return 128 + int(result.stop_signal)  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
     return EXIT_INTERRUPTED if result.interrupted else 0
 
 

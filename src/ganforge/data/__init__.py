@@ -10,6 +10,8 @@ with a one-line message naming the file and the fix.
 """
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -23,8 +25,8 @@ from .download import cache_dir
 from .sources import SOURCES, DataSource, evaluator_for, find_source, known_names, register_source, source_name
 from .transform import convert_channels, resize_square, select
 
-__all__ = ["ImageData", "load_data", "data_name", "cache_dir", "to_model_range",
-           "from_model_range", "DATASETS", "SOURCES", "DataSource", "register_source", "find_source",
+__all__ = ["ImageData", "load_data", "data_name", "absolute_data_paths", "is_data_path", "cache_dir",
+           "to_model_range", "from_model_range", "DATASETS", "SOURCES", "DataSource", "register_source", "find_source",
            "source_name", "evaluator_for"]
 
 ARRAY_SUFFIXES = (".npy", ".npz")
@@ -75,6 +77,25 @@ def data_name(cfg: DataConfig) -> str:
     stem = (p.resolve().name if p.is_dir() or p.name in ("", ".", "..") else
             p.stem if p.suffix.lower() in ARRAY_SUFFIXES else p.name)
     return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip("-.") or "data"
+
+
+def is_data_path(source: str) -> bool:
+    """Whether ``source`` names a file or folder rather than a registered dataset."""
+    return find_source(source) is None
+
+
+def _absolute(path: str) -> str:
+    # absolute and normalised, but symlinks kept: the path the user chose, from anywhere
+    return os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+
+
+def absolute_data_paths(cfg: DataConfig) -> DataConfig:
+    """A copy of ``cfg`` whose data paths are absolute: ``source`` when it is a folder or array
+    file (a dataset name stays a name) and ``data_dir``. A run stores its config this way, so
+    it can be resumed, evaluated and searched from any working directory."""
+    source = _absolute(cfg.source) if is_data_path(cfg.source) else cfg.source
+    data_dir = _absolute(cfg.data_dir) if cfg.data_dir else cfg.data_dir
+    return dataclasses.replace(cfg, source=source, data_dir=data_dir)
 
 
 def load_data(cfg: DataConfig, default_size: int | None = None, progress: bool = True) -> ImageData:

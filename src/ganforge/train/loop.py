@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ..config import RunConfig, validate
-from ..data import ImageData, load_data
+from ..config import RunConfig, field_label, validate
+from ..data import ImageData, absolute_data_paths, is_data_path, load_data
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..generator import latents
@@ -26,7 +26,8 @@ from ..losses import LOSSES
 from ..models import ARCHS
 from .context import RunContext
 from .diagnostics import Diagnostics, batch_diversity
-from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log, write_loss_plot, write_progress_gif
+from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
+from .runfolder import BEST_NAME, TENSORBOARD_DIR, check_same_data, data_fingerprint
 from .trainer import GANTrainer, StepStats
 
 Evaluator = Callable[[Callable[[int], torch.Tensor]], dict]  # (sampler: n -> uint8 images) -> metrics; has .protocol
@@ -72,6 +73,7 @@ class TrainResult:
     plot: Path | None
     checkpoint: Path
     img_per_s: float
+    stop_signal: signal.Signals | None = None  # SIGINT or SIGTERM when a signal stopped the run
 
 
 def seed_everything(seed: int) -> None:
@@ -80,21 +82,32 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def check_run(cfg: RunConfig) -> RunConfig:
+def check_run(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     """:func:`~ganforge.config.validate` plus what only the registries know: the architecture and
-    loss exist, and the combination can be built. Raises ConfigError naming the flag."""
-    validate(cfg)
+    loss exist, and the combination can be built. Raises ConfigError naming the flag, or where
+    the value came from (``where``: dotted field -> a label such as ``--config FILE: loss.loss``)."""
+    validate(cfg, where)
+
+    def label(dotted: str) -> str:
+        return field_label(dotted, where)
+
     if cfg.loss.loss not in LOSSES:
-        raise ConfigError(f"--loss: must be one of {', '.join(LOSSES)} (got {cfg.loss.loss!r})")
+        raise ConfigError(f"{label('loss.loss')}: must be one of {', '.join(LOSSES)} (got {cfg.loss.loss!r})")
     if cfg.model.arch not in ARCHS:
-        raise ConfigError(f"--arch: unknown architecture {cfg.model.arch!r} (known: {', '.join(ARCHS)})")
+        raise ConfigError(f"{label('model.arch')}: unknown architecture {cfg.model.arch!r} "
+                          f"(known: {', '.join(ARCHS)})")
     if cfg.model.conditional and not ARCHS[cfg.model.arch].conditional:
         can = ", ".join(n for n, s in ARCHS.items() if s.conditional)
-        raise ConfigError(f"--conditional: architecture {cfg.model.arch!r} has no class-conditional form "
-                          f"(use --arch {can})")
+        raise ConfigError(f"{label('model.conditional')}: architecture {cfg.model.arch!r} has no "
+                          f"class-conditional form (use --arch {can})")
     if cfg.model.conditional and cfg.tricks.replay_size:
-        raise ConfigError("--replay-size: experience replay does not keep class labels; it cannot be used "
-                          "with --conditional")
+        raise ConfigError(f"{label('tricks.replay_size')}: experience replay does not keep class labels; it "
+                          f"cannot be used with --conditional")
+    if cfg.data.split != "train" and is_data_path(cfg.data.source):
+        # (a hidden field: named by where it was set, never by a flag `train` does not have)
+        raise ConfigError(f"{(where or {}).get('data.split', 'data.split')}: "
+                          f"{cfg.data.source} is a folder or array file, which has one split only "
+                          f"(got {cfg.data.split!r}; set data.split to train)")
     return cfg
 
 
@@ -104,6 +117,7 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
     check_run(cfg)
     data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=progress)
     resolved = RunConfig.from_dict(cfg.to_dict())
+    resolved.data = absolute_data_paths(resolved.data)  # the run can be resumed from anywhere
     resolved.data.channels = int(data.images.shape[1])
     resolved.data.size = int(data.images.shape[2])
     resolved.model.num_classes = 0
@@ -174,8 +188,14 @@ class _Loop:
         self.fixed_diversity: float | None = None
         self.rollbacks = 0
         self.best_fd = math.inf
+        # which data this is, by content: a resume may name it by another path, not other images
+        self.data_fingerprint = data_fingerprint(data.images)
         if resume:
             ckpt = load_checkpoint(self.ckpt_path)
+            check_same_data(ckpt.get("data_fingerprint"), self.data_fingerprint, cfg.data.source)
+            if "data_fingerprint" not in ckpt and ckpt["config"]["data"]["source"] != cfg.data.source:
+                log(f"note: this run predates data fingerprints, so {cfg.data.source} cannot be checked "
+                    f"against the data it was trained on ({ckpt['config']['data']['source']})")
             self.restore(ckpt)
             self.best_fd = float(ckpt.get("best_fd", math.inf))
             ctx.write(truncate_log, run_dir, self.trainer.step)
@@ -191,6 +211,7 @@ class _Loop:
             "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
             "img_channels": int(self.images.shape[1]), "img_size": int(self.images.shape[2]),
             "class_names": list(self.data.class_names or []), "best_fd": self.best_fd,
+            "data_fingerprint": self.data_fingerprint,
         }
         if self.diagnostics is not None:
             state["diagnostics"] = self.diagnostics.state_dict()
@@ -209,7 +230,8 @@ class _Loop:
 
     def save_config(self) -> None:
         """config.json: the config as asked for, and beside it what training has changed since."""
-        self.ctx.write(save_run_config, self.cfg, self.trainer.state.to_dict(), self.run_dir / CONFIG_NAME)
+        self.ctx.write(save_run_config, self.cfg, self.trainer.state.to_dict(), self.run_dir / CONFIG_NAME,
+                       self.data_fingerprint)
 
     # -- metrics during training
     def open_tensorboard(self):
@@ -217,7 +239,7 @@ class _Loop:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:  # TensorBoard is optional: log.jsonl has everything
             return None
-        return SummaryWriter(str(self.run_dir / "tensorboard"))
+        return SummaryWriter(str(self.run_dir / TENSORBOARD_DIR))
 
     def evaluate(self, step: int) -> None:
         """Metrics of G_ema (else G) against the real data; log them and keep best.pt by FD."""
@@ -233,7 +255,7 @@ class _Loop:
         note = ""
         if fd < self.best_fd:
             self.best_fd = fd
-            self.checkpoint(self.run_dir / "best.pt")
+            self.checkpoint(self.run_dir / BEST_NAME)
             note = " (best so far: best.pt)"
         self.monitor.write(f"step {step}: FD {fd:.3f}, KID {metrics.get('kid', math.nan):.4f}, "
                            f"precision {metrics.get('precision', math.nan):.3f}, "
@@ -340,18 +362,20 @@ class _Loop:
                         self.evaluate(s)
                     if s % t.checkpoint_every == 0 and tr.step == s:  # (not right after a rollback)
                         self.checkpoint()
+                        self.monitor.figures()  # so a killed run has them too (rate-limited)
             finally:
                 self.monitor.close()
             interrupted = ctx.agree(stop.requested)
             if interrupted:
-                self.log(f"interrupted at step {tr.step}: saving a checkpoint before exiting")
+                by = f" by {stop.signal.name}" if stop.signal is not None else ""
+                self.log(f"interrupted{by} at step {tr.step}: saving a checkpoint before exiting")
         final = self.samples(tr.step)
         path = self.checkpoint()
-        gif = ctx.write(write_progress_gif, self.run_dir)
-        plot = ctx.write(write_loss_plot, self.run_dir)
+        gif, plot = self.monitor.figures(force=True)
         if self.tensorboard is not None:
             self.tensorboard.close()
-        return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s)
+        return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s,
+                           stop_signal=stop.signal)
 
     def log_record(self, step: int, now: float, img_per_s: float) -> dict[str, Any]:
         """Means over the log interval: the one host-device sync per interval."""
@@ -384,18 +408,29 @@ def _weights_finite(trainer: GANTrainer) -> bool:
     return all(bool(torch.isfinite(p).all()) for m in (trainer.G, trainer.D) for p in m.parameters())
 
 
+class StopNow(KeyboardInterrupt):
+    """A second stop signal: stop at once. ``signum`` says which (the CLI exits with 128 + it)."""
+
+    def __init__(self, signum: int):
+        super().__init__()
+        self.signum = signum
+
+
 class GracefulStop:
     """Turns the first Ctrl-C (or SIGTERM) into a request to stop after the current step, so the
-    checkpoint written on the way out is a consistent one; a second Ctrl-C stops at once."""
+    checkpoint written on the way out is a consistent one; a second one stops at once (StopNow).
+    ``signal`` is the first signal received (None while there is none)."""
 
     def __init__(self):
         self.requested = False
+        self.signal: signal.Signals | None = None
         self._old: dict[int, Any] = {}
 
     def _handle(self, signum, frame):
         if self.requested:
-            raise KeyboardInterrupt
+            raise StopNow(signum)
         self.requested = True
+        self.signal = signal.Signals(signum)
 
     def __enter__(self) -> "GracefulStop":
         import threading

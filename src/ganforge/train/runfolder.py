@@ -1,0 +1,159 @@
+"""The run folder's rules: a new run starts in a new or empty folder (or one the user said to
+overwrite), a resume names a run that is there, and a resumed run sees the data it started on.
+
+What a run writes, by name, is :data:`RUN_FILES`; ``--overwrite`` deletes exactly those.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..checkpoint import CHECKPOINT_NAME
+from ..errors import DataError, GanforgeError
+from ..generator import LATENT_MEAN_NAME
+from .monitor import CONFIG_NAME, GIF_NAME, LOG_NAME, PLOT_NAME, SAMPLES_DIR
+
+BEST_NAME = "best.pt"
+TENSORBOARD_DIR = "tensorboard"
+# Everything ganforge puts in a run folder: what --overwrite deletes (nothing else), and what
+# marks a folder as holding a run.
+RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME, BEST_NAME, LATENT_MEAN_NAME, GIF_NAME, PLOT_NAME)
+RUN_DIRS = (SAMPLES_DIR, TENSORBOARD_DIR)
+OVERWRITE_REMOVES = ", ".join((*RUN_FILES, f"{SAMPLES_DIR}/step-*.png", f"{TENSORBOARD_DIR}/"))
+
+
+class RunFolderError(GanforgeError):
+    """A run folder cannot be used as asked: it holds another run, is a file, or cannot be written."""
+
+
+def _run_entries(run_dir: Path) -> list[Path]:
+    """The ganforge files and folders present in ``run_dir``."""
+    return [run_dir / n for n in (*RUN_FILES, *RUN_DIRS) if (run_dir / n).exists()]
+
+
+def _some(names: list[str], k: int = 3) -> str:
+    return ", ".join(names[:k]) + (", ..." if len(names) > k else "")
+
+
+def check_out_dir(out: str | Path, *, overwrite: bool = False, flag: str = "--out") -> Path:
+    """Check that a new run may write into ``out``; nothing is created or deleted.
+
+    A folder that does not exist yet, or is empty, is fine. One with files in it is refused
+    unless ``overwrite`` (see :func:`clear_run`). A file, or a place that cannot be written,
+    is refused. Raises RunFolderError naming ``flag``.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunFolderError(f"{flag} {out}: is a file, not a folder (give a new folder name)")
+    if out.is_dir():
+        entries = sorted(p.name for p in out.iterdir())
+        if entries and not overwrite:
+            held = [p.name for p in _run_entries(out)]
+            if held:
+                raise RunFolderError(
+                    f"{flag} {out}: this folder already holds a run ({_some(held)}) and a new run never "
+                    f"writes into one (continue it with --resume {out}, or start afresh there with "
+                    f"--overwrite, which deletes that run's files)")
+            raise RunFolderError(
+                f"{flag} {out}: this folder is not empty ({_some(entries)}) and holds no ganforge run "
+                f"(give a new or empty folder, or add --overwrite to train into it beside those files)")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise RunFolderError(f"{flag} {out}: cannot write in this folder (permission denied; "
+                                 f"give a folder you can write to)")
+        return out
+    # Not there yet: the nearest existing ancestor must be a folder we can write in.
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunFolderError(f"{flag} {out}: {parent} is a file, so no folder can be made there "
+                             f"(give another place)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{flag} {out}: cannot create the folder: {parent} is not writable "
+                             f"(give a folder you can write to)")
+    return out
+
+
+def make_run_dir(out: Path, flag: str = "--out") -> Path:
+    """Create ``out`` (and its parents); an OSError becomes a one-line RunFolderError."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunFolderError(f"{flag} {out}: cannot create the folder ({e.strerror or e}; "
+                             f"give a folder you can write to)") from None
+    return out
+
+
+def clear_run(run_dir: str | Path) -> list[str]:
+    """Delete the ganforge files of the run in ``run_dir`` (``--overwrite``): :data:`RUN_FILES`,
+    ``samples/step-*.png`` and ``tensorboard/``, and the temp files of writes to them. Other
+    files are left alone. Returns the names removed."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    removed = []
+    for name in RUN_FILES:
+        for p in [run_dir / name, *run_dir.glob(f".{name}.tmp*")]:
+            if p.is_file() or p.is_symlink():
+                p.unlink()
+                removed.append(p.name)
+    samples = run_dir / SAMPLES_DIR
+    if samples.is_dir():
+        for p in samples.glob("step-*.png"):
+            p.unlink()
+            removed.append(f"{SAMPLES_DIR}/{p.name}")
+        if not any(samples.iterdir()):
+            samples.rmdir()
+    tb = run_dir / TENSORBOARD_DIR
+    if tb.is_dir():
+        shutil.rmtree(tb)
+        removed.append(f"{TENSORBOARD_DIR}/")
+    return removed
+
+
+def resume_dir(path: str | Path, flag: str = "--resume") -> Path:
+    """The run folder to resume from ``path``: the folder itself, or the folder of its checkpoint.pt."""
+    p = Path(path)
+    if p.is_file():
+        if p.name == CHECKPOINT_NAME:
+            return p.parent
+        raise RunFolderError(f"{flag} {p}: give the run folder (a resume continues from the folder's "
+                             f"{CHECKPOINT_NAME} and writes there)")
+    if not p.exists():
+        raise RunFolderError(f"{flag} {p}: no such run folder")
+    if not (p / CHECKPOINT_NAME).is_file():
+        raise RunFolderError(f"{flag} {p}: no {CHECKPOINT_NAME} in this folder (is it a ganforge run folder?)")
+    return p
+
+
+# --------------------------------------------------------------------------- the data a run saw
+FINGERPRINT_IMAGES = 64
+
+
+def data_fingerprint(images) -> dict[str, Any]:
+    """A small record that tells data sets apart: the image count, the image shape, and the
+    sha256 of up to 64 images spread evenly over the set (uint8 N,C,H,W, as training sees them)."""
+    n = int(images.shape[0])
+    k = min(FINGERPRINT_IMAGES, n)
+    idx = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)})
+    sample = images[idx].contiguous().cpu().numpy()
+    return {"n": n, "shape": [int(s) for s in images.shape[1:]], "sampled": len(idx),
+            "sha256": hashlib.sha256(sample.tobytes()).hexdigest()}
+
+
+def check_same_data(stored: dict[str, Any] | None, current: dict[str, Any], source: str) -> None:
+    """Refuse to resume on other data than the run started on (a DataError saying what differs)."""
+    if not stored or stored == current:
+        return
+    shape = lambda fp: "x".join(str(s) for s in fp["shape"])  # noqa: E731
+    if stored["n"] != current["n"] or stored["shape"] != current["shape"]:
+        what = (f"the run was trained on {stored['n']} images of {shape(stored)}, "
+                f"this is {current['n']} images of {shape(current)}")
+    else:
+        what = (f"same count ({current['n']}) and shape ({shape(current)}), but other images: the hash of "
+                f"{current['sampled']} images spread over the set differs")
+    raise DataError(f"--data {source}: not the data this run was trained on ({what}; give the run's own "
+                    f"data with --data, or start a new run)")
