@@ -5,15 +5,21 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts saved
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import pickle
 import random
+import shutil
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from .device import resolve_device
 from .errors import CheckpointError
+from .images import DISK_FULL, remove_stale_temps, temp_path
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
@@ -49,13 +55,47 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
-    """Write ``state`` to ``path`` atomically (temp file + rename), so a crash never leaves half a file."""
+    """Write ``state`` to ``path`` atomically (temp file + rename), so a crash never leaves half a file.
+
+    Temp files of earlier writes that were killed half-way (``.NAME.tmp-PID`` of a process that no
+    longer runs) are removed first. A full disk (or a file-size limit) leaves the previous
+    checkpoint intact and no temp file, and raises CheckpointError saying so.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"format": FORMAT, "version": VERSION, **state}, tmp)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"{path.parent}: cannot create the run folder ({e.strerror or e})") from None
+    remove_stale_temps(path)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "wb") as f:
+            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if _disk_full(e, path.parent):
+            raise CheckpointError(f"{path.parent}: the disk is full; the checkpoint was not saved and the previous "
+                                  f"{path.name} (if any) is intact (free some space, then resume)") from None
+        if isinstance(e, OSError):
+            raise CheckpointError(f"{path}: cannot write the checkpoint ({e.strerror or e})") from None
+        raise
     return path
+
+
+def _disk_full(e: BaseException, folder: Path) -> bool:
+    """Whether a failed write ran out of room. torch's C++ writer reports write errors as a
+    RuntimeError without errno, so for those ask the file system how much room is left."""
+    for err in (e, e.__cause__, e.__context__):
+        if isinstance(err, OSError) and err.errno in DISK_FULL:
+            return True
+    if isinstance(e, RuntimeError) and "write" in str(e).lower():
+        try:
+            return shutil.disk_usage(folder).free < 1 << 20
+        except OSError:
+            return False
+    return False
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -72,15 +112,81 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a ganforge checkpoint (file or run folder). Anything else raises CheckpointError."""
+    """Read a ganforge checkpoint (file or run folder). Anything else raises CheckpointError.
+
+    The file is always read onto the CPU (with ``weights_only=True``: plain data, never code);
+    its tensors are then moved to ``map_location`` if that is not the CPU (an absent CUDA device
+    raises ConfigError naming --device before the file is read).
+    """
+    device = resolve_device(str(map_location))
     p = resolve_checkpoint(path)
-    try:
-        ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:  # pickle errors, zip errors, unsafe globals: all mean "not ours"
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{p}: not a ganforge checkpoint ({first[:160]})") from None
+    ckpt = _read(p)
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise CheckpointError(f"{p}: not a ganforge checkpoint (no '{FORMAT}' marker)")
-    if ckpt.get("version", 0) > VERSION:
-        raise CheckpointError(f"{p}: written by a newer ganforge (checkpoint version {ckpt['version']}); upgrade ganforge")
-    return ckpt
+        raise CheckpointError(f"{p}: not a ganforge checkpoint (no '{FORMAT}' marker; give a run folder or "
+                              f"the checkpoint.pt in one)")
+    version = ckpt.get("version", 0)
+    if not isinstance(version, int):
+        raise CheckpointError(f"{p}: damaged checkpoint (its version is {version!r}, not a number)")
+    if version > VERSION:
+        raise CheckpointError(f"{p}: written by a newer ganforge (checkpoint version {version}); upgrade ganforge")
+    return ckpt if device.type == "cpu" else _to_device(ckpt, device)
+
+
+def _to_device(obj: Any, device: torch.device) -> Any:
+    if torch.is_tensor(obj):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if type(obj) in (list, tuple):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_MAGIC = b"\x80"  # pickle protocol 2 and later: torch.save's legacy (pre-zip) format
+
+
+def _read(p: Path) -> Any:
+    """torch.load(weights_only=True) of ``p`` onto the CPU, every failure in ganforge's own words."""
+    not_ours = f"{p}: not a ganforge checkpoint"
+    try:
+        with open(p, "rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise CheckpointError(f"{p}: cannot read ({e.strerror or e})") from None
+    if not head:
+        raise CheckpointError(f"{p}: empty file, not a checkpoint (a save was cut short; use another checkpoint "
+                              f"of the run, e.g. best.pt)")
+    is_zip = head == _ZIP_MAGIC
+    if not is_zip and not head.startswith(_PICKLE_MAGIC):
+        raise CheckpointError(f"{not_ours} (not a file torch.save wrote; give a run folder or its checkpoint.pt)")
+    damaged = (f"{p}: truncated or corrupt checkpoint (the file is damaged or was cut short; use another "
+               f"checkpoint of the run, e.g. best.pt, or train again)")
+    if is_zip:
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = z.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+            raise CheckpointError(damaged) from None
+        if any(n.split("/", 2)[1:2] == ["code"] or n.endswith("/constants.pkl") for n in names):
+            raise CheckpointError(f"{not_ours}: it is a TorchScript model, which ganforge never loads as a "
+                                  f"checkpoint (load it with torch.jit.load)")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if _would_run_code(str(e)):
+            raise CheckpointError(f"{p}: refused: it contains code, which ganforge never loads (not a ganforge "
+                                  f"checkpoint, which holds only tensors, numbers and text)") from None
+        raise CheckpointError(damaged if is_zip else f"{not_ours} (not a file torch.save wrote)") from None
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, TypeError, IndexError) as e:
+        if isinstance(e, OSError) and not isinstance(e, EOFError) and e.errno is not None:
+            raise CheckpointError(f"{p}: cannot read ({e.strerror or e})") from None
+        if not is_zip and "magic number" in str(e).lower():
+            raise CheckpointError(f"{not_ours} (a pickle, but not one torch.save wrote)") from None
+        raise CheckpointError(damaged) from None
+
+
+def _would_run_code(message: str) -> bool:
+    # torch's weights-only unpickler refuses a GLOBAL (a function or class to call) that is not
+    # on its allow-list, or one whose module it blocks: loading it would run that code.
+    return any(s in message for s in ("GLOBAL", "is blocked", "must be", "Unsupported class"))

@@ -9,13 +9,25 @@ import torch
 from .errors import ConfigError
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; asking for absent CUDA is an error naming --device."""
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; asking for absent CUDA (or a CUDA index this
+    machine lacks, or a name that is no device) is a ConfigError naming --device."""
+    name = str(name).strip()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device: {name} asked for, but this machine has no CUDA device (use --device cpu)")
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device: {name!r} is not a device (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"--device: {name} is not supported (use auto, cpu, cuda or cuda:N)")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device: {name} asked for, but this machine has no CUDA device (use --device cpu)")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"--device: {name} asked for, but this machine has {count} CUDA device(s) "
+                              f"(use cuda:0..cuda:{count - 1})")
     return dev
 
 

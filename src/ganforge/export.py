@@ -16,7 +16,6 @@ import contextlib
 import io
 import json
 import logging
-import os
 import struct
 import sys
 import warnings
@@ -27,6 +26,8 @@ import torch
 from torch import nn
 
 from .errors import GanforgeError
+from .generator import load_weights
+from .images import atomic_write
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
 SAFETENSORS_FORMAT = "ganforge-generator"
@@ -73,14 +74,11 @@ def write_safetensors(tensors: dict[str, torch.Tensor], path: str | Path,
     head = json.dumps(header, separators=(",", ":")).encode()
     head += b" " * (-len(head) % 8)  # align the data to 8 bytes, as the reference writer does
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
         f.write(struct.pack("<Q", len(head)))
         f.write(head)
         for data in blobs:
             f.write(data)
-    os.replace(tmp, path)
     return path
 
 
@@ -174,10 +172,15 @@ def load_safetensors_generator(path: str | Path, device: str | torch.device = "c
     if meta.get("format") != SAFETENSORS_FORMAT or "config" not in meta:
         raise GanforgeError(f"{path}: a safetensors file, but not a ganforge generator export "
                             f"(no ganforge config in its metadata)")
-    cfg = RunConfig.from_dict(json.loads(meta["config"]))
-    with torch.random.fork_rng(devices=[]):
-        G, _ = build_models(cfg.model, int(meta["img_channels"]), int(meta["img_size"]))
-    G.load_state_dict(tensors)
+    try:
+        cfg = RunConfig.from_dict(json.loads(meta["config"]))
+        channels, size = int(meta["img_channels"]), int(meta["img_size"])
+        with torch.random.fork_rng(devices=[]):
+            G, _ = build_models(cfg.model, channels, size)
+    except (GanforgeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise GanforgeError(f"{path}: damaged ganforge generator export: its stored config does not read "
+                            f"({' '.join(str(e).split())[:200]})") from None
+    load_weights(G, tensors, str(path), "tensors", "generator export")
     names = json.loads(meta.get("class_names") or "null")
     if names:
         G.class_names = names
@@ -211,6 +214,8 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
     if fmt not in FORMATS:
         raise GanforgeError(f"--format: must be {', '.join(FORMATS)}, not {fmt!r}")
     path = Path(path)
+    if path.is_dir():
+        raise GanforgeError(f"--out {path}: is a folder (give a file name, e.g. {path / ('generator' + FORMATS[fmt])})")
     G = G.eval()
     device = next(G.parameters()).device
     if device.type != "cpu":
@@ -222,7 +227,6 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
     with torch.no_grad():
         expected = G(*inputs)
     diff, checked = None, "not checked"
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "safetensors":
         if config is None:
             raise GanforgeError("safetensors export needs the run's config to rebuild G")
@@ -238,9 +242,8 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # jit deprecation and tracer notes about the shape check
             traced = torch.jit.trace(G, inputs, check_trace=False)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            torch.jit.save(traced, str(tmp))
-            os.replace(tmp, path)
+            with atomic_write(path) as tmp, open(tmp, "wb") as f:
+                torch.jit.save(traced, f)
         info["load_with"] = "torch.jit.load(path)"
         if check:
             with warnings.catch_warnings(), torch.no_grad():
@@ -254,8 +257,9 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
         info["load_with"] = "onnxruntime.InferenceSession(path)"
         if check:
             diff, checked = check_onnx(G, path)
-    sidecar = path.with_name(path.name + ".json")
-    sidecar.write_text(json.dumps(info, indent=2) + "\n")
+    sidecar = sidecar_path(path)
+    with atomic_write(sidecar) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n")
     return {"path": path, "sidecar": sidecar, "checked": checked, "max_abs_diff": diff}
 
 
@@ -274,16 +278,15 @@ def _export_onnx(G: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path) -> 
         dynamo = True
     except ImportError:
         dynamo = False  # the older TorchScript-based exporter needs only onnx
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # The exporter logs notes meant for its developers (e.g. about torchvision ops); keep them quiet.
     log = logging.getLogger("torch.onnx")
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        _run_onnx_export(G, inputs, names, tmp, dynamo)
+        with atomic_write(path) as tmp:
+            _run_onnx_export(G, inputs, names, tmp, dynamo)
     finally:
         log.setLevel(level)
-    os.replace(tmp, path)
 
 
 def _run_onnx_export(G: nn.Module, inputs: tuple[torch.Tensor, ...], names: list[str], tmp: Path,
@@ -322,6 +325,12 @@ def check_onnx(G: nn.Module, path: str | Path, n: int = 5) -> tuple[float | None
     return diff, "ran with onnxruntime"
 
 
+def sidecar_path(path: str | Path) -> Path:
+    """The JSON sidecar written beside an export: ``PATH.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
 def default_export_path(run: str | Path, fmt: str) -> Path:
     """``RUN_DIR/generator<ext>`` for a run folder or a checkpoint file in it."""
     p = Path(run)
@@ -329,5 +338,5 @@ def default_export_path(run: str | Path, fmt: str) -> Path:
     return folder / ("generator" + FORMATS[fmt])
 
 
-__all__ = ["FORMATS", "write_safetensors", "read_safetensors", "load_safetensors_generator", "generator_info",
+__all__ = ["FORMATS", "sidecar_path", "write_safetensors", "read_safetensors", "load_safetensors_generator", "generator_info",
            "export_generator", "check_onnx", "default_export_path"]

@@ -10,41 +10,118 @@ from __future__ import annotations
 
 import contextlib
 import math
-import warnings
+import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
-from .config import RunConfig
+from .config import RunConfig, validate
 from .data import from_model_range
-from .errors import GanforgeError
+from .device import resolve_device
+from .errors import CheckpointError, ConfigError, GanforgeError
+from .images import atomic_write
 from .models import build_models
 
 
 def load_run_config(path: str | Path) -> RunConfig:
     """The resolved config stored in a run's checkpoint (file or run folder)."""
-    return RunConfig.from_dict(load_checkpoint(path)["config"])
+    ckpt = load_checkpoint(path)
+    return _stored_config(ckpt, resolve_checkpoint(path))
+
+
+def _stored_config(ckpt: dict, where: Path) -> RunConfig:
+    if not isinstance(ckpt.get("config"), dict):
+        raise CheckpointError(f"{where}: damaged checkpoint: no 'config' entry (it was edited or cut; use "
+                              f"another checkpoint of the run)")
+    try:
+        return validate(RunConfig.from_dict(ckpt["config"]))
+    except (GanforgeError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{where}: damaged checkpoint: its stored config does not read "
+                              f"({' '.join(str(e).split())[:200]})") from None
+
+
+def load_weights(G: nn.Module, state: Any, where: str, entry: str = "G", what: str = "checkpoint") -> None:
+    """``G.load_state_dict(state)``, checked first: a missing, extra or mis-shaped weight raises
+    CheckpointError on one line naming ``where`` (the file), the ``entry`` and the weight.
+
+    what: the kind of file, for the message ("checkpoint", "generator export").
+    """
+    expected = G.state_dict()
+    bad = f"{where}: damaged {what}:"
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{bad} {entry!r} holds a {type(state).__name__}, "
+                              f"not a dict of weights")
+    missing = [k for k in expected if k not in state]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise CheckpointError(f"{bad} {entry!r} has no weight {missing[0]!r}{more} "
+                              f"(the file was edited or is from another model; use another {what})")
+    extra = [k for k in state if k not in expected]
+    if extra:
+        more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
+        raise CheckpointError(f"{bad} {entry!r} has a weight {extra[0]!r}{more} that the "
+                              f"model built from its config does not have (use another {what})")
+    for k, want in expected.items():
+        got = state[k]
+        if not torch.is_tensor(got):
+            raise CheckpointError(f"{bad} {entry}[{k!r}] is a {type(got).__name__}, "
+                                  f"not a tensor")
+        if tuple(got.shape) != tuple(want.shape):
+            raise CheckpointError(f"{bad} {entry}[{k!r}] has shape {tuple(got.shape)} but "
+                                  f"the model built from its config expects {tuple(want.shape)} (use another "
+                                  f"{what})")
+    try:
+        G.load_state_dict(state)
+    except RuntimeError as e:  # e.g. a dtype that cannot be copied
+        raise CheckpointError(f"{bad} {entry!r} does not load "
+                              f"({' '.join(str(e).split())[:200]})") from None
 
 
 def load_generator(path: str | Path, device: str | torch.device = "cpu", ema: bool = True) -> nn.Module:
     """Rebuild G from a checkpoint (file or run folder) using only its stored config; eval mode.
 
+    device: where G goes ("cpu", "cuda", "cuda:N" or "auto"); checked before the file is read,
+        which is always read onto the CPU first.
     ema: use the exponential moving average of G's weights (G_ema) when the run kept one
         (``--ema-kimg``); ``G.is_ema`` says which was loaded.
     The module also carries ``checkpoint_path``, ``class_names`` (a labelled run's, else None)
-    and ``step`` (the training step it was saved at).
+    and ``step`` (the training step it was saved at). A damaged or hand-edited checkpoint raises
+    CheckpointError naming the file and what is wrong.
     """
-    ckpt = load_checkpoint(path, map_location="cpu")
-    cfg = RunConfig.from_dict(ckpt["config"])
-    G, _ = build_models(cfg.model, int(ckpt["img_channels"]), int(ckpt["img_size"]))
+    dev = resolve_device(device)
+    where = resolve_checkpoint(path)
+    ckpt = load_checkpoint(where, map_location="cpu")
+    cfg = _stored_config(ckpt, where)
+    try:
+        channels, size = int(ckpt["img_channels"]), int(ckpt["img_size"])
+    except KeyError as e:
+        raise CheckpointError(f"{where}: damaged checkpoint: no {e.args[0]!r} entry (use another checkpoint "
+                              f"of the run)") from None
+    except (TypeError, ValueError):
+        raise CheckpointError(f"{where}: damaged checkpoint: img_channels/img_size are not numbers") from None
+    try:
+        G, _ = build_models(cfg.model, channels, size)
+    except (GanforgeError, RuntimeError, ValueError, TypeError, MemoryError) as e:  # e.g. absurd sizes
+        raise CheckpointError(f"{where}: damaged checkpoint: its stored model does not build "
+                              f"({' '.join(str(e).split())[:160]})") from None
     G.is_ema = bool(ema and isinstance(ckpt.get("G_ema"), dict))
-    G.load_state_dict(ckpt["G_ema"] if G.is_ema else ckpt["G"])
-    G.checkpoint_path = str(resolve_checkpoint(path))
-    G.class_names = list(ckpt.get("class_names") or []) or None
-    G.step = int(ckpt.get("step", 0))
-    return G.to(device).eval()
+    entry = "G_ema" if G.is_ema else "G"
+    if entry not in ckpt:
+        raise CheckpointError(f"{where}: damaged checkpoint: no 'G' entry (the generator's weights; use another "
+                              f"checkpoint of the run)")
+    load_weights(G, ckpt[entry], str(where), entry)
+    names, step = ckpt.get("class_names"), ckpt.get("step", 0)
+    if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
+        raise CheckpointError(f"{where}: damaged checkpoint: 'class_names' is {names!r:.60}, not a list of names")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise CheckpointError(f"{where}: damaged checkpoint: 'step' is {step!r:.60}, not a step number")
+    G.checkpoint_path = str(where)
+    G.class_names = list(names or []) or None
+    G.step = step
+    return G.to(dev).eval()
 
 
 def num_classes(G: nn.Module) -> int:
@@ -74,6 +151,13 @@ def run_G(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None) ->
     return G(z, y)
 
 
+def check_batch_size(batch_size: int, flag: str = "--batch-size") -> int:
+    """A positive number of images per forward pass, else ConfigError naming ``flag``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ConfigError(f"{flag}: must be a positive number of images per forward pass (got {batch_size})")
+    return batch_size
+
+
 def _autocast(G: nn.Module, precision: str):
     if precision == "bf16":
         return torch.autocast(next(G.parameters()).device.type, dtype=torch.bfloat16)
@@ -88,6 +172,7 @@ def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
     G runs in inference mode (its train/eval mode is restored after). y: class ids (N,) or one
     id, for a conditional G. precision: "fp32", or "bf16" for autocast (as the run trains).
     """
+    check_batch_size(batch_size)
     was_training = G.training
     G.eval()
     out = []
@@ -149,13 +234,11 @@ def load_latent_mean(checkpoint: str | Path | None, z_dim: int, n: int = LATENT_
         except Exception:  # unreadable or foreign file: recompute and overwrite it
             pass
     mean = compute_latent_mean(z_dim, n, seed)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        torch.save({"mean": mean, "z_dim": z_dim, "n": n, "seed": seed}, tmp)
-        tmp.replace(path)
-    except OSError as e:
-        warnings.warn(f"could not store the latent mean in {path} ({e}); it is recomputed on each use",
-                      stacklevel=2)
+        with atomic_write(path) as tmp, open(tmp, "wb") as f:
+            torch.save({"mean": mean, "z_dim": z_dim, "n": n, "seed": seed}, f)
+    except GanforgeError as e:
+        print(f"note: could not store the latent mean ({e}); it is recomputed on each use", file=sys.stderr)
     return mean
 
 
@@ -189,10 +272,21 @@ def latent_mean_for(G: nn.Module) -> torch.Tensor:
 # --------------------------------------------------------------------------- sampling
 
 
+SEED_RANGE = (-(2 ** 63), 2 ** 64)  # what torch.Generator.manual_seed takes
+MAX_IMAGES = 10_000_000  # images one call of generate makes (in memory at once)
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """A seed torch can take, else ConfigError naming ``flag`` and the value."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed < SEED_RANGE[1]:
+        raise ConfigError(f"{flag} {seed}: out of range (a seed is an integer from 0 to {2 ** 64 - 1})")
+    return seed
+
+
 def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
     """``n`` normal latents from ``torch.Generator().manual_seed(seed)`` on the CPU: the same
     seed gives the same latents, and so the same images, on any device."""
-    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(check_seed(seed)))
 
 
 def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
@@ -209,7 +303,12 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     precision: "fp32", or "bf16" autocast.
     """
     if n <= 0:
-        raise ValueError("n must be positive")
+        raise ConfigError(f"-n: must be positive (got {n})")
+    if n > MAX_IMAGES:
+        raise ConfigError(f"-n {n}: at most {MAX_IMAGES:,} images at a time (make several batches with "
+                          f"other --seed values)")
+    check_seed(seed)
+    check_batch_size(batch_size)
     z = latents(n, G.z_dim, seed)
     if truncation is not None:
         z = truncate(z, latent_mean_for(G), truncation)

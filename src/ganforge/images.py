@@ -1,14 +1,131 @@
-"""Image grids and files: PNG grids, animated GIFs, folders of PNGs, .npy arrays."""
+"""Image grids and files: PNG grids, animated GIFs, folders of PNGs, .npy arrays.
+
+Also the way every ganforge file is written: :func:`atomic_write` (a temp file beside the target,
+renamed into place; removed on any failure), :func:`remove_stale_temps` (temp files of killed
+processes) and :func:`refuse_existing` (``--out`` never replaces a file without ``--overwrite``).
+"""
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import math
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .errors import GanforgeError
+
+# Outputs beyond these are refused before anything is drawn: no sane use reaches them, and
+# attempting them would take minutes and gigabytes to produce a file nobody can open.
+MAX_GRID_IMAGES = 10_000  # images in one PNG grid or figure (a 100 x 100 grid)
+MAX_GRID_PIXELS = 250_000_000  # pixels of one PNG grid (about 15,800 x 15,800)
+MAX_GIF_FRAMES = 5_000  # frames of one GIF (over 8 minutes at 100 ms a frame)
+
+# errno values that mean "no room left": a full disk, a file-size limit (RLIMIT_FSIZE), a quota
+DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+_TMP = ".tmp-"
+
+
+# --------------------------------------------------------------------------- writing files
+
+
+def temp_path(path: str | Path) -> Path:
+    """The temp file a write to ``path`` goes through: ``.NAME.tmp-PID`` in the same folder."""
+    path = Path(path)
+    return path.with_name(f".{path.name}{_TMP}{os.getpid()}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, another user's; anything else: do not guess
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Delete the ``.NAME.tmp-PID`` files beside ``path`` whose process no longer runs: what a
+    write killed half-way (SIGKILL, power loss) left behind. Returns the files removed."""
+    path = Path(path)
+    prefix = f".{path.name}{_TMP}"
+    removed = []
+    try:
+        candidates = list(path.parent.glob(glob.escape(prefix) + "*"))
+    except OSError:
+        return removed
+    for p in candidates:
+        pid = p.name[len(prefix):]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                p.unlink()
+                removed.append(p)
+    return removed
+
+
+def write_error(path: Path, e: OSError) -> GanforgeError:
+    """A failed write as one line naming the file (or, for a full disk, its folder)."""
+    if e.errno in DISK_FULL:
+        return GanforgeError(f"{path.parent}: the disk is full; {path.name} was not written (free some space, "
+                             f"or write somewhere else)")
+    if e.errno == errno.EISDIR or path.is_dir():
+        return GanforgeError(f"{path}: is a folder (give a file name)")
+    return GanforgeError(f"{path}: cannot write ({e.strerror or e})")
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path) -> Iterator[Path]:
+    """Yield the temp path to write ``path`` through; on success it is renamed onto ``path`` (a
+    reader never sees half a file), on any failure it is removed. Stale temp files of killed
+    processes are removed first. An OSError becomes a one-line GanforgeError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise GanforgeError(f"{path}: is a folder (give a file name)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"{path.parent}: cannot create this folder ({e.strerror or e})") from None
+    remove_stale_temps(path)
+    tmp = temp_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
+        raise
+
+
+def refuse_existing(paths: Sequence[str | Path], overwrite: bool, flag: str = "--out") -> None:
+    """Refuse to replace a file the user has (``--overwrite`` allows it): one line naming it."""
+    if overwrite:
+        return
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            raise GanforgeError(f"{flag} {p}: is a folder (give a file name)")
+        if p.exists():
+            raise GanforgeError(f"{flag} {p}: already exists (add --overwrite to replace it, or choose "
+                                f"another name)")
+
+
+def check_grid(n: int, size: int | None = None, flag: str = "-n") -> None:
+    """Refuse, before any image is made, a PNG grid of more than :data:`MAX_GRID_IMAGES` images
+    or (for ``size`` x ``size`` images) :data:`MAX_GRID_PIXELS` pixels; the message names ``flag``."""
+    cols = max(1, math.ceil(math.sqrt(max(n, 1))))
+    side = None if size is None else 2 + cols * (size + 2)
+    if n > MAX_GRID_IMAGES or (side is not None and side * side > MAX_GRID_PIXELS):
+        raise GanforgeError(f"{flag} {n}: too many images for a PNG grid (at most {MAX_GRID_IMAGES:,}"
+                            + ("" if size is None else f" and {MAX_GRID_PIXELS // 1_000_000} megapixels")
+                            + f"; write a .npy file or a folder of PNGs instead, or lower {flag})")
 
 
 def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: int = 0) -> np.ndarray:
@@ -43,16 +160,25 @@ def save_image(img: Image.Image, path: str | Path, **kw) -> Path:
     """Write a PIL image atomically (temp file + rename): a reader never sees half a file.
     The format follows the suffix unless ``format=`` says otherwise; ``kw`` goes to PIL."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     fmt = kw.pop("format", None) or path.suffix[1:].upper().replace("JPG", "JPEG") or "PNG"
-    img.save(tmp, format=fmt, **kw)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        img.save(tmp, format=fmt, **kw)
     return path
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, min_side: int = 256) -> Path:
-    """Save uint8 images (N, C, H, W) as one PNG grid, upscaled so small images stay visible."""
+    """Save uint8 images (N, C, H, W) as one PNG grid, upscaled so small images stay visible.
+
+    More than :data:`MAX_GRID_IMAGES` images are refused (callers that know the count in advance
+    call :func:`check_grid` before making the images)."""
+    n = int(images.shape[0])
+    if n > MAX_GRID_IMAGES:
+        raise GanforgeError(f"{path}: {n:,} images are too many for a PNG grid (at most {MAX_GRID_IMAGES:,}; "
+                            f"write a .npy file or a folder of PNGs instead)")
+    if nrow is not None:
+        if not 1 <= nrow <= MAX_GRID_IMAGES:
+            raise GanforgeError(f"--nrow {nrow}: images per grid row must be from 1 to {MAX_GRID_IMAGES:,}")
+        nrow = min(nrow, max(n, 1))  # a row wider than the images are many is only padding
     return save_image(to_pil(make_grid(images, nrow), min_side), path)
 
 
@@ -60,6 +186,9 @@ def save_gif(frames: Sequence[Path | Image.Image], path: str | Path, ms_per_fram
              hold_last_ms: int = 1500, durations: Sequence[int] | None = None) -> Path:
     """Write frames (PNG paths or PIL images) as a looping animated GIF; the last frame is held
     longer, unless ``durations`` gives each frame's milliseconds."""
+    if len(frames) > MAX_GIF_FRAMES:
+        raise GanforgeError(f"{path}: {len(frames):,} frames is too many for a GIF (at most {MAX_GIF_FRAMES:,}; "
+                            f"use fewer steps or seeds)")
     imgs = [f if isinstance(f, Image.Image) else Image.open(f).convert("RGB") for f in frames]
     if not imgs:
         raise ValueError("save_gif needs at least one frame")
@@ -73,12 +202,22 @@ def save_gif(frames: Sequence[Path | Image.Image], path: str | Path, ms_per_fram
 def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> list[Path]:
     """Save each uint8 image (N, C, H, W) as its own PNG: ``folder/{prefix}000000.png``..."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists() and not folder.is_dir():
+        raise GanforgeError(f"{folder}: is a file, not a folder (give a folder name, or a .png/.npy file)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise GanforgeError(f"{folder}: cannot create this folder ({e.strerror or e})") from None
     arr = images.permute(0, 2, 3, 1).cpu().numpy()
     paths = []
     for i, a in enumerate(arr):
         p = folder / f"{prefix}{i:06d}.png"
-        Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(p)
+        try:
+            Image.fromarray(a[..., 0] if a.shape[2] == 1 else a).save(p, format="PNG")
+        except OSError as e:  # no half-written PNG left behind
+            with contextlib.suppress(OSError):
+                p.unlink()
+            raise write_error(p, e) from None
         paths.append(p)
     return paths
 
@@ -86,6 +225,6 @@ def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> l
 def save_npy(images: torch.Tensor, path: str | Path) -> Path:
     """Save uint8 images as an .npy array (N, H, W, C), the layout most tools read."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, images.permute(0, 2, 3, 1).cpu().numpy())
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, images.permute(0, 2, 3, 1).cpu().numpy())
     return path

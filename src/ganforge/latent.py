@@ -19,6 +19,7 @@ import torch
 
 from .errors import GanforgeError
 from .generator import (  # noqa: F401  (re-exported: the latent tools' G calls and truncation)
+    check_seed,
     check_truncation,
     compute_latent_mean,
     latent_mean_for,
@@ -40,7 +41,7 @@ def seed_latent(seed: int, z_dim: int) -> torch.Tensor:
     Equal to row 0 of ``torch.randn(n, z_dim)`` under ``torch.Generator().manual_seed(seed)``,
     so ``ganforge.generate(G, 1, seed=s)`` shows the same image.
     """
-    return torch.randn(1, z_dim, generator=torch.Generator().manual_seed(int(seed)))[0]
+    return torch.randn(1, z_dim, generator=torch.Generator().manual_seed(check_seed(int(seed), "seed")))[0]
 
 
 def seed_latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:

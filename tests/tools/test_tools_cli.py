@@ -117,7 +117,9 @@ def test_arithmetic_with_seed_lists(cli, run, tmp_path):
         ("A", "+", [3, 9, 12]), ("B", "-", [4, 5, 6]), ("C", "+", [7, 8, 10])]
     assert d["results"] == 4 and d["readout"] is None and "'blobs'" in d["readout_skipped"]
     assert Image.open(fig).size[1] > 4 * 64
-    code, out, _ = cli("arithmetic", run, "-[1] + [2]", "--out", fig)
+    code, _, err = cli("arithmetic", run, "-[1] + [2]", "--out", fig)
+    assert code == 2 and f"{fig}: already exists (add --overwrite" in err  # never replaced silently
+    code, out, _ = cli("arithmetic", run, "-[1] + [2]", "--out", fig, "--overwrite")
     assert code == 0 and "no class read-out" in out and str(fig) in out
 
 
@@ -139,9 +141,10 @@ def test_arithmetic_with_class_names_on_an_unconditional_run(cli, run, tmp_path,
     assert d["terms"][0]["description"] == "class 'Ankle boot'" and len(d["terms"][0]["seeds"]) == 3
     assert all(0 <= s < 40 for s in d["terms"][0]["seeds"]) and len(d["terms"][0]["confidences"]) == 3
     assert sum(d["readout"].values()) == 4 and d["evaluator"] == "fake-brightness"
-    code, out, _ = cli("arithmetic", run, "mid grey - dark", "--pool", 30, "--results", 3, "--out", fig)
+    code, out, _ = cli("arithmetic", run, "mid grey - dark", "--pool", 30, "--results", 3, "--out", fig,
+                       "--overwrite")
     assert code == 0 and "the evaluator reads the 3 results as" in out
-    code, _, err = cli("arithmetic", run, "boots - dark", "--pool", 30, "--out", fig)
+    code, _, err = cli("arithmetic", run, "boots - dark", "--pool", 30, "--out", fig, "--overwrite")
     assert code == 2 and "Ankle boot" in err and "Mid grey" in err
 
 
@@ -153,9 +156,9 @@ def test_neighbours_pixel_space_and_skipped_features(cli, run, tmp_path):
     assert np.array(d["pixel"]["indices"]).shape == (3, 2) and d["train_images"] == 24
     assert d["feature"] is None and "'blobs'" in d["feature_skipped"]
     assert fig.is_file()
-    code, out, _ = cli("neighbors", run, "-n", 2, "-k", 1, "--out", fig)
+    code, out, _ = cli("neighbors", run, "-n", 2, "-k", 1, "--out", fig, "--overwrite")
     assert code == 0 and "feature space skipped" in out
-    code, _, err = cli("neighbours", run, "-k", 99, "--out", fig)
+    code, _, err = cli("neighbours", run, "-k", 99, "--out", fig, "--overwrite")
     assert code == 2 and "-k 99" in err
 
 

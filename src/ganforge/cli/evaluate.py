@@ -40,7 +40,7 @@ def add_parsers(sub) -> None:
     e.add_argument("--data-dir", metavar="DIR", default=None, help="folder holding a named dataset's files")
     e.add_argument("--seed", type=int, default=0, help="latent seed (and subset/KID seed)")
     e.add_argument("--batch-size", type=int, default=500, help="images per generator forward pass")
-    e.add_argument("--device", default="cpu", help="cpu or cuda")
+    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     e.add_argument("--no-floor", action="store_true", help="skip the real-vs-real floor")
     e.add_argument("--json", action="store_true", help="machine-readable output (metrics, floor, protocol)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -8,18 +8,28 @@ from pathlib import Path
 from ..errors import GanforgeError
 from .common import _evaluator_for, _Formatter, _run_class, _truncation
 
+# The output limits, as --help states them (ganforge.images and ganforge.tools hold the values;
+# written out here so that 'ganforge --help' does not import torch; a test keeps them equal).
+MAX_STEPS = 1_000
+MAX_GRID_IMAGES = 10_000
+MAX_GIF_FRAMES = 5_000
+
+
 def add_parsers(sub) -> None:
     """The subcommands that use a trained generator: interpolate, arithmetic, neighbours, export."""
     def common(q) -> None:
         q.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
-        q.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+        q.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
         q.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
+        q.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
 
     it = sub.add_parser("interpolate", help="walk through the latents of some seeds (PNG grid + GIF)",
                         formatter_class=_Formatter,
                         description="Interpolate between the latents of the given seeds, in order and back to the\n"
                                     "first, and write a grid (one row per segment) and a looping animated GIF.\n"
-                                    "Seed s is the image 'ganforge generate RUN -n 1 --seed s' makes.",
+                                    "Seed s is the image 'ganforge generate RUN -n 1 --seed s' makes.\n"
+                                    f"At most {MAX_STEPS:,} steps per segment, {MAX_GRID_IMAGES:,} images in the grid "
+                                    f"and {MAX_GIF_FRAMES:,} GIF frames.",
                         epilog="examples:\n"
                                "  ganforge interpolate runs/00000-dcgan-fashion-mnist --seeds 1,7,42\n"
                                "  ganforge interpolate RUN --seeds 3,9 --steps 16 --mode lerp --out walk\n"
@@ -47,7 +57,8 @@ def add_parsers(sub) -> None:
                                     "samples, the ones it is most sure show the class (ganforge evaluator train).\n"
                                     "The figure shows each concept's exemplars and mean, then the result and\n"
                                     "results with noise added. Use + and -; a hyphen inside a name (ankle-boot) is\n"
-                                    "part of the name, so put spaces around a minus sign.",
+                                    "part of the name, so put spaces around a minus sign.\n"
+                                    f"The figure holds at most {MAX_GRID_IMAGES:,} images (exemplars and results).",
                         epilog="examples:\n"
                                "  ganforge arithmetic RUN \"[3,9,12] - [4,5,6] + [7,8,10]\"\n"
                                "  ganforge arithmetic runs/00000-dcgan-fashion-mnist \"sneaker - sandal + ankle boot\"\n"
@@ -72,7 +83,8 @@ def add_parsers(sub) -> None:
                                     "pixel values and, when the evaluator for the run's dataset exists, in its\n"
                                     "feature space. Near-copies of training images show memorisation.\n"
                                     "Feature space runs the evaluator over every training image (1-2 minutes\n"
-                                    "for 60,000 on a laptop CPU; --no-features skips it).",
+                                    "for 60,000 on a laptop CPU; --no-features skips it).\n"
+                                    f"The figure holds at most {MAX_GRID_IMAGES:,} images (n x (1 + 2k)).",
                         epilog="examples:\n"
                                "  ganforge neighbours runs/00000-dcgan-fashion-mnist\n"
                                "  ganforge neighbours RUN -n 16 -k 6 --out nn.png --json")
@@ -100,11 +112,15 @@ def add_parsers(sub) -> None:
     ex.add_argument("--format", required=True, choices=("onnx", "safetensors", "torchscript"), help="file format")
     ex.add_argument("--out", metavar="PATH", default=None, help="the file (default: RUN_DIR/generator.<format>)")
     ex.add_argument("--no-check", action="store_true", help="do not reload the file to compare outputs")
+    ex.add_argument("--overwrite", action="store_true", help="replace PATH and PATH.json if they exist")
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .. import api
+    from ..generator import check_batch_size
+    from ..images import refuse_existing
     from ..tools import interpolate, save_interpolation
+    from ..tools.interpolation import check_walk
 
     try:
         seeds = [int(s) for s in args.seeds.replace(" ", "").split(",") if s != ""]
@@ -115,14 +131,17 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.ms_per_frame <= 0:
         raise GanforgeError(f"--ms-per-frame: must be positive (got {args.ms_per_frame})")
     psi = _truncation(args)
-    G = api.load_generator(args.run, device=args.device)
-    y, names = _run_class(G, args.class_)
-    res = interpolate(G, seeds, steps=args.steps, mode=args.mode, truncation=psi, y=y, loop=not args.no_loop,
-                      batch_size=args.batch_size)
+    check_batch_size(args.batch_size)
+    check_walk(len(seeds), args.steps, loop=not args.no_loop)
     name = f"interpolation-{'-'.join(map(str, seeds))}-{args.mode}"
     prefix = Path(args.out) if args.out else Path(args.out_dir or ".") / name
     if prefix.suffix.lower() in (".png", ".gif"):
         prefix = prefix.with_suffix("")
+    refuse_existing([prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".gif")], args.overwrite)
+    G = api.load_generator(args.run, device=args.device)
+    y, names = _run_class(G, args.class_)
+    res = interpolate(G, seeds, steps=args.steps, mode=args.mode, truncation=psi, y=y, loop=not args.no_loop,
+                      batch_size=args.batch_size)
     png, gif = save_interpolation(res, prefix, ms_per_frame=args.ms_per_frame,
                                   class_label=names[y] if y is not None and names else None)
     segs, steps = res.frames.shape[:2]
@@ -137,8 +156,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_arithmetic(args: argparse.Namespace) -> int:
     from .. import api
     from ..latent import num_classes
+    from ..generator import check_batch_size
+    from ..images import refuse_existing
     from ..tools import arithmetic, run_class_names, save_arithmetic
 
+    check_batch_size(args.batch_size)
+    refuse_existing([args.out], args.overwrite)
     G = api.load_generator(args.run, device=args.device)
     evaluator, why = _evaluator_for(args.run, args.device)
     if num_classes(G):
@@ -176,9 +199,15 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
 def cmd_neighbours(args: argparse.Namespace) -> int:
     from .. import api
     from ..data import load_data
+    from ..generator import check_batch_size
+    from ..images import refuse_existing
     from ..tools import neighbours, save_neighbours
+    from ..tools.nearest import check_neighbours
 
     psi = _truncation(args)
+    check_batch_size(args.batch_size)
+    check_neighbours(args.n, args.k, features=not args.no_features)
+    refuse_existing([args.out], args.overwrite)
     G = api.load_generator(args.run, device=args.device)
     cfg = api.load_run_config(args.run)
     if args.data_dir:
@@ -206,12 +235,17 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .. import api
-    from ..export import default_export_path, export_generator
+    from ..export import FORMATS, default_export_path, export_generator, sidecar_path
+    from ..images import refuse_existing
     from ..tools import run_class_names
 
+    path = Path(args.out) if args.out else default_export_path(args.run, args.format)
+    if path.is_dir():
+        example = path / ("generator" + FORMATS[args.format])
+        raise GanforgeError(f"--out {path}: is a folder (give a file name, e.g. {example})")
+    refuse_existing([path, sidecar_path(path)], args.overwrite)
     G = api.load_generator(args.run)
     config = api.load_run_config(args.run).to_dict()
-    path = Path(args.out) if args.out else default_export_path(args.run, args.format)
     rep = export_generator(G, path, args.format, config=config, class_names=run_class_names(G),
                            check=not args.no_check)
     shape = f"{G.img_channels}, {G.img_size}, {G.img_size}"

@@ -29,12 +29,16 @@ def _open(path: Path):
 
 def _get(npz, path: Path, key: str) -> np.ndarray:
     try:
-        return npz[key]
+        arr = npz[key]
     except ValueError:  # an object array inside the archive
         raise DataError(f"{path}: array {key!r} holds Python objects (dtype object); "
                         f"save it as a uint8 array") from None
     except (OSError, EOFError, zipfile.BadZipFile) as e:
         raise DataError(f"{path}: array {key!r} is unreadable ({one_line(e)})") from None
+    if not isinstance(arr, np.ndarray):  # numpy hands back the raw bytes of a member that is no .npy
+        raise DataError(f"{path}: member {key!r} is not a numpy array (an .npz holds .npy files; save the "
+                        f"images with numpy.savez)")
+    return arr
 
 
 def _pick(npz, path: Path) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:

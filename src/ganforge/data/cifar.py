@@ -73,7 +73,7 @@ def _extract(archive: Path, into: Path) -> None:
 
 
 def _download(progress: bool, tried: str) -> Path:
-    target = download.cache_dir() / "cifar10"
+    target = download.cache_root() / "cifar10"  # created by the download, and removed again if it fails
     archive = target / "cifar-10-python.tar.gz"
     if not archive.is_file():
         try:
@@ -107,7 +107,11 @@ def _read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         raise DataError(f"{path}: b'data' should be uint8 of shape (N, 3072), got "
                         f"{data.dtype} {tuple(data.shape)}")
-    labels = np.asarray(labels, dtype=np.int64)
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(f"{path}: b'labels' should be a list of class ids 0-9, got "
+                        f"{download.one_line(repr(labels), 60)}") from None
     if labels.shape != (data.shape[0],):
         raise DataError(f"{path}: {labels.size} labels for {data.shape[0]} images")
     return data, labels

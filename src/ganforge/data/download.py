@@ -45,20 +45,45 @@ def cache_dir() -> Path:
     return root
 
 
+def missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and its parents that do not exist yet, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_if_empty(folders: list[Path]) -> None:
+    for d in folders:  # deepest first; stop at the first that holds something (or is gone)
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
 def download_file(url: str, dest: Path, progress: bool = True) -> Path:
     """Fetch ``url`` into ``dest``, with a progress bar, and return ``dest``.
 
     The bytes go to a temporary file beside ``dest`` that is renamed into place only once the
     download is complete, so an interrupted download never leaves a half file that a later run
-    would take for the real one. Raises DownloadError (an OSError) with a one-line reason.
+    would take for the real one; folders this call created for ``dest`` are removed again if it
+    fails (an empty cache folder is left behind by no failure). Raises DownloadError (an
+    OSError) with a one-line reason.
     """
     from tqdm import tqdm
 
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    created = missing_folders(dest.parent)
+    tmp: Path | None = None
     try:
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+        except OSError as e:
+            raise DownloadError(f"cannot write to {dest.parent} ({e.strerror or e}); set GANFORGE_CACHE to a "
+                                f"writable folder") from None
+        tmp = Path(tmp_name)
         req = urllib.request.Request(url, headers={"User-Agent": "ganforge"})
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
             total = resp.headers.get("Content-Length")
@@ -76,21 +101,19 @@ def download_file(url: str, dest: Path, progress: bool = True) -> Path:
         if total is not None and got != total:
             raise DownloadError(f"{url}: connection closed after {got} of {total} bytes")
         os.replace(tmp, dest)
-    except DownloadError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except urllib.error.HTTPError as e:
-        tmp.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-    except urllib.error.URLError as e:
-        tmp.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: {e.reason}") from None
-    except (OSError, ValueError) as e:  # timeouts, resets, disk full, malformed URL
-        tmp.unlink(missing_ok=True)
-        raise DownloadError(f"{url}: {e}") from None
-    except BaseException:
-        # Ctrl-C mid-download: leave no .part file behind, then let the interrupt through.
-        tmp.unlink(missing_ok=True)
+    except BaseException as e:
+        # Whatever went wrong (Ctrl-C included): no .part file and no folder of ours left behind.
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        remove_if_empty(created)
+        if isinstance(e, DownloadError):
+            raise
+        if isinstance(e, urllib.error.HTTPError):
+            raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
+        if isinstance(e, urllib.error.URLError):
+            raise DownloadError(f"{url}: {e.reason}") from None
+        if isinstance(e, (OSError, ValueError)):  # timeouts, resets, disk full, malformed URL
+            raise DownloadError(f"{url}: {e}") from None
         raise
     return dest
 

@@ -50,6 +50,26 @@ def folder_labels(root: Path, files: list[Path]) -> tuple[list[int] | None, list
     return [index[t[0]] for t in tops], names
 
 
+def stray_images(root: Path, files: list[Path]) -> tuple[list[Path], int]:
+    """Images directly in ``root`` of what otherwise is a class folder (two or more first-level
+    sub-folders holding most of the images): the strays that keep it from having labels.
+    Returns (the strays, sorted; the number of sub-folders holding images), or ([], 0) when the
+    folder does not look like a class folder with a few images in the wrong place."""
+    tops = [p.relative_to(root).parts for p in files]
+    subfolders = {t[0] for t in tops if len(t) >= 2}
+    strays = [p for p, t in zip(files, tops) if len(t) < 2]
+    if len(subfolders) < 2 or not strays or len(strays) >= len(files) - len(strays):
+        return [], 0
+    return strays, len(subfolders)
+
+
+def _strays_text(root: Path, strays: list[Path], n_sub: int) -> str:
+    shown = ", ".join(str(p.relative_to(root)) for p in strays[:3]) + (", ..." if len(strays) > 3 else "")
+    return (f"{root}: {len(strays)} image(s) sit directly in the folder ({shown}) beside {n_sub} class "
+            f"sub-folders, so the folder has no labels (move them into a class sub-folder, or "
+            f"delete them, to use the sub-folders as classes)")
+
+
 def _to_8bit_grey(im):
     """16-bit and float greyscale -> 8-bit 'L'. PIL's own convert clips these at 255, which
     turns a 16-bit PNG almost white, so scale instead."""
@@ -128,12 +148,19 @@ def load_folder(root: str | Path, size: int, channels: int | None, class_name: s
                  if others else " (it is empty)")
         raise DataError(f"{root}: no image files ({exts}) found, searched recursively{extra}")
     labels, class_names = folder_labels(root, files)
+    strays, n_sub = stray_images(root, files)
     if class_name is not None:
+        if labels is None and strays:
+            raise DataError(f"--class {class_name.strip()}: {_strays_text(root, strays, n_sub)}")
         lt = torch.tensor(labels) if labels is not None else None
         idx = class_index(class_name, class_names, lt, str(root))
         files = [f for f, lab in zip(files, labels) if lab == idx]
         labels = [idx] * len(files)
 
+    elif strays:
+        # a class folder with a few images in the wrong place: say so, since a run that needs
+        # labels (--conditional) can only say that there are none
+        print(f"note: {_strays_text(root, strays, n_sub)}", file=sys.stderr)
     mode = {1: "L", 3: "RGB", None: None}[channels]
     want = len(files) if limit is None else min(limit, len(files))
     arrays: list[np.ndarray] = []

@@ -141,7 +141,8 @@ def load_idx_dataset(name: str, data_dir: str | None, split: str, progress: bool
     # Not found anywhere: fetch the split's two files into the cache.
     tried = ", ".join(str(f) for f in dict.fromkeys(folders))
     urls = FASHION_MNIST_URLS if name == "fashion-mnist" else MNIST_URLS
-    target = download.cache_dir() / name
+    target = download.cache_root() / name
+    created = download.missing_folders(target)  # removed again if nothing usable arrives
     for stem in stems:
         if _find(target, stem):
             continue
@@ -158,6 +159,7 @@ def load_idx_dataset(name: str, data_dir: str | None, split: str, progress: bool
             dest.unlink(missing_ok=True)
             reason = f"{base + dest.name} did not return a gzip IDX file"
         else:
+            download.remove_if_empty(created)
             raise DataError(f"{name}: {dest.name} not found in {tried}, and the download failed "
                             f"({reason}); {_how_to_fix(name)}")
     found = [_find(target, s) for s in stems]

@@ -14,17 +14,19 @@ the best a generator can expect at this sample size.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 
 from ..config import DataConfig
 from ..data import load_data
-from ..data.sources import evaluator_for, source_name
+from ..data.sources import evaluator_for, known_names, source_name
+from ..device import resolve_device
 from ..errors import ConfigError, DataError
 from ..generator import generate, load_generator, load_run_config
 from .evaluator import DEFAULT_N, Evaluator, build_evaluator, load_for_extractor, one_split_note
@@ -109,6 +111,16 @@ def _finish(ev: Evaluator, images: torch.Tensor, fake_label: str, *, floor: bool
     return EvalResult(metrics=metrics, floor=fl, protocol=protocol, timings={k: round(v, 2) for k, v in timings.items()})
 
 
+MAX_N = 1_000_000  # generated images one evaluation compares (FID is usually measured with 10k or 50k)
+
+
+def _check_n_seed(n: int, seed: int) -> None:
+    if n > MAX_N:
+        raise ConfigError(f"-n {n}: at most {MAX_N:,} images (FID is usually measured with 10,000 or 50,000)")
+    if not 0 <= seed < 2 ** 64:
+        raise ConfigError(f"--seed {seed}: must be an integer from 0 to {2 ** 64 - 1}")
+
+
 def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", evaluator: str | None = None,
                  inception_weights: str | Path | None = None, seed: int = 0, batch_size: int = 500,
                  device: str = "cpu", floor: bool = True, metrics: Iterable[str] = ALL_METRICS,
@@ -120,6 +132,8 @@ def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", e
     sampled by :func:`ganforge.generator.generate`, like ``ganforge generate --seed``."""
     if n < 2:
         raise ConfigError(f"-n: need at least 2 samples (got {n})")
+    _check_n_seed(n, seed)
+    device = resolve_device(device)
     G = load_generator(path, device)
     cfg = load_run_config(path)
     label = f"{G.checkpoint_path} ({'G_ema' if G.is_ema else 'G'}, step {G.step})"
@@ -132,6 +146,26 @@ def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", e
     timings = {"sampling": time.perf_counter() - t}
     return _finish(ev, images, f"{label}, {n} samples, latent seed {seed}", floor=floor, progress=progress,
                    timings=timings)
+
+
+@contextlib.contextmanager
+def _data_flag(flag: str, source: str) -> Iterator[None]:
+    """Data errors about ``source`` in the words of ``flag``: the loaders speak of ``--data``,
+    the flag of ``ganforge train``; here the user gave ``--images`` or ``--against``."""
+    try:
+        yield
+    except DataError as e:
+        msg = str(e)
+        forms = (str(source), str(Path(source)), str(Path(source).expanduser()))
+        if msg.startswith("--data "):
+            msg = flag + msg[len("--data"):]
+        elif msg.startswith("--"):
+            pass  # names its own flag already (--split, --class, --data-dir)
+        elif msg.startswith(forms):
+            msg = f"{flag} {msg}"
+        else:
+            msg = f"{flag} {source}: {msg}"
+        raise DataError(msg) from None
 
 
 def _peek_channels(source: str) -> int:
@@ -164,19 +198,28 @@ def evaluate_images(images: str, against: str, *, n: int = DEFAULT_N, split: str
     for s, flag in ((split, "--split"), (images_split, "--images-split")):
         if s not in ("train", "test"):
             raise ConfigError(f"{flag}: must be train or test (got {s!r})")
+    _check_n_seed(n, seed)
+    device = resolve_device(device)
+    for source, flag in ((images, "--images"), (against, "--against")):
+        if source_name(source) is None and not Path(source).expanduser().exists():
+            raise DataError(f"{flag} {source}: no such file or folder, and not a dataset name (known: "
+                            f"{known_names()}); give a folder of images, a .npy/.npz file or a dataset name")
     named_a = source_name(images)
     fits_a, fits_b = evaluator_for(images), evaluator_for(against)
     channels = 3 if "cifar10" in (fits_a, fits_b) else None
     if evaluator is None and named_a is None and source_name(against) is None:
-        channels = _peek_channels(images)
+        with _data_flag("--images", images):
+            channels = _peek_channels(images)
     grey = ("fashion-mnist", "mnist")
-    ev = build_evaluator(DataConfig(source=against, data_dir=data_dir), channels or 1, n=n, split=split,
-                         evaluator=evaluator or (fits_b if fits_b in grey else fits_a if fits_a in grey else None),
-                         inception_weights=inception_weights, metrics=metrics, floor=floor, seed=seed,
-                         progress=progress, log=log)
+    with _data_flag("--against", against):
+        ev = build_evaluator(DataConfig(source=against, data_dir=data_dir), channels or 1, n=n, split=split,
+                             evaluator=evaluator or (fits_b if fits_b in grey else fits_a if fits_a in grey else None),
+                             inception_weights=inception_weights, metrics=metrics, floor=floor, seed=seed,
+                             progress=progress, log=log)
     ev.extractor.to(device)
     t = time.perf_counter()
-    data, _ = load_for_extractor(images, images_split, ev.extractor, data_dir=data_dir, progress=progress)
+    with _data_flag("--images", images):
+        data, _ = load_for_extractor(images, images_split, ev.extractor, data_dir=data_dir, progress=progress)
     imgs = data.images
     if imgs.shape[0] > n:
         order = torch.randperm(imgs.shape[0], generator=torch.Generator().manual_seed(seed))[:n]

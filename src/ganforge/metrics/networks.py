@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import sys
 import time
@@ -30,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..errors import GanforgeError
+from ..images import atomic_write
 
 EVALUATOR_FORMAT = "ganforge-evaluator"
 EVALUATOR_VERSION = 1
@@ -227,14 +227,12 @@ def train_command(dataset: str) -> str:
 def save_evaluator(net: ClassifierNet, meta: dict[str, Any], path: str | Path) -> Path:
     """Write ``{"format", "version", "state_dict", "meta"}`` atomically; ``meta["hash"]`` is set here."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     # plain JSON types only, so the file loads with weights_only=True (torch.__version__, for one,
     # is a str subclass the safe unpickler refuses)
     meta = {**json.loads(json.dumps(meta, default=str)), "hash": weights_hash(state)}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"format": EVALUATOR_FORMAT, "version": EVALUATOR_VERSION, "state_dict": state, "meta": meta}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        torch.save({"format": EVALUATOR_FORMAT, "version": EVALUATOR_VERSION, "state_dict": state, "meta": meta}, f)
     return path
 
 

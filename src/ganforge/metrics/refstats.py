@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..images import atomic_write
 from .functional import class_histogram, feature_statistics, knn_radii
 from .networks import FeatureExtractor
 
@@ -95,14 +95,12 @@ class ReferenceStats:
         """Write (or rewrite, after new lazy entries) the cache file atomically; no-op if uncached."""
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        torch.save({"format": REFSTATS_FORMAT, "version": REFSTATS_VERSION, "key": self.key, "n": self.n,
-                    "mu": torch.from_numpy(self.mu), "sigma": torch.from_numpy(self.sigma),
-                    "features": self.features, "probs": self.probs,
-                    "class_counts": None if self.class_counts is None else torch.from_numpy(self.class_counts),
-                    "extra": self.extra}, tmp)
-        os.replace(tmp, self.path)
+        with atomic_write(self.path) as tmp, open(tmp, "wb") as f:
+            torch.save({"format": REFSTATS_FORMAT, "version": REFSTATS_VERSION, "key": self.key, "n": self.n,
+                        "mu": torch.from_numpy(self.mu), "sigma": torch.from_numpy(self.sigma),
+                        "features": self.features, "probs": self.probs,
+                        "class_counts": None if self.class_counts is None else torch.from_numpy(self.class_counts),
+                        "extra": self.extra}, f)
 
 
 def refstats_dir() -> Path:

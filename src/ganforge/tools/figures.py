@@ -13,7 +13,8 @@ from typing import Sequence
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..images import save_gif
+from ..errors import GanforgeError
+from ..images import MAX_GIF_FRAMES, MAX_GRID_IMAGES, save_gif
 
 
 def _font(size: int = 12) -> ImageFont.ImageFont:
@@ -48,6 +49,9 @@ def _to_rgb(image: torch.Tensor, scale: int) -> Image.Image:
 def draw_figure(rows: Sequence[Row], title: str = "", min_cell: int = 64) -> Image.Image:
     """Lay ``rows`` out as one RGB picture: labels left, images upscaled (nearest) to at least
     ``min_cell`` px, captions under them, ``title`` (may have several lines) on top."""
+    cells = sum(len(block) for row in rows for block in row.blocks)
+    if cells > MAX_GRID_IMAGES:
+        raise GanforgeError(f"a figure of {cells:,} images is too big to draw (at most {MAX_GRID_IMAGES:,})")
     font = _font()
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
 
@@ -110,6 +114,8 @@ def save_animation(frames: torch.Tensor, path: str | Path, ms_per_frame: int = 1
     """uint8 frames (T, C, H, W) -> looping animated GIF, upscaled (nearest) to ``min_side`` px."""
     if frames.shape[0] == 0:
         raise ValueError("save_animation needs at least one frame")
+    if frames.shape[0] > MAX_GIF_FRAMES:
+        raise GanforgeError(f"{path}: {frames.shape[0]:,} frames is too many for a GIF (at most {MAX_GIF_FRAMES:,})")
     scale = max(1, math.ceil(min_side / frames.shape[-1]))
     imgs = [_to_rgb(f, scale) for f in frames]
     return save_gif(imgs, path, durations=durations if durations is not None else [ms_per_frame] * len(imgs))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from ..images import save_image
+from ..images import MAX_GIF_FRAMES, MAX_GRID_IMAGES, save_image
 from ..latent import interpolate_path, latent_mean_for, render, seed_latents, truncate
 from .figures import Cell, Row, draw_figure, save_animation
 
@@ -26,6 +26,27 @@ class Interpolation:
     class_id: int | None = None
 
 
+MAX_STEPS = 1_000  # images per segment: beyond this, neighbouring frames differ by nothing visible
+
+
+def check_walk(n_seeds: int, steps: int, loop: bool = True) -> None:
+    """Refuse a walk too small to be one, or too big to draw, before any image is rendered:
+    at most :data:`MAX_STEPS` steps per segment, :data:`~ganforge.images.MAX_GRID_IMAGES`
+    images in the grid and :data:`~ganforge.images.MAX_GIF_FRAMES` frames in the GIF."""
+    if n_seeds < 2:
+        raise GanforgeError(f"--seeds: give at least 2 seeds to walk between (got {n_seeds})")
+    if steps < 2:
+        raise GanforgeError(f"--steps: need at least 2 (the two ends), got {steps}")
+    if steps > MAX_STEPS:
+        raise GanforgeError(f"--steps {steps}: too many steps per segment (at most {MAX_STEPS:,}; "
+                            f"lower --steps, or use more seeds)")
+    segments = n_seeds if loop else n_seeds - 1
+    if segments * steps > MAX_GRID_IMAGES or segments * (steps - 1) > MAX_GIF_FRAMES:
+        raise GanforgeError(f"--seeds/--steps: {segments} segments x {steps} steps is {segments * steps:,} images, "
+                            f"too many for a grid and a GIF (at most {MAX_GRID_IMAGES:,} images and "
+                            f"{MAX_GIF_FRAMES:,} frames; use fewer seeds or lower --steps)")
+
+
 @torch.no_grad()
 def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str = "slerp",
                 truncation: float | None = None, y: int | None = None, loop: bool = True,
@@ -35,10 +56,10 @@ def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str = 
     mode: ``slerp`` (norm-preserving, the default) or ``lerp``. truncation: psi toward the mean
     latent, applied to every point of the path after interpolating, so each seed's frame
     equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G.
+    Walks beyond the limits of :func:`check_walk` raise GanforgeError before rendering.
     """
     seeds = [int(s) for s in seeds]
-    if len(seeds) < 2:
-        raise GanforgeError(f"--seeds: give at least 2 seeds to walk between (got {len(seeds)})")
+    check_walk(len(seeds), steps, loop)
     path = interpolate_path(seed_latents(seeds, G.z_dim), steps, mode, loop)
     flat = path.reshape(-1, G.z_dim)
     if truncation is not None:

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..generator import generate
-from ..images import save_image
+from ..images import MAX_GRID_IMAGES, save_image
 from .classifier import Features
 from .figures import Cell, Row, draw_figure
 
@@ -67,6 +67,18 @@ class Neighbours:
         return d
 
 
+def check_neighbours(n: int, k: int, features: bool = True) -> None:
+    """Refuse ``-n``/``-k`` below 1, or a figure of more than
+    :data:`~ganforge.images.MAX_GRID_IMAGES` images (``n x (1 + k)``, ``n x (1 + 2k)`` with
+    feature space), before any image is drawn."""
+    if n < 1 or k < 1:
+        raise GanforgeError(f"-n and -k must be at least 1 (got {n}, {k})")
+    cells = n * (1 + (2 if features else 1) * k)
+    if cells > MAX_GRID_IMAGES:
+        raise GanforgeError(f"-n {n} -k {k}: the figure would hold {cells:,} images (at most "
+                            f"{MAX_GRID_IMAGES:,}; lower -n or -k)")
+
+
 @torch.no_grad()
 def neighbours(G: nn.Module, train_images: torch.Tensor, n: int = 8, k: int = 4, seed: int = 0,
                truncation: float | None = None, features: Features | None = None, feature_name: str = "",
@@ -78,8 +90,7 @@ def neighbours(G: nn.Module, train_images: torch.Tensor, n: int = 8, k: int = 4,
         once on the generated and once on all training images (it batches them itself).
     skipped: why ``features`` is None, kept in the result for the report.
     """
-    if n < 1 or k < 1:
-        raise GanforgeError(f"-n and -k must be at least 1 (got {n}, {k})")
+    check_neighbours(n, k, features=features is not None)
     shape = (G.img_channels, G.img_size, G.img_size)
     if tuple(train_images.shape[1:]) != shape:
         raise GanforgeError(f"the training images are {tuple(train_images.shape[1:])} but G makes {shape}; "

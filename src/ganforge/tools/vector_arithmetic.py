@@ -16,11 +16,12 @@ from PIL import Image
 from torch import nn
 
 from ..errors import GanforgeError
-from ..images import save_image
-from ..latent import Term, combine, num_classes, parse_expression, render, resolve_class, seed_latents
+from ..images import MAX_GRID_IMAGES, save_image
+from ..latent import Term, check_seed, combine, num_classes, parse_expression, render, resolve_class, seed_latents
 from .classifier import Classify
 from .figures import Cell, Row, draw_figure
 
+MAX_POOL = 100_000  # --pool: samples held in memory at once to pick exemplars from
 CONDITIONAL_SEED_BLOCK = 1000  # term i of a conditional run draws its exemplars from seeds 1000*(i+1)+j
 
 
@@ -109,6 +110,8 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         raise GanforgeError(f"--results: must be at least 1 (got {results})")
     if noise < 0 or not math.isfinite(noise):
         raise GanforgeError(f"--noise: must be >= 0 (got {noise})")
+    check_seed(seed)
+    check_seed(seed + pool - 1)  # the pool's seeds run from seed to seed + pool - 1
     k = num_classes(G)
     names = list(class_names) if class_names else None
     terms = parse_expression(expression, names)
@@ -116,6 +119,12 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         raise GanforgeError("class concepts in an unconditional run need the evaluator classifier"
                             + (f": {evaluator_hint}" if evaluator_hint else "")
                             + "; or give seed lists like [3,9,12] instead")
+    cells = sum(exemplars if t.concept.seeds is None else len(t.concept.seeds) for t in terms) + len(terms) + results
+    if cells > MAX_GRID_IMAGES:
+        raise GanforgeError(f"--exemplars/--results: the figure would hold {cells:,} images (at most "
+                            f"{MAX_GRID_IMAGES:,}; lower --exemplars or --results, or list fewer seeds)")
+    if pool > MAX_POOL:
+        raise GanforgeError(f"--pool {pool}: at most {MAX_POOL:,} samples (a few thousand find good exemplars)")
     class_ids: list[int | None] = []
     for t in terms:
         class_ids.append(resolve_class(t.concept.class_name, names, k or None) if t.concept.is_class else None)
