@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -216,8 +217,10 @@ def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]
         raise ConfigError(f"{flag}: {path}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"{flag}: {path}: is a folder (give a JSON file, such as a run's config.json)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{flag}: {path}: not valid JSON ({e})") from None
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, and numbers of > 4300 digits
+        raise ConfigError(f"{flag}: {path}: not valid JSON ({str(e)[:120]})") from None
+    except RecursionError:
+        raise ConfigError(f"{flag}: {path}: not a config file (nested too deeply)") from None
     except OSError as e:
         raise ConfigError(f"{flag}: {path}: cannot be read ({e.strerror or e})") from None
     if not isinstance(d, dict):
@@ -227,34 +230,59 @@ def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]
     return d
 
 
+INT64 = 2**63  # integers are stored in checkpoints as int64
+MAX_WIDTH = 65_536  # latent size, base widths, mini-batch kernels
+MAX_FIXED = 4_096  # images in the fixed-noise grid
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _coerce(value: Any, current: Any, typ: Any, where: str) -> Any:
-    """Convert a JSON/CLI value to the field's declared type."""
+    """Convert a JSON/CLI value to the field's declared type, strictly: JSON booleans are not
+    numbers, numbers are not text, integers fit in int64 and floats are finite."""
     t = str(typ)
+    kind = t.split(" ")[0]
     if value is None:
         if "None" in t:
             return None
         raise ConfigError(f"{where}: a value is required")
-    if isinstance(value, str) and value.lower() in ("none", "null") and "None" in t:
+    if isinstance(value, str) and value.strip().lower() in ("none", "null") and "None" in t:
         return None
     try:
-        if t.startswith("bool"):
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
             if isinstance(value, str):
-                if value.lower() in ("1", "true", "yes", "on"):
+                if value.strip().lower() in ("1", "true", "yes", "on"):
                     return True
-                if value.lower() in ("0", "false", "no", "off"):
+                if value.strip().lower() in ("0", "false", "no", "off"):
                     return False
+            raise ValueError(value)
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
                 raise ValueError(value)
-            return bool(value)
-        if t.startswith("int"):
-            if isinstance(value, float) and not value.is_integer():
+            if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
                 raise ValueError(value)
-            return int(value)
-        if t.startswith("float"):
-            return float(value)
-        if t.startswith("str"):
-            return str(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: cannot read {value!r} as {t.split(' ')[0]}") from None
+            v = int(value.strip()) if isinstance(value, str) else int(value)
+            if abs(v) >= INT64:
+                raise ConfigError(f"{where}: {_short(value)} is out of range (integers up to 2**63 - 1)")
+            return v
+        if kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                raise ValueError(value)
+            v = float(value.strip()) if isinstance(value, str) else float(value)
+            if not math.isfinite(v):
+                raise ConfigError(f"{where}: must be a finite number (got {_short(value)})")
+            return v
+        if kind == "str":
+            if not isinstance(value, str):
+                raise ValueError(value)
+            return value
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(f"{where}: cannot read {_short(value)} as {kind}") from None
     return value
 
 
@@ -266,7 +294,9 @@ def apply_dict(cfg: RunConfig, d: dict[str, Any], where: str | None = None) -> R
     """
     for key, value in d.items():
         if key == "preset":
-            cfg.preset = str(value)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{where + ': ' if where else ''}preset: must be a preset name (got {_short(value)})")
+            cfg.preset = value
             continue
         section = getattr(cfg, key, None)
         if not dataclasses.is_dataclass(section) or not isinstance(value, dict):
@@ -330,9 +360,10 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(d.channels in (None, 1, 3), "data", "channels", "must be 1 or 3")
     need(d.split in ("train", "test"), "data", "split", "must be train or test")
     need(d.limit is None or d.limit > 0, "data", "limit", "must be positive")
-    need(m.z_dim > 0, "model", "z_dim", "must be positive")
-    need(m.g_channels > 0, "model", "g_channels", "must be positive")
-    need(m.d_channels > 0, "model", "d_channels", "must be positive")
+    # Upper limits far beyond any model that fits in memory: past them a run fails allocating.
+    need(0 < m.z_dim <= MAX_WIDTH, "model", "z_dim", f"must be between 1 and {MAX_WIDTH}")
+    need(0 < m.g_channels <= MAX_WIDTH, "model", "g_channels", f"must be between 1 and {MAX_WIDTH}")
+    need(0 < m.d_channels <= MAX_WIDTH, "model", "d_channels", f"must be between 1 and {MAX_WIDTH}")
     need(m.d_dropout is None or 0 <= m.d_dropout < 1, "model", "d_dropout", "must be in [0, 1)")
     need(m.init in ("keras", "dcgan", "torch"), "model", "init", "must be keras, dcgan or torch")
     need(m.num_classes >= 0, "model", "num_classes", "must be >= 0")
@@ -340,7 +371,7 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(lo.wgan_clip > 0, "loss", "wgan_clip", "must be positive")
     need(lo.r1_gamma >= 0, "loss", "r1_gamma", "must be >= 0")
     need(lo.r1_every >= 1, "loss", "r1_every", "must be >= 1")
-    need(m.minibatch_disc >= 0, "model", "minibatch_disc", "must be >= 0")
+    need(0 <= m.minibatch_disc <= MAX_WIDTH, "model", "minibatch_disc", f"must be between 0 and {MAX_WIDTH}")
     k = cfg.tricks
     need(k.n_critic >= 1, "tricks", "n_critic", "must be >= 1")
     need(k.n_critic == 1 or t.step == "alternating", "tricks", "n_critic",
@@ -374,9 +405,10 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(t.step in ("alternating", "joint"), "train", "step", "must be alternating or joint")
     need(not t.reuse_fake or t.step == "alternating", "train", "reuse_fake",
          "applies to --step alternating (the joint step has one G forward already)")
-    need(t.device == "auto" or t.device == "cpu" or t.device.startswith("cuda"), "train", "device",
+    need(re.fullmatch(r"auto|cpu|cuda(:[0-9]+)?", t.device) is not None, "train", "device",
          "must be auto, cpu, cuda or cuda:N")
-    need(t.n_fixed > 0, "train", "n_fixed", "must be positive")
+    need(0 <= t.seed < INT64, "train", "seed", "must be between 0 and 2**63 - 1")
+    need(0 < t.n_fixed <= MAX_FIXED, "train", "n_fixed", f"must be between 1 and {MAX_FIXED}")
     need(t.sample_every > 0, "train", "sample_every", "must be positive")
     need(t.checkpoint_every > 0, "train", "checkpoint_every", "must be positive")
     need(t.log_every > 0, "train", "log_every", "must be positive")

@@ -42,15 +42,15 @@ POS, NONNEG, ONE_UP = between(0, lo_open=True), between(0), between(1)
 # float or any int64. None as a result means "either answer is acceptable".
 RULES = {
     "data.size": between(4, 1024), "data.channels": lambda v: v in (1, 3), "data.limit": POS,
-    "model.z_dim": POS, "model.g_channels": POS, "model.d_channels": POS,
-    "model.d_dropout": between(0, 1, hi_open=True), "model.minibatch_disc": NONNEG, "model.num_classes": NONNEG,
+    "model.z_dim": between(1, 65_536), "model.g_channels": between(1, 65_536), "model.d_channels": between(1, 65_536),
+    "model.d_dropout": between(0, 1, hi_open=True), "model.minibatch_disc": between(0, 65_536), "model.num_classes": NONNEG,
     "loss.label_smoothing": between(0, 0.5, hi_open=True), "loss.label_noise": between(0, 0.5, hi_open=True),
     "loss.gp_weight": NONNEG, "loss.wgan_clip": POS, "loss.r1_gamma": NONNEG, "loss.r1_every": ONE_UP,
     "optim.lr_g": POS, "optim.lr_d": POS, "optim.beta1": between(0, 1, hi_open=True),
     "optim.beta2": between(0, 1, hi_open=True), "optim.rho": between(0, 1, hi_open=True), "optim.eps": POS,
     "optim.decay": NONNEG, "optim.clip_g": POS, "optim.clip_d": POS,
     "train.batch_size": POS, "train.steps": NONNEG, "train.epochs": POS, "train.minutes": POS,
-    "train.seed": lambda v: True if 0 <= v < INT64 else None, "train.n_fixed": POS, "train.sample_every": POS,
+    "train.seed": between(0, INT64, hi_open=True), "train.n_fixed": between(1, 4_096), "train.sample_every": POS,
     "train.checkpoint_every": POS, "train.log_every": POS, "train.eval_every": NONNEG, "train.eval_n": between(10),
     "tricks.n_critic": ONE_UP, "tricks.replay_size": NONNEG, "tricks.replay_ratio": between(0, 1),
     "tricks.instance_noise": NONNEG, "tricks.instance_noise_steps": ONE_UP, "tricks.augment_p": between(0, 1),

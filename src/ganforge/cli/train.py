@@ -101,6 +101,8 @@ def add_parsers(sub) -> None:
     g.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
     g.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     g.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace --out if it exists (a grid or .npy file; a folder: the PNGs written into it)")
     g.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
                    help="for a conditional run: only this class (default: cycle through all classes)")
     g.add_argument("--truncation", type=float, default=None, metavar="PSI",
@@ -188,7 +190,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if args.overwrite and not args.out:
             raise ConfigError("--overwrite: needs --out RUN_DIR (the default run folder is always a new one)")
-        cfg = get_preset(args.preset or "dcgan")
+        cfg = get_preset("dcgan" if args.preset is None else args.preset)
         if args.config:
             settings = read_config_json(args.config)
             apply_dict(cfg, settings, where=f"--config {args.config}")
@@ -226,26 +228,39 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
     from .. import api
-    from ..images import save_folder, save_grid, save_npy
+    from ..generator import check_batch_size
+    from ..images import check_grid, refuse_existing, save_folder, save_grid, save_npy
 
     if args.n <= 0:
         raise GanforgeError(f"-n: must be positive (got {args.n})")
+    check_batch_size(args.batch_size)  # before the checkpoint is read
+    out = Path(args.out)
+    kind = {".npy": "npy", ".png": "grid", ".jpg": "grid", ".jpeg": "grid", "": "folder"}.get(out.suffix.lower())
+    if kind is None:
+        raise GanforgeError(f"--out: {out}: use a .png grid, a .npy file, or a folder name")
+    if kind == "folder":
+        if out.is_file():
+            raise GanforgeError(f"--out {out}: is a file (a name without an extension means a folder of PNGs)")
+        if not args.overwrite and out.is_dir() and any(out.glob("*.png")):
+            raise GanforgeError(f"--out {out}: already holds PNG files (add --overwrite to replace them, or "
+                                f"choose another folder)")
+    else:
+        refuse_existing([out], args.overwrite)
+    if kind == "grid":
+        check_grid(args.n)  # before any image is made
     G = api.load_generator(args.run, device=args.device)
     classes = _run_class(G, args.class_)[0] if args.class_ is not None else None
     images = api.generate(G, args.n, seed=args.seed, batch_size=args.batch_size, classes=classes,
                           truncation=_truncation(args))
-    out = Path(args.out)
-    if out.suffix.lower() == ".npy":
+    if kind == "npy":
         save_npy(images, out)
         what = f"array {tuple(images.permute(0, 2, 3, 1).shape)} uint8"
-    elif out.suffix.lower() in (".png", ".jpg", ".jpeg"):
+    elif kind == "grid":
         save_grid(images, out, nrow=args.nrow)
         what = f"grid of {args.n} images"
-    elif out.suffix == "":
+    else:
         save_folder(images, out)
         what = f"{args.n} PNG files"
-    else:
-        raise GanforgeError(f"--out: {out}: use a .png grid, a .npy file, or a folder name")
     print(f"wrote {out} ({what}, seed {args.seed}, from {G.checkpoint_path})")
     return 0
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import warnings
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,8 +132,8 @@ def load_data(cfg: DataConfig, default_size: int | None = None, progress: bool =
     if is_dir:
         from .folder import load_folder
         if size is None:
-            warnings.warn(f"{path}: no --size given for an image folder; resizing images to "
-                          f"{FOLDER_DEFAULT_SIZE}x{FOLDER_DEFAULT_SIZE}", stacklevel=2)
+            print(f"note: {path}: no --size given for an image folder; images are resized to "
+                  f"{FOLDER_DEFAULT_SIZE}x{FOLDER_DEFAULT_SIZE} (give --size N)", file=sys.stderr)
             size = FOLDER_DEFAULT_SIZE
         images, labels, names = load_folder(path, size, cfg.channels, cfg.class_name, cfg.limit, progress)
         # class and limit are already applied; this only checks and converts channels

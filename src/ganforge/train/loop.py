@@ -307,6 +307,7 @@ class _Loop:
                                    f"learning rates; the last good checkpoint is {self.ckpt_path}")
         ckpt = load_checkpoint(self.ckpt_path, map_location=self.device)
         self.restore(ckpt)
+        self.ctx.write(truncate_log, self.run_dir, self.trainer.step)  # the steps after it are run again
         self.acc.clear()
         self.diagnostics.reset()
         done = [f"rolled back to step {self.trainer.step}"]
