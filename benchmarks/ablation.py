@@ -96,7 +96,7 @@ def main(argv=None) -> int:
         what, flags = VARIANTS[name]
         out = HERE / "ablation-runs" / name.replace(" ", "")
         run([exe, "train", *flags, "--minutes", str(a.minutes), "--seed", str(a.seed), "--out", str(out),
-             "--no-progress", "--sample-every", "1000"])
+             "--no-progress", "--sample-every", "1000", "--overwrite"])  # a re-run replaces its variant
         steps = json.loads((out / "log.jsonl").read_text().splitlines()[-1]).get("step")
         ev = json.loads(run([exe, "evaluate", str(out), "-n", str(a.n), "--json"]))
         m = ev["metrics"]

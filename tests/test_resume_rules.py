@@ -152,3 +152,31 @@ def test_hidden_fields_on_resume_are_named_by_where_they_were_set(cli, run):
     code, _, err = cli("train", "--resume", run, "--set", "data.split=test", "--steps", 3, "--no-progress")
     one_line_error(code, err, "--set data.split", "cannot change on resume")
     assert "--split" not in err
+
+
+# --------------------------------------------------------------------------- the tools, after the data moved
+def test_neighbours_finds_moved_data_again_and_refuses_other_data(cli, run, npz_data, tmp_path):
+    moved = tmp_path / "elsewhere" / "moved.npz"
+    moved.parent.mkdir()
+    shutil.move(str(npz_data), moved)
+    code, _, err = cli("neighbours", run, "-n", 2, "-k", 1, "--no-features", "--out", tmp_path / "a.png")
+    assert code == 2 and "Traceback" not in err  # the stored path is gone
+    code, out, err = cli("neighbours", run, "--data", moved, "-n", 2, "-k", 1, "--no-features",
+                         "--out", tmp_path / "b.png")
+    assert code == 0, err
+    assert "vs 40 training images" in out and (tmp_path / "b.png").exists()
+    other = tmp_path / "other.npz"
+    np.savez(other, images=make_images(40, seed=5))
+    code, _, err = cli("neighbours", run, "--data", other, "-n", 2, "-k", 1, "--no-features",
+                       "--out", tmp_path / "c.png")
+    one_line_error(code, err, "--data", "not the data this run was trained on", "other images")
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_evaluate_refuses_other_data_for_a_run_before_any_metric(cli, run, tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, images=make_images(30, seed=5))
+    code, _, err = cli("evaluate", run, "--data", other, "-n", 8, "--no-progress")
+    one_line_error(code, err, "--data", "not the data this run was trained on", "30 images")
+    code, _, err = cli("evaluate", "--images", other, "--against", other, "--data", other)
+    one_line_error(code, err, "--data", "goes with a run")

@@ -121,6 +121,8 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu", ema: bo
     G.checkpoint_path = str(where)
     G.class_names = list(names or []) or None
     G.step = step
+    fp = ckpt.get("data_fingerprint")
+    G.data_fingerprint = fp if isinstance(fp, dict) else None  # to recognise the run's data after a move
     return G.to(dev).eval()
 
 

@@ -38,6 +38,8 @@ def add_parsers(sub) -> None:
                    help="Inception-v3 FID weights (pt_inception-2015-12-05-6726825d.pth); "
                         "else $GANFORGE_INCEPTION or the cache")
     e.add_argument("--data-dir", metavar="DIR", default=None, help="folder holding a named dataset's files")
+    e.add_argument("--data", metavar="PATH", default=None,
+                   help="with a run: where its image folder or array file is now, if it moved (checked by content)")
     e.add_argument("--seed", type=int, default=0, help="latent seed (and subset/KID seed)")
     e.add_argument("--batch-size", type=int, default=500, help="images per generator forward pass")
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
@@ -80,6 +82,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     common = dict(n=args.n, split=args.split, evaluator=args.evaluator, inception_weights=args.inception_weights,
                   seed=args.seed, device=args.device, floor=not args.no_floor, progress=not args.no_progress, log=log)
     if args.images or args.against:
+        if args.data:
+            raise GanforgeError("--data: goes with a run (where its data is now); --images and --against name "
+                                "the image sets themselves")
         if args.run:
             raise GanforgeError("give either a run (RUN_DIR_OR_CKPT) or --images A --against B, not both")
         if not (args.images and args.against):
@@ -89,7 +94,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     elif args.run:
         if args.data_dir:
             raise GanforgeError("--data-dir: a run's data location comes from its config; use it with --images")
-        result = evaluate_run(args.run, batch_size=args.batch_size, **common)
+        result = evaluate_run(args.run, batch_size=args.batch_size, data=args.data, **common)
     else:
         raise GanforgeError("give a run folder or checkpoint, or --images A --against B")
     if args.json:

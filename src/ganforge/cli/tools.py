@@ -93,6 +93,8 @@ def add_parsers(sub) -> None:
     nb.add_argument("-k", type=int, default=4, help="neighbours per image (default: 4)")
     nb.add_argument("--seed", type=int, default=0, help="latent seed, as in generate (default: 0)")
     nb.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation, as in generate")
+    nb.add_argument("--data", metavar="PATH", default=None,
+                    help="where the run's image folder or array file is now, if it moved (checked by content)")
     nb.add_argument("--data-dir", metavar="DIR", default=None, help="where the run's named dataset is now")
     nb.add_argument("--no-features", action="store_true", help="pixel space only")
     nb.add_argument("--out", default="neighbours.png", help="the figure (default: neighbours.png)")
@@ -199,6 +201,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
 def cmd_neighbours(args: argparse.Namespace) -> int:
     from .. import api
     from ..data import load_data
+    from ..data.fingerprint import relocated
     from ..generator import check_batch_size
     from ..images import refuse_existing
     from ..tools import neighbours, save_neighbours
@@ -212,7 +215,9 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
     cfg = api.load_run_config(args.run)
     if args.data_dir:
         cfg.data.data_dir = args.data_dir
+    cfg.data, check = relocated(cfg.data, args.data, G.data_fingerprint)
     data = load_data(cfg.data, progress=not args.json)
+    check(data.images)
     if args.no_features:
         evaluator, why = None, "--no-features"
     else:

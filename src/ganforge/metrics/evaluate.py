@@ -15,6 +15,7 @@ the best a generator can expect at this sample size.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import torch
 
 from ..config import DataConfig
 from ..data import load_data
+from ..data.fingerprint import relocated
 from ..data.sources import evaluator_for, known_names, source_name
 from ..device import resolve_device
 from ..errors import ConfigError, DataError
@@ -124,9 +126,12 @@ def _check_n_seed(n: int, seed: int) -> None:
 def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", evaluator: str | None = None,
                  inception_weights: str | Path | None = None, seed: int = 0, batch_size: int = 500,
                  device: str = "cpu", floor: bool = True, metrics: Iterable[str] = ALL_METRICS,
-                 progress: bool = True, log=print) -> EvalResult:
+                 progress: bool = True, log=print, data: str | None = None) -> EvalResult:
     """Sample ``n`` images (latent seed ``seed``) from a run folder or checkpoint and compare them
     with the ``split`` of the run's dataset. See the module docstring.
+
+    data: where the run's image folder or array file is now, when it has moved; it must hold the
+        images the run trained on (checked against the fingerprint the run stored).
 
     G comes from :func:`ganforge.generator.load_generator` (G_ema when the run kept one) and is
     sampled by :func:`ganforge.generator.generate`, like ``ganforge generate --seed``."""
@@ -136,6 +141,9 @@ def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", e
     device = resolve_device(device)
     G = load_generator(path, device)
     cfg = load_run_config(path)
+    if data is not None:
+        cfg.data, check = relocated(cfg.data, data, G.data_fingerprint)
+        check(load_data(dataclasses.replace(cfg.data, split="train"), progress=False).images)
     label = f"{G.checkpoint_path} ({'G_ema' if G.is_ema else 'G'}, step {G.step})"
     ev = build_evaluator(cfg.data, G.img_channels, n=n, split=split, evaluator=evaluator,
                          inception_weights=inception_weights, metrics=metrics, floor=floor, seed=seed,

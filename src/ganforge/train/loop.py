@@ -27,7 +27,8 @@ from ..models import ARCHS
 from .context import RunContext
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
-from .runfolder import BEST_NAME, TENSORBOARD_DIR, check_same_data, data_fingerprint
+from ..data.fingerprint import check_same_data, data_fingerprint
+from .runfolder import BEST_NAME, TENSORBOARD_DIR
 from .trainer import GANTrainer, StepStats
 
 Evaluator = Callable[[Callable[[int], torch.Tensor]], dict]  # (sampler: n -> uint8 images) -> metrics; has .protocol

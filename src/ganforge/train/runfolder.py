@@ -5,14 +5,12 @@ What a run writes, by name, is :data:`RUN_FILES`; ``--overwrite`` deletes exactl
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from ..checkpoint import CHECKPOINT_NAME
-from ..errors import DataError, GanforgeError
+from ..errors import GanforgeError
 from ..generator import LATENT_MEAN_NAME
 from .monitor import CONFIG_NAME, GIF_NAME, LOG_NAME, PLOT_NAME, SAMPLES_DIR
 
@@ -127,33 +125,3 @@ def resume_dir(path: str | Path, flag: str = "--resume") -> Path:
     if not (p / CHECKPOINT_NAME).is_file():
         raise RunFolderError(f"{flag} {p}: no {CHECKPOINT_NAME} in this folder (is it a ganforge run folder?)")
     return p
-
-
-# --------------------------------------------------------------------------- the data a run saw
-FINGERPRINT_IMAGES = 64
-
-
-def data_fingerprint(images) -> dict[str, Any]:
-    """A small record that tells data sets apart: the image count, the image shape, and the
-    sha256 of up to 64 images spread evenly over the set (uint8 N,C,H,W, as training sees them)."""
-    n = int(images.shape[0])
-    k = min(FINGERPRINT_IMAGES, n)
-    idx = sorted({round(i * (n - 1) / max(k - 1, 1)) for i in range(k)})
-    sample = images[idx].contiguous().cpu().numpy()
-    return {"n": n, "shape": [int(s) for s in images.shape[1:]], "sampled": len(idx),
-            "sha256": hashlib.sha256(sample.tobytes()).hexdigest()}
-
-
-def check_same_data(stored: dict[str, Any] | None, current: dict[str, Any], source: str) -> None:
-    """Refuse to resume on other data than the run started on (a DataError saying what differs)."""
-    if not stored or stored == current:
-        return
-    shape = lambda fp: "x".join(str(s) for s in fp["shape"])  # noqa: E731
-    if stored["n"] != current["n"] or stored["shape"] != current["shape"]:
-        what = (f"the run was trained on {stored['n']} images of {shape(stored)}, "
-                f"this is {current['n']} images of {shape(current)}")
-    else:
-        what = (f"same count ({current['n']}) and shape ({shape(current)}), but other images: the hash of "
-                f"{current['sampled']} images spread over the set differs")
-    raise DataError(f"--data {source}: not the data this run was trained on ({what}; give the run's own "
-                    f"data with --data, or start a new run)")
