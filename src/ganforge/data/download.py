@@ -71,7 +71,7 @@ def download_file(url: str, dest: Path, progress: bool = True) -> Path:
     fails (an empty cache folder is left behind by no failure). Raises DownloadError (an
     OSError) with a one-line reason.
     """
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     dest = Path(dest)
     created = missing_folders(dest.parent)
@@ -89,7 +89,7 @@ def download_file(url: str, dest: Path, progress: bool = True) -> Path:
             total = resp.headers.get("Content-Length")
             total = int(total) if total and total.isdigit() else None
             got = 0
-            with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
+            with progress_bar(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=dest.name,
                       disable=not progress, file=sys.stderr, leave=False) as bar:
                 while True:
                     chunk = resp.read(_CHUNK)

@@ -166,10 +166,10 @@ def load_folder(root: str | Path, size: int, channels: int | None, class_name: s
     arrays: list[np.ndarray] = []
     kept: list[int] = []
     skipped: list[tuple[Path, str]] = []
-    from tqdm import tqdm
+    from ..progress import progress_bar
 
     workers = max(1, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool, tqdm(
+    with ThreadPoolExecutor(workers) as pool, progress_bar(
             total=want, unit="img", desc=f"reading {root.name or root}", file=sys.stderr,
             disable=not progress or want <= _PROGRESS_OVER, leave=False) as bar:
         start = 0

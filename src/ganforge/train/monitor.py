@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..images import save_gif, save_grid
+from ..progress import progress_bar
 
 LOG_NAME = "log.jsonl"
 SAMPLES_DIR = "samples"
@@ -126,10 +126,10 @@ class Monitor:
         self.by_time = deadline is not None
         if self.by_time:
             self.t0 = time.monotonic()
-            self.bar = tqdm(total=round(deadline - self.t0), unit="s", dynamic_ncols=True, disable=not progress,
+            self.bar = progress_bar(desc="train", total=round(deadline - self.t0), unit="s", dynamic_ncols=True, disable=not progress,
                             file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
         else:
-            self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
+            self.bar = progress_bar(desc="train", total=total_steps, initial=start_step, unit="step", dynamic_ncols=True,
                             disable=not progress, file=sys.stderr, smoothing=0.1)
 
     def log(self, record: dict[str, Any]) -> None:
