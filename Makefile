@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH)"
-	$(PY) -m pip install -q -e ".[test,onnx]"
+	$(PY) -m pip install -q -e ".[test,onnx,safetensors]"
 	touch $@
 
 # Fashion-MNIST: Debian's package where apt works (as root); otherwise ganforge downloads it

@@ -5,10 +5,9 @@ a class-conditional G, ``y`` int64 (N,) class ids) and output ``images`` float32
 G's range. A JSON sidecar ``PATH.json`` says all of that, plus the class names and how to turn
 the output into uint8 pixels, so the file can be used without reading this code.
 
-The safetensors file is written by the small writer here (the format is simple: an 8-byte
-little-endian header length, a JSON header naming each tensor's dtype, shape and byte range,
-then the raw little-endian bytes), so no extra package is needed; its ``__metadata__`` holds the
-run's config, from which :func:`load_safetensors_generator` rebuilds G exactly.
+The safetensors file is written and read by the ``safetensors`` package (the ``safetensors``
+extra); its ``__metadata__`` holds the run's config, from which
+:func:`load_safetensors_generator` rebuilds G exactly.
 """
 from __future__ import annotations
 
@@ -17,7 +16,6 @@ import io
 import json
 import logging
 import struct
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -34,14 +32,6 @@ SAFETENSORS_FORMAT = "ganforge-generator"
 ONNX_INSTALL = "pip install ganforge[onnx]"
 ONNX_TOLERANCE = 1e-4
 
-# torch dtype <-> safetensors dtype name
-_DTYPES = {
-    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
-    torch.uint8: "U8", torch.bool: "BOOL",
-}
-_DTYPES_BACK = {v: k for k, v in _DTYPES.items()}
-
 _RANGES = {
     "tanh": ([-1.0, 1.0], "uint8 = clamp(round((x + 1) * 127.5), 0, 255)"),
     "linear": ([-1.0, 1.0], "uint8 = clamp(round((x + 1) * 127.5), 0, 255)  (unbounded output; data was in [-1, 1])"),
@@ -50,40 +40,36 @@ _RANGES = {
 
 
 # --------------------------------------------------------------------------- safetensors
+SAFETENSORS_INSTALL = "pip install ganforge[safetensors]"
+
+
+def _safetensors():
+    """The ``safetensors`` package (an extra), or a clear error naming its install command."""
+    try:
+        import safetensors.torch
+    except ImportError:
+        raise GanforgeError(f"safetensors files need the safetensors package: {SAFETENSORS_INSTALL}") from None
+    return safetensors
 
 
 def write_safetensors(tensors: dict[str, torch.Tensor], path: str | Path,
                       metadata: dict[str, str] | None = None) -> Path:
     """Write ``tensors`` as a safetensors file (atomically), with string ``metadata``."""
-    if sys.byteorder != "little":  # pragma: no cover - every platform torch ships for
-        raise GanforgeError("safetensors export needs a little-endian machine")
-    header: dict[str, Any] = {}
-    if metadata:
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
-            raise ValueError("safetensors metadata must map strings to strings")
-        header["__metadata__"] = dict(metadata)
-    blobs, offset = [], 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        if t.dtype not in _DTYPES:
-            raise ValueError(f"safetensors: tensor {name!r} has unsupported dtype {t.dtype}")
-        data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-        header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    head = json.dumps(header, separators=(",", ":")).encode()
-    head += b" " * (-len(head) % 8)  # align the data to 8 bytes, as the reference writer does
+    st = _safetensors()
+    if metadata and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise ValueError("safetensors metadata must map strings to strings")
+    # the library refuses tensors that share memory or are not contiguous: give it plain copies
+    plain = {name: t.detach().cpu().contiguous().clone() for name, t in tensors.items()}
+    blob = st.torch.save(plain, metadata=dict(metadata) if metadata else None)
     path = Path(path)
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(head)))
-        f.write(head)
-        for data in blobs:
-            f.write(data)
+        f.write(blob)
     return path
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a safetensors file: (tensors on the CPU, metadata). Malformed files raise GanforgeError."""
+    st = _safetensors()
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -97,31 +83,13 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
         raise GanforgeError(f"{bad} (header length {n} exceeds the file)")
     try:
         header = json.loads(raw[8:8 + n].decode("utf-8"))
+        tensors = st.torch.load(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise GanforgeError(f"{bad} (header is not JSON)") from None
-    if not isinstance(header, dict):
-        raise GanforgeError(f"{bad} (header is not a JSON object)")
-    meta = header.pop("__metadata__", None) or {}
-    body = memoryview(raw)[8 + n:]
-    tensors = {}
-    for name, info in header.items():
-        try:
-            dtype = _DTYPES_BACK[info["dtype"]]
-            shape = [int(s) for s in info["shape"]]
-            begin, end = (int(v) for v in info["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise GanforgeError(f"{bad} (bad entry for {name!r})") from None
-        numel = 1
-        for s in shape:
-            numel *= s
-        itemsize = torch.empty(0, dtype=dtype).element_size()
-        if not 0 <= begin <= end <= len(body) or end - begin != numel * itemsize:
-            raise GanforgeError(f"{bad} (byte range of {name!r} does not match its shape)")
-        if numel == 0:
-            tensors[name] = torch.empty(shape, dtype=dtype)
-        else:
-            tensors[name] = torch.frombuffer(bytearray(body[begin:end]), dtype=dtype).reshape(shape)
-    return tensors, meta
+    except Exception as e:  # the library's SafetensorError: a header that does not match the data
+        raise GanforgeError(f"{bad} ({str(e).strip() or type(e).__name__})") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return tensors, dict(meta or {})
 
 
 def generator_info(G: nn.Module, config: dict[str, Any] | None = None,

@@ -65,7 +65,7 @@ def test_safetensors_writer_and_reader_round_trip_every_dtype(tmp_path):
 
 def test_safetensors_file_reads_with_the_reference_library_when_installed(tmp_path):
     if importlib.util.find_spec("safetensors") is None:
-        pytest.skip("the safetensors package is not installed (ganforge does not need it)")
+        pytest.skip("the safetensors package is not installed (pip install ganforge[safetensors])")
     from safetensors.torch import load_file, save_file
 
     tensors = {"a": torch.randn(3, 2), "b": torch.arange(5), "c": torch.randn(4).bfloat16()}
@@ -77,6 +77,18 @@ def test_safetensors_file_reads_with_the_reference_library_when_installed(tmp_pa
     assert meta == {"k": "v"} and all(torch.equal(back[k], tensors[k]) for k in tensors)
 
 
+def test_without_the_safetensors_package_the_error_names_the_extra(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "safetensors", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)
+    with pytest.raises(GanforgeError, match=r"pip install ganforge\[safetensors\]"):
+        write_safetensors({"x": torch.zeros(2)}, tmp_path / "x.safetensors")
+    with pytest.raises(GanforgeError, match=r"pip install ganforge\[safetensors\]"):
+        read_safetensors(tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
 def test_malformed_safetensors_files_are_clear_errors(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x05")
@@ -84,6 +96,10 @@ def test_malformed_safetensors_files_are_clear_errors(tmp_path):
         read_safetensors(bad)
     bad.write_bytes(struct.pack("<Q", 10**6) + b"{}")
     with pytest.raises(GanforgeError, match="exceeds"):
+        read_safetensors(bad)
+    header = json.dumps({"x": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    bad.write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 8)  # 8 bytes where 16 belong
+    with pytest.raises(GanforgeError, match="not a safetensors file"):
         read_safetensors(bad)
     write_safetensors({"x": torch.zeros(2)}, bad)
     with pytest.raises(GanforgeError, match="not a ganforge generator"):
