@@ -39,6 +39,21 @@ def cpu_has_bf16() -> bool:
         return False
 
 
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one), for records of where a
+    result was computed."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
 def _cpu_vendor() -> str:
     try:
         with open("/proc/cpuinfo") as f:

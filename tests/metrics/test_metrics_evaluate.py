@@ -38,7 +38,7 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate")
     data = root / "tiny.npz"
     np.savez(data, images=make_images(48), labels=np.arange(48) % 4)
-    quick = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "2",
+    quick = ["--preset", "dcgan", "--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "2",
              "--checkpoint-every", "2", "--log-every", "1", "--precision", "fp32"]
     assert main(["train", "--data", str(data), "--steps", "2", "--out", str(root / "run"), *quick, *TINY_G]) == 0
     return root / "run"

@@ -4,15 +4,8 @@ from __future__ import annotations
 import torch
 
 from ganforge.data import ImageData
-from ganforge.metrics.networks import (
-    EVALUATOR_SPECS,
-    ClassifierNet,
-    _random_shift,
-    fit_evaluator,
-    load_evaluator_file,
-    save_evaluator,
-    weights_hash,
-)
+from ganforge.metrics.classifier_training import _random_shift, fit_evaluator
+from ganforge.metrics.networks import EVALUATOR_SPECS, ClassifierNet, load_evaluator_file, save_evaluator, weights_hash
 
 
 def _stripes(n: int, seed: int) -> ImageData:

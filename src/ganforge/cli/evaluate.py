@@ -43,6 +43,7 @@ def add_parsers(sub) -> None:
     e.add_argument("--seed", type=int, default=0, help="latent seed (and subset/KID seed)")
     e.add_argument("--batch-size", type=int, default=500, help="images per generator forward pass")
     e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    e.add_argument("--no-ema", action="store_true", help="with a run: sample the raw G, not G_ema")
     e.add_argument("--no-floor", action="store_true", help="skip the real-vs-real floor")
     e.add_argument("--json", action="store_true", help="machine-readable output (metrics, floor, protocol)")
     e.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -82,9 +83,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     common = dict(n=args.n, split=args.split, evaluator=args.evaluator, inception_weights=args.inception_weights,
                   seed=args.seed, device=args.device, floor=not args.no_floor, progress=not args.no_progress, log=log)
     if args.images or args.against:
-        if args.data:
-            raise GanforgeError("--data: goes with a run (where its data is now); --images and --against name "
-                                "the image sets themselves")
+        if args.data or args.no_ema:
+            raise GanforgeError(f"{'--data' if args.data else '--no-ema'}: goes with a run; --images and --against "
+                                "name the image sets themselves")
         if args.run:
             raise GanforgeError("give either a run (RUN_DIR_OR_CKPT) or --images A --against B, not both")
         if not (args.images and args.against):
@@ -94,7 +95,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     elif args.run:
         if args.data_dir:
             raise GanforgeError("--data-dir: a run's data location comes from its config; use it with --images")
-        result = evaluate_run(args.run, batch_size=args.batch_size, data=args.data, **common)
+        result = evaluate_run(args.run, batch_size=args.batch_size, data=args.data, ema=not args.no_ema, **common)
     else:
         raise GanforgeError("give a run folder or checkpoint, or --images A --against B")
     if args.json:
@@ -106,15 +107,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_evaluator(args: argparse.Namespace) -> int:
     from ..metrics import networks
+    from ..metrics.classifier_training import train_evaluator
+    from ..metrics.shipped import SHIPPED
 
     if args.evaluator_command == "train":
-        meta = networks.train_evaluator(args.data.strip().lower(), data_dir=args.data_dir, epochs=args.epochs,
+        meta = train_evaluator(args.data.strip().lower(), data_dir=args.data_dir, epochs=args.epochs,
                                         batch_size=args.batch_size, seed=args.seed, precision=args.precision,
                                         progress=not args.no_progress)
         print(f"{meta['dataset']} evaluator: test accuracy {meta['test_accuracy']:.2%} "
               f"({meta['n_test']} test images), trained in {meta['train_seconds']:.0f} s, "
               f"weights hash {meta['hash']}")
         print(f"  saved  {meta['path']}")
+        shipped = SHIPPED.get(meta["dataset"])
+        if shipped == meta["hash"]:
+            print(f"  the same weights as the {meta['dataset']} evaluator shipped with ganforge")
+        elif shipped is not None:
+            print(f"  note: not the shipped {meta['dataset']} evaluator (hash {shipped}; another CPU type or "
+                  f"settings train other weights). Metrics now use this file; delete it to go back to the "
+                  f"shipped one, whose results others can compare with yours")
         print(f"  use    ganforge evaluate RUN   (or --images A --against {meta['dataset']})")
         return 0
     if args.evaluator_command == "list":

@@ -35,7 +35,6 @@ from .networks import (
     FeatureExtractor,
     evaluator_path,
     load_evaluator,
-    train_evaluator,
     weights_hash,
 )
 from .refstats import ReferenceStats, reference_stats
@@ -46,6 +45,7 @@ kid = kernel_inception_distance
 # Names that resolve on first use: they pull in data loading, the models and the generator.
 _LAZY = {
     "Evaluator": "evaluator", "build_evaluator": "evaluator", "make_training_evaluator": "evaluator",
+    "LazyTrainingEvaluator": "evaluator", "train_evaluator": "classifier_training",
     "pick_extractor": "evaluator", "EvalResult": "evaluate", "format_table": "evaluate",
     "evaluate_run": "evaluate", "evaluate_images": "evaluate",
 }

@@ -126,9 +126,11 @@ def _check_n_seed(n: int, seed: int) -> None:
 def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", evaluator: str | None = None,
                  inception_weights: str | Path | None = None, seed: int = 0, batch_size: int = 500,
                  device: str = "cpu", floor: bool = True, metrics: Iterable[str] = ALL_METRICS,
-                 progress: bool = True, log=print, data: str | None = None) -> EvalResult:
+                 progress: bool = True, log=print, data: str | None = None, ema: bool = True) -> EvalResult:
     """Sample ``n`` images (latent seed ``seed``) from a run folder or checkpoint and compare them
     with the ``split`` of the run's dataset. See the module docstring.
+
+    ema: sample G_ema where the run kept one (False: the raw G).
 
     data: where the run's image folder or array file is now, when it has moved; it must hold the
         images the run trained on (checked against the fingerprint the run stored).
@@ -139,7 +141,7 @@ def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", e
         raise ConfigError(f"-n: need at least 2 samples (got {n})")
     _check_n_seed(n, seed)
     device = resolve_device(device)
-    G = load_generator(path, device)
+    G = load_generator(path, device, ema=ema)
     cfg = load_run_config(path)
     if data is not None:
         cfg.data, check = relocated(cfg.data, data, G.data_fingerprint)
