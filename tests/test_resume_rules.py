@@ -14,7 +14,7 @@ from ganforge.config import DataConfig
 from ganforge.data import absolute_data_paths
 from gf_helpers import make_images
 
-TINY = ["--g-channels", "8", "--d-channels", "8", "--no-progress", "--batch-size", 4, "--n-fixed", 4,
+TINY = ["--preset", "dcgan", "--g-channels", "8", "--d-channels", "8", "--no-progress", "--batch-size", 4, "--n-fixed", 4,
         "--sample-every", 1, "--checkpoint-every", 1, "--log-every", 1, "--precision", "fp32"]
 
 

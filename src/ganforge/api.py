@@ -61,12 +61,22 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
 
 
 def training_evaluator(cfg: RunConfig, log=print):
-    """The evaluator a run with ``--eval-every`` is handed, or None (with a note saying why)."""
-    if not cfg.train.eval_every:
-        return None
-    from .metrics import make_training_evaluator  # metrics load on demand: most runs never need them
+    """The evaluator a run is handed, or None (with a note saying why).
 
-    ev, why = make_training_evaluator(cfg, n=cfg.train.eval_n)
+    ``--eval-every N``: built now, so a missing evaluator is said at the start. The timed default
+    (``--eval-minutes``): only for data with its own evaluator (fashion-mnist ships one), built at
+    the first evaluation, so runs shorter than one interval never load it.
+    """
+    t = cfg.train
+    if not t.eval_every and not t.eval_minutes:
+        return None
+    from .metrics import LazyTrainingEvaluator, make_training_evaluator  # on demand: most runs never need them
+
+    if not t.eval_every:
+        from .data.sources import evaluator_for
+
+        return LazyTrainingEvaluator(cfg, log) if evaluator_for(cfg.data.source) else None
+    ev, why = make_training_evaluator(cfg, n=t.eval_n)
     if ev is None:
         log(f"note: --eval-every is on but no metrics can be computed: {why}")
     return ev

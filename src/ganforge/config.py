@@ -117,8 +117,12 @@ class TrainConfig:
     checkpoint_every: int = opt(1000, "--checkpoint-every", "steps between checkpoints")
     log_every: int = opt(50, "--log-every", "steps between log lines in log.jsonl")
     eval_every: int = opt(0, "--eval-every",
-                          "steps between metric evaluations (FD, KID, ...), best.pt kept by FD; 0: off")
-    eval_n: int = opt(10_000, "--eval-n", "generated images per evaluation during training")
+                          "steps between metric evaluations (FD, KID, ...), best.pt kept by FD; 0: by "
+                          "--eval-minutes")
+    eval_minutes: float = opt(5.0, "--eval-minutes",
+                              "minutes of training between evaluations where the data has an evaluator "
+                              "(fashion-mnist ships one), best.pt kept by FD; 0: off")
+    eval_n: int = opt(5_000, "--eval-n", "generated images per evaluation during training")
     diagnose: bool = opt(True, "--diagnose", "watch the logged values and warn when training goes wrong")
     auto_remedy: bool = opt(False, "--auto-remedy", "apply the diagnostics' suggested fixes automatically")
 
@@ -138,6 +142,10 @@ class TricksConfig:
     ada_target: float = opt(0.0, "--ada-target",
                             "adaptive augmentation: tune augment_p to keep r_t at this value; 0: off")
     ema_kimg: float = opt(0.0, "--ema-kimg", "G_ema half-life in thousands of images; 0: no G_ema")
+    ema_rampup: float = opt(0.0, "--ema-rampup",
+                            "G_ema half-life at most this fraction of the images seen so far (e.g. 0.05), "
+                            "so a short run's G_ema is not its initial weights; 0: the full half-life "
+                            "from the start")
 
 
 @dataclass
@@ -385,6 +393,7 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(0 <= k.augment_p <= 1, "tricks", "augment_p", "must be in [0, 1]")
     need(0 <= k.ada_target < 1, "tricks", "ada_target", "must be in [0, 1)")
     need(k.ema_kimg >= 0, "tricks", "ema_kimg", "must be >= 0")
+    need(0 <= k.ema_rampup <= 1, "tricks", "ema_rampup", "must be between 0 and 1")
     need(0 <= lo.label_smoothing < 0.5, "loss", "label_smoothing", "must be in [0, 0.5)")
     need(0 <= lo.label_noise < 0.5, "loss", "label_noise", "must be in [0, 0.5)")
     need(o.optimizer in ("adam", "rmsprop"), "optim", "optimizer", "must be adam or rmsprop")
@@ -413,5 +422,6 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(t.checkpoint_every > 0, "train", "checkpoint_every", "must be positive")
     need(t.log_every > 0, "train", "log_every", "must be positive")
     need(t.eval_every >= 0, "train", "eval_every", "must be >= 0")
+    need(math.isfinite(t.eval_minutes) and t.eval_minutes >= 0, "train", "eval_minutes", "must be >= 0")
     need(t.eval_n >= 10, "train", "eval_n", "must be at least 10")
     return cfg

@@ -6,7 +6,7 @@ and compares: bit for bit on the machine the file was written on (same CPU model
 to a tight tolerance elsewhere, since another CPU's kernels may round differently.
 
 Refresh the file only when a change is *meant* to change what is computed, and say so in the
-commit: ``python tests/train/golden.py --write``.
+commit: ``python tests/train/golden.py --write`` (or ``--add`` for new cases only).
 """
 from __future__ import annotations
 
@@ -135,9 +135,16 @@ def compute_all() -> dict:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).parent))
-    if "--write" not in sys.argv:
-        sys.exit("usage: python tests/train/golden.py --write   (overwrites tests/train/golden.json)")
-    values = compute_all()
+    if "--write" not in sys.argv and "--add" not in sys.argv:
+        sys.exit("usage: python tests/train/golden.py --write   (recomputes every case: overwrites golden.json)\n"
+                 "       python tests/train/golden.py --add     (computes only the cases golden.json lacks)")
+    if "--add" in sys.argv:
+        values = json.loads(GOLDEN_PATH.read_text())
+        new = [(name, preset, fields) for name, preset, fields in CASES if name not in values["cases"]]
+        values["cases"].update({name: run_case(preset, fields) for name, preset, fields in new})
+        print(f"added {len(new)} cases: {', '.join(n for n, _, _ in new) or 'none'}")
+    else:
+        values = compute_all()
     lines = [f" {json.dumps(name)}: {json.dumps(v)}" for name, v in values["cases"].items()]
     GOLDEN_PATH.write_text(f'{{"machine": {json.dumps(values["machine"])}, "steps": {STEPS}, "cases": {{\n'
                            + ",\n".join(lines) + "\n}}\n")

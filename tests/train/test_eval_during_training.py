@@ -62,3 +62,30 @@ def test_eval_every_without_an_evaluator_says_why_and_trains_on(tmp_path, npz_da
     res = api.train(cfg, tmp_path / "run", progress=False, log=notes.append)
     assert res.steps == 2 and not (tmp_path / "run" / "best.pt").exists()
     assert any("ganforge evaluator train" in n for n in notes)
+
+
+def test_timed_evaluations_happen_at_log_points_and_at_the_end(tmp_path, npz_data, monkeypatch):
+    # --eval-minutes: due once the interval has passed, checked at log points (every 2 steps here);
+    # a run that evaluated also evaluates its last step.
+    clock = iter(range(0, 10_000, 7))  # each monotonic() call is 7 "seconds" later
+    import ganforge.train.evaluation as evaluation
+
+    monkeypatch.setattr(evaluation.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(api, "training_evaluator", lambda cfg, log=print: ScriptedEvaluator([5.0] * 10))
+    cfg = small_cfg(npz_data, **{"train.steps": 5, "train.log_every": 2, "train.eval_minutes": 0.1,
+                                 "train.eval_every": 0})
+    api.train(cfg, tmp_path / "run", progress=False, log=lambda *_: None)
+    steps = [r["step"] for r in read_log(tmp_path / "run") if r.get("event") == "eval"]
+    # log points at steps 2, 4 and 5 (the last); the 6-second interval has passed at each
+    assert steps == [2, 4, 5]
+
+
+def test_timed_evaluation_is_off_for_data_without_its_own_evaluator(npz_data):
+    cfg = small_cfg(npz_data)
+    assert cfg.train.eval_minutes > 0 and not cfg.train.eval_every
+    assert api.training_evaluator(cfg) is None  # an .npz file: no evaluator fits it
+    from ganforge.metrics import LazyTrainingEvaluator
+
+    cfg.data.source = "fashion-mnist"
+    ev = api.training_evaluator(cfg)
+    assert isinstance(ev, LazyTrainingEvaluator) and ev.evaluator is None  # built at the first call only

@@ -61,7 +61,8 @@ def test_tricks_together_run_and_keep_their_state():
 
 
 def test_resume_is_exact_with_tricks(tmp_path, npz_data):
-    extra = {"tricks.replay_size": 8, "tricks.ema_kimg": 0.01, "tricks.augment": "translation,color",
+    extra = {"tricks.replay_size": 8, "tricks.ema_kimg": 0.01, "tricks.ema_rampup": 0.5,
+             "tricks.augment": "translation,color",
              "tricks.ada_target": 0.6, "loss.loss": "hinge", "tricks.n_critic": 2}
     full, half = tmp_path / "full", tmp_path / "half"
     api.train(small_cfg(npz_data, **{"train.steps": 4, **extra}), full, **QUIET)
@@ -179,3 +180,25 @@ def test_a_remedy_turning_replay_on_survives_resume(tmp_path, npz_data, monkeypa
     ck = load_checkpoint(tmp_path / "r")
     # on from step 2: 4 fakes a step in steps 2 (before the resume) and 3 (after it)
     assert ck["train_state"]["replay_size"] == 16 and ck["replay"]["size"] == 8
+
+
+def test_ema_rampup_makes_g_ema_follow_g_early():
+    # With the ramp, the first step's half-life is 0 images: G_ema becomes G exactly; later steps
+    # average over a short window, so G_ema stays close to G instead of its initial weights.
+    tr = trainer_for(**{"tricks.ema_kimg": 10.0, "tricks.ema_rampup": 0.05})
+    init = [p.detach().clone() for p in tr.G_ema.parameters()]
+    tr.train_step(batch(8))
+    assert all(torch.equal(a, b) for a, b in zip(tr.G.parameters(), tr.G_ema.parameters()))
+    for _ in range(3):
+        tr.train_step(batch(8))
+    far_from_init = sum((e - i).norm() for e, i in zip(tr.G_ema.parameters(), init))
+    near_g = sum((e - g).norm() for e, g in zip(tr.G_ema.parameters(), tr.G.parameters()))
+    assert near_g < far_from_init
+    # without the ramp, 10 kimg of half-life keeps G_ema at its initial weights after 4 steps
+    plain = trainer_for(**{"tricks.ema_kimg": 10.0})
+    init = [p.detach().clone() for p in plain.G_ema.parameters()]
+    for _ in range(4):
+        plain.train_step(batch(8))
+    still_init = sum((e - i).norm() for e, i in zip(plain.G_ema.parameters(), init))
+    moved = sum((g - i).norm() for g, i in zip(plain.G.parameters(), init))
+    assert still_init < 0.05 * moved

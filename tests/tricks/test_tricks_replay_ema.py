@@ -93,3 +93,16 @@ def test_ema_beta_has_the_asked_half_life_in_images():
     assert beta ** (10_000 / 64) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         ema_beta(64, 0.0)
+
+
+def test_ema_rampup_caps_the_half_life_by_the_images_seen():
+    # nothing seen yet: G_ema takes G's weights
+    assert ema_beta(64, 10.0, images_seen=0, rampup=0.05) == 0.0
+    # 6,400 images seen: the half-life is 5% of them (320 images), not 10,000
+    beta = ema_beta(64, 10.0, images_seen=6_400, rampup=0.05)
+    assert beta ** (320 / 64) == pytest.approx(0.5)
+    # from 200,000 images on, the full half-life
+    assert ema_beta(64, 10.0, images_seen=200_000, rampup=0.05) == ema_beta(64, 10.0)
+    assert ema_beta(64, 10.0, images_seen=10**7, rampup=0.05) == ema_beta(64, 10.0)
+    # off: the images seen do not matter
+    assert ema_beta(64, 10.0, images_seen=64, rampup=0.0) == ema_beta(64, 10.0)

@@ -70,7 +70,8 @@ def add_parsers(sub) -> None:
                               "  ganforge train --preset tf-tutorial --data mnist --epochs 50\n"
                               "  ganforge train --data ./my_images --size 64 --channels 3 --steps 20000\n"
                               "  ganforge train --resume runs/00000-dcgan-fashion-mnist --steps 5000")
-    t.add_argument("--preset", default=None, help="named recipe; see 'ganforge presets' (default: dcgan)")
+    t.add_argument("--preset", default=None, help="named recipe; see 'ganforge presets' (default: best, the best measured recipe;\n"
+                   "'dcgan' is the plain DCGAN)")
     t.add_argument("--config", metavar="FILE", help="JSON config (as in a run's config.json) applied after the preset")
     t.add_argument("--set", metavar="SECTION.FIELD=VALUE", action="append", default=[],
                    help="set any config field, e.g. --set optim.lr_d=1e-4 (repeatable)")
@@ -180,7 +181,7 @@ def _may_be_same_data(key: str, stored: str | None, given: str | None) -> bool:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .. import api
-    from ..presets import get_preset
+    from ..presets import DEFAULT_PRESET, get_preset
 
     overrides, where = _overrides(args)
     if args.resume:
@@ -190,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if args.overwrite and not args.out:
             raise ConfigError("--overwrite: needs --out RUN_DIR (the default run folder is always a new one)")
-        cfg = get_preset("dcgan" if args.preset is None else args.preset)
+        cfg = get_preset(DEFAULT_PRESET if args.preset is None else args.preset)
         if args.config:
             settings = read_config_json(args.config)
             apply_dict(cfg, settings, where=f"--config {args.config}")

@@ -281,3 +281,34 @@ def make_training_evaluator(cfg: RunConfig, n: int = DEFAULT_N, *, metrics: Iter
     return ev, ""
 
 
+
+
+class LazyTrainingEvaluator:
+    """A training evaluator built at its first call (see :func:`make_training_evaluator`): runs
+    that end before their first evaluation never load a feature network or real statistics. If
+    it cannot be built, it says why once and returns None from then on."""
+
+    def __init__(self, cfg: RunConfig, log=print):
+        self.cfg, self.log = cfg, log
+        self.evaluator: Evaluator | None = None
+        self.failed = False
+
+    @property
+    def protocol(self) -> dict[str, Any]:
+        return self.evaluator.protocol if self.evaluator is not None else {}
+
+    def __call__(self, sampler: Sampler) -> dict[str, float] | None:
+        if self.evaluator is None:
+            if self.failed:
+                return None
+            t0 = time.perf_counter()
+            self.evaluator, why = make_training_evaluator(self.cfg, n=self.cfg.train.eval_n)
+            if self.evaluator is None:
+                self.failed = True
+                self.log(f"note: no metrics during training: {why}")
+                return None
+            out = self.evaluator(sampler)
+            # the first evaluation's cost includes loading the network and the real statistics
+            out["eval_seconds"] = round(out["eval_seconds"] + time.perf_counter() - t0, 2)
+            return out
+        return self.evaluator(sampler)

@@ -11,7 +11,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,10 +28,8 @@ from .context import RunContext
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
 from ..data.fingerprint import check_same_data, data_fingerprint
-from .runfolder import BEST_NAME, TENSORBOARD_DIR
+from .evaluation import Evaluator, TrainingEvaluation
 from .trainer import GANTrainer, StepStats
-
-Evaluator = Callable[[Callable[[int], torch.Tensor]], dict]  # (sampler: n -> uint8 images) -> metrics; has .protocol
 
 
 # --------------------------------------------------------------------------- data order
@@ -140,9 +138,10 @@ def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool =
 
     resume: load ``run_dir/checkpoint.pt`` and continue exactly where it stopped.
     data: already-loaded data (else loaded from ``cfg.data``).
-    evaluator: called every ``--eval-every`` steps with a sampler ``n -> uint8 images``; returns a
-        dict of metrics with ``fd`` (``best.pt`` is kept by it) and has a ``protocol``. The loop
-        never builds one itself: see :func:`ganforge.metrics.make_training_evaluator`.
+    evaluator: called every ``--eval-every`` steps or ``--eval-minutes`` with a sampler
+        ``n -> uint8 images``; returns a dict of metrics with ``fd`` (``best.pt`` is kept by it) and
+        has a ``protocol`` (see :mod:`.evaluation`). The loop never builds one itself: see
+        :func:`ganforge.metrics.make_training_evaluator`.
     ctx: which process this is (default: the only one, on ``--device``).
     """
     if data is None:
@@ -200,8 +199,8 @@ class _Loop:
             self.restore(ckpt)
             self.best_fd = float(ckpt.get("best_fd", math.inf))
             ctx.write(truncate_log, run_dir, self.trainer.step)
-        self.evaluator = evaluator if t.eval_every else None
-        self.tensorboard = self.open_tensorboard() if self.evaluator is not None and ctx.is_main else None
+        self.evaluator = evaluator if t.eval_every or t.eval_minutes else None
+        self.evals: TrainingEvaluation | None = None
         self.start_time = time.monotonic()
 
     # -- checkpoints and the config
@@ -211,7 +210,7 @@ class _Loop:
             "fixed_z": self.fixed_z, "rng": rng_state(), "config": self.cfg.to_dict(),
             "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
             "img_channels": int(self.images.shape[1]), "img_size": int(self.images.shape[2]),
-            "class_names": list(self.data.class_names or []), "best_fd": self.best_fd,
+            "class_names": list(self.data.class_names or []), "best_fd": self.evals.best_fd if self.evals else self.best_fd,
             "data_fingerprint": self.data_fingerprint,
         }
         if self.diagnostics is not None:
@@ -233,34 +232,6 @@ class _Loop:
         """config.json: the config as asked for, and beside it what training has changed since."""
         self.ctx.write(save_run_config, self.cfg, self.trainer.state.to_dict(), self.run_dir / CONFIG_NAME,
                        self.data_fingerprint)
-
-    # -- metrics during training
-    def open_tensorboard(self):
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:  # TensorBoard is optional: log.jsonl has everything
-            return None
-        return SummaryWriter(str(self.run_dir / TENSORBOARD_DIR))
-
-    def evaluate(self, step: int) -> None:
-        """Metrics of G_ema (else G) against the real data; log them and keep best.pt by FD."""
-        metrics = self.evaluator(lambda n: self.trainer.sample_images(n, seed=self.cfg.train.seed))
-        record = {"step": step, "event": "eval", **metrics, "protocol": self.evaluator.protocol}
-        self.monitor.log_event(record)
-        if self.tensorboard is not None:
-            for k, v in metrics.items():
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    self.tensorboard.add_scalar(f"metrics/{k}", v, step)
-            self.tensorboard.flush()
-        fd = metrics.get("fd", math.inf)
-        note = ""
-        if fd < self.best_fd:
-            self.best_fd = fd
-            self.checkpoint(self.run_dir / BEST_NAME)
-            note = " (best so far: best.pt)"
-        self.monitor.write(f"step {step}: FD {fd:.3f}, KID {metrics.get('kid', math.nan):.4f}, "
-                           f"precision {metrics.get('precision', math.nan):.3f}, "
-                           f"recall {metrics.get('recall', math.nan):.3f}{note}")
 
     # -- samples and diagnostics
     def samples(self, step: int) -> Path | None:
@@ -337,6 +308,11 @@ class _Loop:
 
         self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress and ctx.is_main,
                                nrow=tr.num_classes or None, writes=ctx.is_main)
+        if self.evaluator is not None:
+            self.evals = TrainingEvaluation(
+                t, self.evaluator, self.run_dir, ctx, checkpoint=self.checkpoint, write=self.monitor.write,
+                sample=lambda n: tr.sample_images(n, seed=t.seed), log_event=self.monitor.log_event,
+                best_fd=self.best_fd)
         if tr.step == 0:
             self.samples(0)
             self.checkpoint()  # a good state to roll back to
@@ -352,7 +328,8 @@ class _Loop:
                     s = tr.step
                     if s % t.sample_every == 0:
                         self.samples(s)
-                    if s % t.log_every == 0 or done():
+                    log_point = s % t.log_every == 0 or done()
+                    if log_point:
                         now = time.monotonic()
                         img_per_s = (s - last_log_step) * self.batch_size / max(now - last_log_t, 1e-9)
                         last_log_t, last_log_step = now, s
@@ -360,8 +337,8 @@ class _Loop:
                         self.monitor.log(record)
                         if self.diagnostics is not None:
                             self.diagnose(record)
-                    if self.evaluator is not None and ctx.is_main and s % t.eval_every == 0 and tr.step == s:
-                        self.evaluate(s)
+                    if self.evals is not None and tr.step == s and self.evals.due(s, log_point):
+                        self.evals.run(s)
                     if s % t.checkpoint_every == 0 and tr.step == s:  # (not right after a rollback)
                         self.checkpoint()
                         self.monitor.figures()  # so a killed run has them too (rate-limited)
@@ -372,10 +349,12 @@ class _Loop:
                 by = f" by {stop.signal.name}" if stop.signal is not None else ""
                 self.log(f"interrupted{by} at step {tr.step}: saving a checkpoint before exiting")
         final = self.samples(tr.step)
+        if self.evals is not None:
+            if not interrupted and self.evals.due_at_end(tr.step):
+                self.evals.run(tr.step)
+            self.evals.close()
         path = self.checkpoint()
         gif, plot = self.monitor.figures(force=True)
-        if self.tensorboard is not None:
-            self.tensorboard.close()
         return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s,
                            stop_signal=stop.signal)
 

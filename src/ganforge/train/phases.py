@@ -168,13 +168,16 @@ class AdaStats(UpdateHook):
 
 
 class EmaUpdate(UpdateHook):
-    """G_ema moves toward G after each step, with a half-life in images (``--ema-kimg``)."""
+    """G_ema moves toward G after each step, with a half-life in images (``--ema-kimg``),
+    capped early on by ``--ema-rampup`` times the images seen (counted from the step counter,
+    so a resumed run ramps exactly as an unbroken one)."""
 
-    def __init__(self, ema_kimg: float):
-        self.ema_kimg = ema_kimg
+    def __init__(self, ema_kimg: float, rampup: float = 0.0):
+        self.ema_kimg, self.rampup = ema_kimg, rampup
 
     def after_step(self, tr, n):
-        update_ema(tr.G_ema, tr.G, ema_beta(n, self.ema_kimg))
+        seen = tr.state.step * n  # images before this step (the trainer counts it after its hooks)
+        update_ema(tr.G_ema, tr.G, ema_beta(n, self.ema_kimg, seen, self.rampup))
 
 
 def build_hooks(cfg: RunConfig, spec: LossSpec) -> list[UpdateHook]:
@@ -189,7 +192,7 @@ def build_hooks(cfg: RunConfig, spec: LossSpec) -> list[UpdateHook]:
     if k.ada_target:
         hooks.append(AdaStats())
     if k.ema_kimg > 0:
-        hooks.append(EmaUpdate(k.ema_kimg))
+        hooks.append(EmaUpdate(k.ema_kimg, k.ema_rampup))
     return hooks
 
 

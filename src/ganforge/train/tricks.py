@@ -122,12 +122,22 @@ def add_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
 # --------------------------------------------------------------------------- generator EMA
 
 
-def ema_beta(batch_size: int, ema_kimg: float) -> float:
+def ema_beta(batch_size: int, ema_kimg: float, images_seen: int = 0, rampup: float = 0.0) -> float:
     """Per-step decay for a G_ema whose half-life is ``ema_kimg`` thousand images
-    (StyleGAN2-ADA's convention): ``0.5 ** (batch_size / (ema_kimg * 1000))``."""
+    (StyleGAN2-ADA's convention): ``0.5 ** (batch_size / half_life)``.
+
+    rampup > 0 caps the half-life at ``rampup * images_seen`` (the images seen before this
+    step), so early in training G_ema follows G closely instead of staying near its random
+    initial weights; the full half-life applies once ``images_seen >= ema_kimg * 1000 / rampup``.
+    """
     if ema_kimg <= 0:
         raise ValueError(f"ema_beta: the half-life must be positive, got ema_kimg={ema_kimg}")
-    return 0.5 ** (batch_size / (ema_kimg * 1000.0))
+    half_life = ema_kimg * 1000.0
+    if rampup > 0:
+        half_life = min(half_life, rampup * images_seen)
+        if half_life <= 0:
+            return 0.0  # nothing seen yet: G_ema takes G's weights
+    return 0.5 ** (batch_size / half_life)
 
 
 @torch.no_grad()
