@@ -29,7 +29,7 @@ RESUME_OK = set(RESUME_OK_ORDER)
 RESUME_SAME_DATA = {"data.source", "data.data_dir"}
 # What --overwrite deletes (ganforge.train.runfolder.RUN_FILES; a test keeps the two in step).
 OVERWRITE_REMOVES = ("config.json, log.jsonl, checkpoint.pt, best.pt, latent_mean.pt, progress.gif, "
-                     "losses.png, samples/step-*.png and tensorboard/")
+                     "losses.png, report.html, run.lock, samples/step-*.png and tensorboard/")
 
 
 METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "--arch": "NAME", "--init": "NAME",
