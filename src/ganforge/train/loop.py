@@ -376,7 +376,7 @@ class _Loop:
         final = self.samples(tr.step)
         path = self.checkpoint()
         gif, plot = self.monitor.figures(force=True)
-        self.session.finish(interrupted)
+        self.session.finish(interrupted, tr.step)
         if self.tensorboard is not None:
             self.tensorboard.close()
         return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s,

@@ -25,16 +25,17 @@ from typing import Any
 
 from ..images import atomic_write
 from .context import RunContext
-from .monitor import SAMPLES_DIR, read_log
+from .monitor import read_log
 from .report_page import PAGE
 from .runfolder import REPORT_NAME
-from .runstatus import RunLock, read_config, run_summary
+from .runstatus import RunLock, read_config, run_summary, sample_grids
 
 MAX_FRAMES = 60  # grids behind the slider
 FRAMES_BYTES = 4 << 20  # PNG bytes behind the slider (before base64): the page stays a few MB
 MAX_ROWS = 5000  # log records drawn (a longer log is thinned evenly; the last record is kept)
-# Measured for a run with 100 sample grids and 2,000 log records: ~0.03 s to write (see the
-# README); refreshed at most every 10 s, and never more than 2% of the time (50x its cost).
+# Writing the page of a run with 100 sample grids (64 images each) takes ~0.1 s on a busy 2-core
+# CPU (README, "The run folder"); during training it is refreshed at most every 10 s, and a slow
+# write waits 50x what it took, so the page costs at most ~2% of the training time.
 REPORT_EVERY_S = 10.0
 REPORT_COST_SHARE = 50
 TRAIN_COLS = ("step", "epoch", "time_s", "img_per_s", "d_loss", "g_loss", "d_real", "d_fake")
@@ -72,14 +73,11 @@ def sample_frames(run_dir: Path, max_frames: int = MAX_FRAMES,
     """The sample grids the page embeds, in step order (the newest always among them), and how
     many there are in all. Each: ``{"step", "src" (a data URI), "w", "h"}``."""
     found = []
-    for p in (run_dir / SAMPLES_DIR).glob("step-*.png"):
-        stem = p.stem[len("step-"):]
-        if stem.isdigit():
-            try:
-                found.append((int(stem), p, p.stat().st_size))
-            except OSError:  # removed meanwhile (a rollback, --overwrite)
-                continue
-    found.sort()
+    for step, p in sample_grids(run_dir):
+        try:
+            found.append((step, p, p.stat().st_size))
+        except OSError:  # removed meanwhile (--overwrite)
+            continue
     if not found:
         return [], 0
     mean_size = sum(f[2] for f in found) / len(found)
@@ -154,7 +152,8 @@ class RunSession:
 
     samples_saved(path): call after a sample grid is written; refreshes the page when due and
         returns ``path``.
-    finish(interrupted): the last page, then the final status into run.lock, which is released.
+    finish(interrupted, step): the last page, then the final status and step into run.lock,
+        which is released.
     """
 
     def __init__(self, run_dir: Path, ctx: RunContext, every_s: float = REPORT_EVERY_S):
@@ -179,10 +178,11 @@ class RunSession:
         t1 = time.monotonic()
         self._next = t1 + max(self.every_s, REPORT_COST_SHARE * (t1 - t0))
 
-    def finish(self, interrupted: bool) -> None:
+    def finish(self, interrupted: bool, step: int) -> None:
         status = "interrupted" if interrupted else "finished"
         if self.lock is None:
             return
+        self.lock.update(step=int(step))
         try:
             self.ctx.write(write_report, self.run_dir, status)
         finally:

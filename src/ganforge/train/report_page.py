@@ -110,7 +110,7 @@ footer{color:var(--mute);font-size:12px;text-align:center;margin-top:24px}
     if (!fin(v)) return "-";
     const a = Math.abs(v);
     if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
-    return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(3);
+    return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : a >= 1 ? v.toFixed(2) : v.toFixed(3);
   }
   function duration(s) {
     if (!fin(s)) return "-";

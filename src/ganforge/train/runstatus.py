@@ -24,7 +24,7 @@ from typing import Any
 
 from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ..errors import GanforgeError
-from .monitor import CONFIG_NAME, read_log
+from .monitor import CONFIG_NAME, SAMPLES_DIR, read_log
 from .runfolder import BEST_NAME, LOCK_NAME, RunFolderError
 
 try:
@@ -148,6 +148,16 @@ def check_not_running(run_dir: str | Path, flag: str) -> None:
 
 
 # --------------------------------------------------------------------------- reading a run folder
+def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every ``samples/step-NNNNNNN.png``, in step order."""
+    found = []
+    for p in (Path(run_dir) / SAMPLES_DIR).glob("step-*.png"):
+        stem = p.stem[len("step-"):]
+        if stem.isdigit():
+            found.append((int(stem), p))
+    return sorted(found)
+
+
 def read_config(run_dir: Path) -> dict[str, Any]:
     try:
         cfg = json.loads((run_dir / CONFIG_NAME).read_text())
@@ -202,9 +212,12 @@ def run_summary(run_dir: str | Path, records: list[dict[str, Any]] | None = None
     records = read_log(run_dir) if records is None else records
     train = [r for r in records if "event" not in r and isinstance(r.get("step"), int)]
     evals = [r for r in records if r.get("event") == "eval"]
-    state = cfg.get("training_state") or {}
-    steps = [r["step"] for r in train] + [s for s in (state.get("step"),) if isinstance(s, int)]
-    step = max(steps, default=0)
+    # The step reached: the log lags by up to --log-every steps, but the last grid of a run that
+    # stopped in an orderly way is drawn at its final step, which run.lock also records.
+    grids = sample_grids(run_dir)
+    known = [(cfg.get("training_state") or {}).get("step"), _read_line(run_dir / LOCK_NAME).get("step"),
+             grids[-1][0] if grids else None, *(r["step"] for r in train)]
+    step = max((s for s in known if isinstance(s, int)), default=0)
     times = [r["time_s"] for r in train if isinstance(r.get("time_s"), (int, float))]
     status = lock_status(run_dir)
     if status is None:
