@@ -193,3 +193,24 @@ def test_ganforge_report_writes_the_page_of_an_older_run(cli, trained, tmp_path)
     assert code == 2 and "no such run folder" in err and "Traceback" not in err
     code, _, err = cli("report", tmp_path)
     assert code == 2 and "not a ganforge run folder" in err
+
+
+def test_training_refreshes_the_page_at_most_every_few_seconds_and_only_on_the_main_process(tmp_path, monkeypatch):
+    from ganforge.train.context import RunContext
+
+    writes = []
+    monkeypatch.setattr(report, "write_report", lambda run_dir, status=None: writes.append(status))
+    session = report.RunSession(tmp_path, RunContext(), every_s=3600)
+    for step in range(5):  # five sample grids within the interval: one page
+        assert session.samples_saved(tmp_path / f"step-{step}.png") == tmp_path / f"step-{step}.png"
+    assert writes == [None]
+    session.finish(interrupted=True, step=7)  # the last page always, with the status it ends in
+    assert writes == [None, "interrupted"]
+    assert json.loads((tmp_path / "run.lock").read_text())["step"] == 7
+
+    other = tmp_path / "rank1"
+    other.mkdir()
+    session = report.RunSession(other, RunContext(rank=1, world_size=2, any_fn=bool), every_s=0)
+    session.samples_saved(None)
+    session.finish(interrupted=False, step=1)
+    assert writes == [None, "interrupted"] and list(other.iterdir()) == []

@@ -36,7 +36,8 @@ def add_parsers(sub) -> None:
                                    "losses and D outputs with the diagnostics' findings marked, the metrics\n"
                                    "with their protocol, img/s and the resolved config. Training rewrites it\n"
                                    "as it goes; this makes or refreshes it for any run, older ones included.",
-                       epilog="example:\n  ganforge report runs/00000-dcgan-fashion-mnist   (then open the path it prints)")
+                       epilog="example:\n"
+                              "  ganforge report runs/00000-dcgan-fashion-mnist   (then open the path it prints)")
     p.add_argument("run", metavar="RUN_DIR", help="a run folder")
 
 

@@ -175,7 +175,7 @@ def _data_label(cfg: dict[str, Any]) -> str:
         return "-"
     try:
         return data_name(DataConfig(source=source))
-    except Exception:  # a name this version does not know: show it as stored
+    except (GanforgeError, OSError, ValueError):  # a source this version cannot name: show it as stored
         return Path(source).name or source
 
 
@@ -218,7 +218,7 @@ def run_summary(run_dir: str | Path, records: list[dict[str, Any]] | None = None
     known = [(cfg.get("training_state") or {}).get("step"), _read_line(run_dir / LOCK_NAME).get("step"),
              grids[-1][0] if grids else None, *(r["step"] for r in train)]
     step = max((s for s in known if isinstance(s, int)), default=0)
-    times = [r["time_s"] for r in train if isinstance(r.get("time_s"), (int, float))]
+    times = [r["time_s"] for r in train if isinstance(r.get("time_s"), (int, float)) and math.isfinite(r["time_s"])]
     status = lock_status(run_dir)
     if status is None:
         planned = _planned_steps(cfg, train)
