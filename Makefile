@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 DEMO_MINUTES ?= 3
 FMNIST_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data clean help
+.PHONY: demo test bench data browser clean help
 
 help:
 	@echo "make demo   create .venv, get Fashion-MNIST, train the default model for $(DEMO_MINUTES) minutes"
@@ -35,7 +35,15 @@ data: $(VENV)/.installed
 demo: data
 	$(VENV)/bin/ganforge train --minutes $(DEMO_MINUTES)
 
-test: $(VENV)/.installed
+# Chromium for the browser test of report.html (tests/train/test_report.py): Debian's package
+# where apt works (as root); elsewhere that test is skipped and says why.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || \
+	  echo "apt-get could not install chromium; the browser test of report.html will be skipped"; fi
+
+test: $(VENV)/.installed browser
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 # Names resolve on first use, so `import ganforge` stays cheap (no torch import) for the CLI's --help.
 _EXPORTS = {
     "train": "api", "load_generator": "api", "generate": "api", "load_run_config": "api",
+    "write_report": "api", "list_runs": "api",
     "RunConfig": "config", "DataConfig": "config", "ModelConfig": "config", "LossConfig": "config",
     "OptimConfig": "config", "TrainConfig": "config",
     "get_preset": "presets", "PRESETS": "presets",

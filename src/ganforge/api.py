@@ -11,6 +11,8 @@ from .generator import class_labels, generate, load_generator, load_run_config  
 from .train.loop import TrainResult, check_run, fit, prepare  # noqa: F401  (check_run: for the CLI)
 from .train.runfolder import (OVERWRITE_REMOVES, RunFolderError, check_out_dir, clear_run,  # noqa: F401
                               make_run_dir, resume_dir)
+from .train.report import write_report  # noqa: F401  (the public API: ganforge report RUN)
+from .train.runstatus import check_not_running, list_runs  # noqa: F401  (list_runs: ganforge runs)
 
 RUNS_ROOT = Path("runs")
 
@@ -33,8 +35,9 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
     resume: continue the run in ``out`` (its folder, or its checkpoint.pt) exactly. Its data may
         be given by another path, but must be the same images (checked by content).
     overwrite: first delete the ganforge files of the run already in ``out`` (config.json,
-        log.jsonl, checkpoints, samples/step-*.png, progress.gif, losses.png, tensorboard/); other
-        files in it are left alone.
+        log.jsonl, checkpoints, samples/step-*.png, progress.gif, losses.png, report.html, run.lock,
+        tensorboard/); other files in it are left alone. A run that a live process is training
+        is never resumed or overwritten (RunFolderError).
     """
     if resume:
         if out is None:
@@ -43,6 +46,7 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
             raise RunFolderError("--overwrite: cannot be combined with --resume (a resume continues the run "
                                  "in its folder; to start afresh, drop --resume)")
         run_dir = resume_dir(out)
+        check_not_running(run_dir, "--resume")
         source = config.data.source
         if is_data_path(source) and not Path(source).expanduser().exists():
             raise DataError(f"--data {source}: the run's data is not there any more (if it moved, pass "
@@ -52,6 +56,8 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
                    evaluator=training_evaluator(resolved, log))
     if out is not None:
         check_out_dir(out, overwrite=overwrite)
+        if overwrite:
+            check_not_running(out, "--overwrite")
     data, resolved = prepare(config, progress)
     run_dir = Path(out) if out is not None else new_run_dir(resolved)
     if overwrite:

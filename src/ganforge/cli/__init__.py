@@ -1,8 +1,8 @@
 """The ``ganforge`` command: parses flags and calls the API. No training logic here.
 
 One module per group of subcommands: :mod:`.train` (train, generate, presets),
-:mod:`.evaluate` (evaluate, evaluator) and :mod:`.tools` (interpolate, arithmetic,
-neighbours, export); each adds its parsers and names its commands.
+:mod:`.evaluate` (evaluate, evaluator), :mod:`.tools` (interpolate, arithmetic,
+neighbours, export) and :mod:`.runs` (runs, report); each adds its parsers and names its commands.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import argparse
 import sys
 
 from ..errors import GanforgeError
-from . import evaluate, tools, train
+from . import evaluate, runs, tools, train
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, _Formatter
 
-GROUPS = (train, evaluate, tools)
+GROUPS = (train, evaluate, tools, runs)
 COMMANDS = {name: fn for group in GROUPS for name, fn in group.COMMANDS.items()}
 
 

@@ -29,7 +29,7 @@ RESUME_OK = set(RESUME_OK_ORDER)
 RESUME_SAME_DATA = {"data.source", "data.data_dir"}
 # What --overwrite deletes (ganforge.train.runfolder.RUN_FILES; a test keeps the two in step).
 OVERWRITE_REMOVES = ("config.json, log.jsonl, checkpoint.pt, best.pt, latent_mean.pt, progress.gif, "
-                     "losses.png, samples/step-*.png and tensorboard/")
+                     "losses.png, report.html, run.lock, samples/step-*.png and tensorboard/")
 
 
 METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "--arch": "NAME", "--init": "NAME",
@@ -60,11 +60,11 @@ def add_parsers(sub) -> None:
 
     t = sub.add_parser("train", help="train a GAN (or resume one)", formatter_class=_Formatter,
                        description="Train a GAN. Settings come from --preset, then --config FILE, then flags.\n"
-                                   "A run folder gets config.json, log.jsonl, samples/, progress.gif, losses.png\n"
-                                   "and checkpoint.pt. Ctrl-C (exit 130) or SIGTERM (exit 143) saves a checkpoint;\n"
-                                   "--resume RUN continues exactly. A new run never writes into a folder that\n"
-                                   "holds files (see --overwrite). Defaults of the flags below come from the\n"
-                                   "preset: see them with --dry-run.",
+                                   "A run folder gets config.json, log.jsonl, samples/, progress.gif, losses.png,\n"
+                                   "report.html (all on one page) and checkpoint.pt. Ctrl-C (exit 130) or\n"
+                                   "SIGTERM (exit 143) saves a checkpoint; --resume RUN continues exactly. A new\n"
+                                   "run never writes into a folder that holds files (see --overwrite). Defaults\n"
+                                   "of the flags below come from the preset: see them with --dry-run.",
                        epilog="examples:\n"
                               "  ganforge train --minutes 5\n"
                               "  ganforge train --preset tf-tutorial --data mnist --epochs 50\n"
@@ -219,6 +219,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.plot:
         print(f"  losses      {result.plot}")
     print(f"  checkpoint  {result.checkpoint}")
+    if (run / "report.html").is_file():
+        print(f"  report      {run / 'report.html'}   (all of it on one page: open it in a browser)")
     print(f"  continue    ganforge train --resume {run} --steps N")
     print(f"  generate    ganforge generate {run} -n 64 --out grid.png")
     if result.stop_signal:

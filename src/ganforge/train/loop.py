@@ -27,6 +27,7 @@ from ..models import ARCHS
 from .context import RunContext
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
+from .report import RunSession
 from ..data.fingerprint import check_same_data, data_fingerprint
 from .evaluation import Evaluator, TrainingEvaluation
 from .trainer import GANTrainer, StepStats
@@ -238,7 +239,7 @@ class _Loop:
         images = self.trainer.render(self.fixed_z, self.fixed_y)
         if self.diagnostics is not None and images.shape[0] >= 2:
             self.fixed_diversity = batch_diversity(images)
-        return self.monitor.save_samples(step, images)
+        return self.session.samples_saved(self.monitor.save_samples(step, images))  # refreshes report.html
 
     def diagnose(self, record: dict[str, Any]) -> None:
         """Feed a log record to the diagnostics; say what they find, and act on it: a NaN always
@@ -290,6 +291,7 @@ class _Loop:
     # -- the loop
     def run(self) -> TrainResult:
         t, tr, ctx = self.cfg.train, self.trainer, self.ctx
+        self.session = RunSession(self.run_dir, ctx)  # holds run.lock while training; writes report.html
         self.save_config()
         # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
         total = t.steps
@@ -355,6 +357,7 @@ class _Loop:
             self.evals.close()
         path = self.checkpoint()
         gif, plot = self.monitor.figures(force=True)
+        self.session.finish(interrupted, tr.step)
         return TrainResult(self.run_dir, tr.step, interrupted, final, gif, plot, path, img_per_s,
                            stop_signal=stop.signal)
 
