@@ -126,7 +126,7 @@ class GANTrainer:
         self._set_replay()
         ops = [op for op in k.augment.split(",") if op]
         self.augment_ops = ops or (list(AUGMENT_OPS) if k.ada_target else [])
-        self.ada = (AdaController(target=k.ada_target, batch_size=cfg.train.batch_size)
+        self.ada = (AdaController(target=k.ada_target, batch_size=cfg.train.batch_size, device=device)
                     if k.ada_target else None)
         self.regularisers: list[Regulariser] = build_regularisers(cfg, self.loss)
         self.hooks: list[UpdateHook] = build_hooks(cfg, self.loss)
@@ -182,7 +182,7 @@ class GANTrainer:
         return self.D(x) if y is None else self.D(x, y)
 
     @property
-    def augment_p(self) -> float:
+    def augment_p(self) -> float | torch.Tensor:
         return self.ada.p if self.ada is not None else self.cfg.tricks.augment_p
 
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
