@@ -187,6 +187,22 @@ def measure(make_run, steps: int, repeats: int, images_per_step: int, device: "t
     return row
 
 
+def refused(cfg, overrides: dict) -> str | None:
+    """Why ganforge would refuse this mode's config (``ganforge train`` validates it), or None."""
+    from ganforge.config import RunConfig, set_field, validate
+    from ganforge.errors import ConfigError
+
+    c = RunConfig.from_dict(cfg.to_dict())
+    for k, v in overrides.items():
+        if k not in ("foreach", "fused"):
+            set_field(c, f"train.{k}", v)
+    try:
+        validate(c)
+    except ConfigError as e:
+        return f"refused: {e}"
+    return None
+
+
 COMPILE_NEEDS_S = 30.0  # a compile of G and D (forward and backward) is not started with less time left
 
 
@@ -229,6 +245,10 @@ def part_throughput(a, device: "torch.device") -> dict:
     for name, ov, skip in modes_for(cfg, device, a.smoke):
         if skip or late(COMPILE_NEEDS_S if ov.get("compile") else 0.0):
             add(name, {"skipped": skip or "part time limit reached"})
+            continue
+        invalid = refused(cfg, ov)
+        if invalid:  # e.g. CUDA graphs with a preset whose step changes a Python value every step
+            add(name, {"skipped": invalid})
             continue
         n = ov.get("batch_size", b)
         try:

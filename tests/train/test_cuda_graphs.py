@@ -119,3 +119,28 @@ def test_a_learning_rate_change_captures_again_and_a_run_trains(npz_data, tmp_pa
                    "train.log_every": 4, "train.n_fixed": 4, "train.device": "cuda"})
     result = api.train(cfg, tmp_path / "run", progress=False)
     assert result.steps == 12
+
+
+def test_the_capture_key_sees_python_values_a_graph_would_freeze():
+    """A graph holds learning rates and modules' plain Python numbers as constants: a change to any
+    (a remedy's dropout rate, a halved learning rate, a family's stage kept as an int) forces a
+    new capture. Checked on CPU modules; the capture itself needs CUDA."""
+    from ganforge.train.cuda_graphs import GraphedStep
+
+    tr = GANTrainer(small("tf-tutorial"), 1, 28, torch.device("cpu"))
+    g = GraphedStep.__new__(GraphedStep)  # (no CUDA here: only the key's bookkeeping)
+    g.tr = tr
+    g.watched = g._watch()
+    key = g._key()
+    assert g._key() == key
+    tr.add_d_dropout(0.1)
+    assert g._key() != key
+    key = g._key()
+    tr.set_lr("g", 0.5)
+    assert g._key() != key
+    key = g._key()
+    next(tr.G.modules()).stage = 0  # a new attribute is seen from the next capture on
+    g.watched = g._watch()
+    key = g._key()
+    next(tr.G.modules()).stage = 1
+    assert g._key() != key

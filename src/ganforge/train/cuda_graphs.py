@@ -26,9 +26,11 @@ Why a replay computes what an eager step would:
   graph's private pool and keep their addresses, so each replay writes into the same places. The
   statistics the loop keeps until the next log point are cloned out after each replay (four
   scalars), or every kept entry would show the last step's values.
-* Python values are frozen at capture: learning rates, D's dropout rates, the augmentation
-  probability. Remedies and NaN rollbacks change them rarely; the graph is then captured again
-  (:meth:`GraphedStep._key`). Settings that would change a frozen value every step are refused by
+* Python values are frozen at capture: the learning rates, the augmentation probability, and
+  every plain Python number, flag or string held by a module of G or D (dropout rates, and a
+  model family's stage or fade-in alpha if it keeps them as Python numbers). Before each replay
+  they are compared with their values at capture (:meth:`GraphedStep._key`, some microseconds);
+  when one differs - a remedy, a NaN rollback, a family's schedule - the graph is captured again. Settings that would change a frozen value every step are refused by
   config validation: ``--lr-decay``, ``--instance-noise``, ``--ada-target``, ``--replay-size``
   (host-side ring buffer), a lazy ``--r1-every`` above 1, and ``--compile``.
 * Python counters (steps, D updates) are advanced by hand after each replay, as the step would.
@@ -43,7 +45,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from torch import nn
 
 from ..errors import ConfigError
 
@@ -86,6 +87,7 @@ class GraphedStep:
         self.captures = 0  # how many times a graph was captured (a remedy forces a new one)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.key: tuple | None = None
+        self.watched: list[tuple[torch.nn.Module, str]] = []
         self.static_real: torch.Tensor | None = None
         self.static_labels: torch.Tensor | None = None
         self.out: "StepStats | None" = None
@@ -97,10 +99,14 @@ class GraphedStep:
         self.graph, self.key, self.out = None, None, None
 
     def _key(self) -> tuple:
-        """The Python values the captured kernels hold as constants."""
+        """The Python values the captured kernels may hold as constants. Which module attributes
+        to watch is found once per capture (:meth:`_watch`); reading them is then cheap."""
         tr = self.tr
-        rates = tuple(m.p for net in (tr.G, tr.D) for m in net.modules() if isinstance(m, nn.Dropout))
-        return (tr.state.lr_g, tr.state.lr_d, rates, tr.augment_p)
+        return (tr.state.lr_g, tr.state.lr_d, tr.augment_p, tuple(getattr(m, k) for m, k in self.watched))
+
+    def _watch(self) -> list[tuple[torch.nn.Module, str]]:
+        return [(m, k) for net in (self.tr.G, self.tr.D) for m in net.modules() for k, v in vars(m).items()
+                if isinstance(v, (bool, int, float, str)) and not k.startswith("__")]
 
     def __call__(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> "StepStats":
         tr = self.tr
@@ -121,7 +127,7 @@ class GraphedStep:
         self.static_real.copy_(real, non_blocking=True)
         if labels is not None:
             self.static_labels.copy_(labels, non_blocking=True)
-        if self.graph is None or self.key != self._key():
+        if self.graph is None or self.key != self._key():  # (the same Python values: replay)
             self._capture()  # runs Python's side of the step (counters) once, kernels not yet
         else:
             tr.step += 1
@@ -139,5 +145,6 @@ class GraphedStep:
         with torch.cuda.graph(graph):
             self.out = tr.eager_step(self.static_real, self.static_labels)
         self.d_updates = tr.d_steps - d_before
+        self.watched = self._watch()
         self.graph, self.key = graph, self._key()
         self.captures += 1
