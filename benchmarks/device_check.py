@@ -275,6 +275,7 @@ def part_train(a, device: "torch.device") -> dict:
                        *(["--steps", "3", "--batch-size", "8", "--log-every", "1", "--g-channels", "8",
                           "--d-channels", "8"] if a.smoke
                          else ["--minutes", str(a.minutes)]))
+    print(f"train: {'3 steps' if a.smoke else f'{a.minutes:g} minutes'} of best-fmnist on {device} ...", flush=True)
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     row = {"command": " ".join(cmd[2:]).replace("ganforge.cli", "ganforge"), "wall_s": round(time.perf_counter() - t, 1),

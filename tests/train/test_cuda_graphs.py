@@ -144,3 +144,13 @@ def test_the_capture_key_sees_python_values_a_graph_would_freeze():
     key = g._key()
     next(tr.G.modules()).stage = 1
     assert g._key() != key
+
+
+def test_several_processes_are_refused():
+    from types import SimpleNamespace
+
+    from ganforge.train.cuda_graphs import GraphedStep
+
+    fake = SimpleNamespace(device=torch.device("cuda"), ctx=SimpleNamespace(world_size=2))
+    with pytest.raises(ConfigError, match="--cuda-graphs: one process only"):
+        GraphedStep(fake)

@@ -81,6 +81,9 @@ class GraphedStep:
 
     def __init__(self, trainer: "GANTrainer", warmup: int = WARMUP_STEPS):
         check_device(trainer.device)
+        if trainer.ctx.world_size > 1:  # a cross-process gradient reduce inside a capture is untested
+            raise ConfigError("--cuda-graphs: one process only for now (this run has "
+                              f"{trainer.ctx.world_size}); drop --cuda-graphs")
         self.tr = trainer
         self.warmup = warmup
         self.eager_steps = 0  # steps run eagerly so far (warm-up)
