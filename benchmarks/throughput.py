@@ -127,19 +127,22 @@ def naive_eager(cfg: RunConfig, size: int, device: torch.device, warmup: int):
 
 # --------------------------------------------------------------------------- ganforge's step
 def ganforge_step(cfg: RunConfig, size: int, device: torch.device, warmup: int, **overrides):
-    """ganforge's step with config fields overridden (e.g. ``precision="bf16"``), warmed up;
-    returns (run(steps) -> seconds, seconds of the first step, i.e. the compile time)."""
+    """ganforge's step with config fields overridden (e.g. ``precision="bf16"``; ``foreach=False``
+    and ``fused=False`` change the optimizers' kernels), warmed up; returns (run(steps) -> seconds, seconds of the first step, i.e. the compile time)."""
     cfg = RunConfig.from_dict(cfg.to_dict())
     overrides = dict(overrides)
     foreach = overrides.pop("foreach", True)
+    fused = overrides.pop("fused", True)
     for k, v in overrides.items():
         set_field(cfg, f"train.{k}", v)
     torch.manual_seed(0)
     tr = GANTrainer(cfg, 1, size, device)
-    if not foreach:  # one kernel per parameter tensor, as optimizers did before multi-tensor kernels
-        for opt in (tr.opt_g, tr.opt_d):
-            for group in opt.param_groups:
+    for opt in (tr.opt_g, tr.opt_d):
+        for group in opt.param_groups:
+            if not foreach:  # one kernel per parameter tensor, as optimizers did before multi-tensor kernels
                 group["foreach"] = False
+            if not fused and group.get("fused"):  # CUDA: the multi-tensor kernels instead of the fused one
+                group["fused"], group["foreach"] = False, True
     b = cfg.train.batch_size
     images = fake_dataset(b * 4, size, device)
 

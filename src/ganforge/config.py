@@ -105,6 +105,9 @@ class TrainConfig:
                     "alternating (D phase, then G phase) or joint (one G pass, both updates)")
     channels_last: bool = opt(False, "--channels-last", "channels-last memory layout for conv nets")
     compile: bool = opt(False, "--compile", "torch.compile G and D for training (slow start, faster steps)")
+    cuda_graphs: bool = opt(False, "--cuda-graphs",
+                            "CUDA only: capture the whole training step once as a CUDA graph and replay it "
+                            "(no per-kernel launch cost; static shapes, see ganforge.train.cuda_graphs)")
     reuse_fake: bool = opt(False, "--reuse-fake",
                            "alternating step: the G phase reuses the D phase's fakes, one G forward")
     fast_dropout: bool = opt(True, "--fast-dropout",
@@ -424,4 +427,19 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(t.eval_every >= 0, "train", "eval_every", "must be >= 0")
     need(math.isfinite(t.eval_minutes) and t.eval_minutes >= 0, "train", "eval_minutes", "must be >= 0")
     need(t.eval_n >= 10, "train", "eval_n", "must be at least 10")
+    if t.cuda_graphs:  # a captured step freezes Python values; these would change every step
+        for on, flag in ((t.compile, "--compile"), (o.decay > 0, "--lr-decay"), (k.instance_noise > 0, "--instance-noise"),
+                         (k.ada_target > 0, "--ada-target"), (k.replay_size > 0, "--replay-size"),
+                         (lo.r1_gamma > 0 and lo.r1_every > 1, "--r1-every > 1")):
+            need(not on, "train", "cuda_graphs", f"cannot be combined with {flag} (see ganforge.train.cuda_graphs)")
+        need(_cuda_device(t.device), "train", "cuda_graphs", f"needs CUDA (--device {t.device} is not a CUDA device here)")
     return cfg
+
+
+def _cuda_device(name: str) -> bool:
+    """Whether --device NAME means a CUDA device (``auto``: whether this machine has one)."""
+    if name == "auto":
+        import torch  # only when asked: config itself needs no torch
+
+        return torch.cuda.is_available()
+    return name.startswith("cuda")

@@ -38,6 +38,14 @@ def between(lo=None, hi=None, lo_open=False, hi_open=False):
 
 
 POS, NONNEG, ONE_UP = between(0, lo_open=True), between(0), between(1)
+
+
+def _has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 # The documented limits (config.py's field help and validate()); a field not here takes any finite
 # float or any int64. None as a result means "either answer is acceptable".
 RULES = {
@@ -55,6 +63,7 @@ RULES = {
     "tricks.n_critic": ONE_UP, "tricks.replay_size": NONNEG, "tricks.replay_ratio": between(0, 1),
     "tricks.instance_noise": NONNEG, "tricks.instance_noise_steps": ONE_UP, "tricks.augment_p": between(0, 1),
     "tricks.ada_target": between(0, 1, hi_open=True), "tricks.ema_kimg": NONNEG,
+    "train.cuda_graphs": lambda v: not v or _has_cuda(),  # --cuda-graphs needs CUDA
 }
 CHOICES = {
     "train.precision": {"auto", "fp32", "bf16"}, "train.step": {"alternating", "joint"},
@@ -92,8 +101,10 @@ def expected(dotted: str, text: str, via_set: bool):
     if s.strip().lower() in ("none", "null") and (optional or not typ.startswith("str")):
         return None if optional else INVALID
     if typ.startswith("bool"):
-        return True if s.lower() in TRUE else False if s.lower() in FALSE else INVALID
-    if typ.startswith("int"):
+        v = True if s.lower() in TRUE else False if s.lower() in FALSE else INVALID
+        if v is INVALID or dotted not in RULES:
+            return v
+    elif typ.startswith("int"):
         t = s.strip()
         if _ASCII_INT.fullmatch(t):
             v = int(t)

@@ -92,3 +92,27 @@ def test_ada_adjusts_only_every_interval_and_state_round_trips():
     other = AdaController(target=0.6, batch_size=8, speed_kimg=0.08, interval=4)
     other.load_state_dict(state)
     assert ada.accumulate(torch.ones(8)) == other.accumulate(torch.ones(8)) == pytest.approx(0.4)
+
+
+def test_ada_on_the_device_moves_p_exactly_as_on_the_host():
+    """On CUDA the controller keeps p on the device (no host sync every 4 D steps); the float64
+    arithmetic there gives the host's p bit for bit. Device mode is forced here on CPU tensors."""
+    host = AdaController(target=0.6, batch_size=64, speed_kimg=2.56, interval=4)
+    dev = AdaController(target=0.6, batch_size=64, speed_kimg=2.56, interval=4)
+    dev.on_device = True
+    dev.p = dev._as_p(0.0)
+    assert torch.is_tensor(dev.p)
+    g = torch.Generator().manual_seed(0)
+    for i in range(64):
+        logits = torch.randn(64, generator=g) + (1.5 if i < 32 else -1.0)  # overfitting, then not
+        host.accumulate(logits)
+        dev.accumulate(logits)
+        assert float(dev.p) == host.p
+        if host.r_t is not None:
+            assert float(dev.r_t) == host.r_t
+    assert 0 < host.p < 1
+    assert dev.state_dict() == host.state_dict()
+    # a tensor probability drives the augmentation without being read back
+    x = torch.randn(8, 1, 12, 12)
+    assert diff_augment(x, ["translation"], torch.tensor(0.0, dtype=torch.float64)).equal(x)
+    assert not diff_augment(x, ["cutout"], torch.tensor(1.0, dtype=torch.float64)).equal(x)

@@ -373,7 +373,7 @@ class _Loop:
                   "d_real": d_real, "d_fake": d_fake}
         tr = self.trainer
         if tr.ada is not None:
-            record["augment_p"] = round(tr.ada.p, 4)
+            record["augment_p"] = round(float(tr.ada.p), 4)
         if self.diagnostics is not None and self.fixed_diversity is not None:
             record["fixed_diversity"] = round(self.fixed_diversity, 5)
             record["real_diversity"] = round(self.real_diversity, 5)

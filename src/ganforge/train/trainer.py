@@ -23,21 +23,26 @@ from ..losses import LOSSES, d_targets
 from ..models import ARCHS, build_models
 from ..models import batch_dependent, use_fast_dropout, use_mirrored_padding
 from .context import RunContext
+from .cuda_graphs import GraphedStep, set_capturable
 from .phases import STEP_STRATEGIES, DBatch, Regulariser, UpdateHook, add_regularisers, build_hooks, build_regularisers
 from .tricks import AdaController, ReplayBuffer, add_instance_noise, diff_augment, instance_noise_std
 
 
 # --------------------------------------------------------------------------- optimizers
-def build_optimizer(params, cfg: OptimConfig, lr: float, device: torch.device) -> torch.optim.Optimizer:
-    """Adam or RMSprop with the config's hyper-parameters (Keras semantics for rho/eps)."""
+def build_optimizer(params, cfg: OptimConfig, lr: float, device: torch.device,
+                    capturable: bool = False) -> torch.optim.Optimizer:
+    """Adam or RMSprop with the config's hyper-parameters (Keras semantics for rho/eps).
+    capturable: step counters on the device, so the step can be captured in a CUDA graph."""
     params = list(params)
     # Fused kernels exist for CUDA; on CPU the multi-tensor (foreach) path is the fast one.
     kw: dict[str, Any] = {"fused": True} if device.type == "cuda" else {"foreach": True}
+    if capturable:
+        kw["capturable"] = True
     if cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **kw)
     # Keras RMSprop divides by sqrt(v) + eps, as PyTorch does; rho is PyTorch's alpha.
     kw.pop("fused", None)
-    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rho, eps=cfg.eps, foreach=True)
+    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rho, eps=cfg.eps, foreach=True, capturable=capturable)
 
 
 # --------------------------------------------------------------------------- state and stats
@@ -105,8 +110,9 @@ class GANTrainer:
         self.D.to(device, memory_format=self.memory_format)
         o, k = cfg.optim, cfg.tricks
         self.state = TrainState(lr_g=o.lr_g, lr_d=o.lr_d, replay_size=k.replay_size, replay_ratio=k.replay_ratio)
-        self.opt_g = build_optimizer(self.G.parameters(), o, o.lr_g, device)
-        self.opt_d = build_optimizer(self.D.parameters(), o, o.lr_d, device)
+        graphs = cfg.train.cuda_graphs
+        self.opt_g = build_optimizer(self.G.parameters(), o, o.lr_g, device, capturable=graphs)
+        self.opt_d = build_optimizer(self.D.parameters(), o, o.lr_d, device, capturable=graphs)
         # BatchNorm or mini-batch layers make D's output depend on the rest of its batch.
         self.d_batch_dependent = batch_dependent(self.D)
         self.num_classes = cfg.model.num_classes
@@ -120,11 +126,12 @@ class GANTrainer:
         self._set_replay()
         ops = [op for op in k.augment.split(",") if op]
         self.augment_ops = ops or (list(AUGMENT_OPS) if k.ada_target else [])
-        self.ada = (AdaController(target=k.ada_target, batch_size=cfg.train.batch_size)
+        self.ada = (AdaController(target=k.ada_target, batch_size=cfg.train.batch_size, device=device)
                     if k.ada_target else None)
         self.regularisers: list[Regulariser] = build_regularisers(cfg, self.loss)
         self.hooks: list[UpdateHook] = build_hooks(cfg, self.loss)
         self.strategy = STEP_STRATEGIES[cfg.train.step]()
+        self.graphed = GraphedStep(self) if graphs else None  # --cuda-graphs: see train/cuda_graphs.py
 
     # -- counters (kept in the training state)
     @property
@@ -150,8 +157,8 @@ class GANTrainer:
 
     # -- helpers the phases call
     def autocast(self):
-        if self.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if self.precision == "bf16":  # (a CUDA graph must not keep autocast's cast cache across replays)
+            return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=self.graphed is None)
         return contextlib.nullcontext()
 
     def sample_z(self, n: int) -> torch.Tensor:
@@ -175,7 +182,7 @@ class GANTrainer:
         return self.D(x) if y is None else self.D(x, y)
 
     @property
-    def augment_p(self) -> float:
+    def augment_p(self) -> float | torch.Tensor:
         return self.ada.p if self.ada is not None else self.cfg.tricks.augment_p
 
     def d_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -248,6 +255,12 @@ class GANTrainer:
     def train_step(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> StepStats:
         """One training step on uint8 real images (and their int64 labels, for a conditional
         model). With ``n_critic`` k > 1 the batch holds k sub-batches, one per D update."""
+        if self.graphed is not None:
+            return self.graphed(real_u8, labels)
+        return self.eager_step(real_u8, labels)
+
+    def eager_step(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> StepStats:
+        """:meth:`train_step` run op by op (what a CUDA graph captures)."""
         real = self.to_input(real_u8)
         if self.num_classes and labels is None:
             raise ValueError("a conditional model trains on labelled batches: pass labels")
@@ -344,3 +357,7 @@ class GANTrainer:
             self.G_ema.load_state_dict(s["G_ema"])
         if self.ada is not None:
             self.ada.load_state_dict(s["ada"])
+        for opt in (self.opt_g, self.opt_d):  # a checkpoint of a --cuda-graphs run, or one without
+            set_capturable(opt, self.graphed is not None)
+        if self.graphed is not None:  # the optimizers' state tensors were replaced
+            self.graphed.reset()

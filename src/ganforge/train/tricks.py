@@ -231,7 +231,8 @@ def diff_augment(x: torch.Tensor, ops: list[str] | tuple[str, ...], p: float = 1
         x U[0.5, 1.5)), "translation" (shift by up to 1/8 of the side, zeros shifted in),
         "cutout" (zero a square of half the side at a random place), applied in the order given.
     p: probability with which each transform (each of the three colour ones separately) is
-        applied to each image, independently; images it skips are passed through exactly.
+        applied to each image, independently; images it skips are passed through exactly. A float,
+        or a 0-dim tensor on x's device (then every op draws its randomness, even at p = 0).
 
     Apply it to *every* image D sees - real and fake, in both the D and the G phase - so that
     G is not pushed to make augmented-looking images. Gradients flow to ``x``; dtype (fp32 or
@@ -242,7 +243,7 @@ def diff_augment(x: torch.Tensor, ops: list[str] | tuple[str, ...], p: float = 1
         raise ValueError(f"diff_augment: unknown ops {unknown} (known: {', '.join(_OPS)})")
     if x.dim() != 4:
         raise ValueError(f"diff_augment expects images (N, C, H, W), got shape {tuple(x.shape)}")
-    if p <= 0 or not ops:
+    if not ops or (not torch.is_tensor(p) and p <= 0):  # (a tensor p, ADA's on a GPU, is never read back)
         return x
     channels_last = x.shape[1] > 1 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
     for op in ops:
@@ -271,22 +272,29 @@ class AdaController:
         images) - still slow against the interval's noise (one move is 1/78 of the range).
     interval: D steps between adjustments (the paper's 4); r_t is averaged over them.
     p: the starting probability.
-
-    ``accumulate`` reads one number from the device every ``interval`` steps.
+    device: where the logits live. On CUDA, ``p`` and ``r_t`` are float64 tensors on the device and
+        the adjustment is computed there (the same float64 arithmetic as on the host), so no step
+        waits for the GPU; they are read back only when logged or saved. Elsewhere ``accumulate``
+        reads one number every ``interval`` steps and ``p`` is a Python float.
     """
 
     def __init__(self, *, target: float, batch_size: int, speed_kimg: float = 20.0, interval: int = 4,
-                 p: float = 0.0):
+                 p: float = 0.0, device: torch.device | str | None = None):
         if not 0 < target < 1:
             raise ValueError(f"AdaController: target must be in (0, 1), got {target}")
         if speed_kimg <= 0 or interval < 1 or batch_size < 1:
             raise ValueError("AdaController: speed_kimg, interval and batch_size must be positive")
         self.target, self.batch_size, self.speed_kimg, self.interval = target, batch_size, speed_kimg, interval
-        self.p = float(p)
-        self.r_t: float | None = None  # the last estimate, for logging
+        self.on_device = device is not None and torch.device(device).type == "cuda"
+        self.device = torch.device(device) if self.on_device else None
+        self.p: float | torch.Tensor = self._as_p(p)
+        self.r_t: float | torch.Tensor | None = None  # the last estimate, for logging
         self._sign_sum: torch.Tensor | float = 0.0
         self._count = 0  # logits summed since the last adjustment
         self._steps = 0  # D steps since the last adjustment
+
+    def _as_p(self, p: float) -> float | torch.Tensor:
+        return torch.tensor(float(p), dtype=torch.float64, device=self.device) if self.on_device else float(p)
 
     @property
     def adjust_size(self) -> float:
@@ -300,7 +308,12 @@ class AdaController:
         self._sign_sum = self._sign_sum + torch.sign(real_logits.detach().float()).sum()
         self._count += real_logits.numel()
         self._steps += 1
-        if self._steps >= self.interval:
+        if self._steps >= self.interval and self.on_device:  # the host rule below, in float64 on the device
+            r_t = self._sign_sum.double() / max(self._count, 1)
+            step = torch.sign(r_t - self.target) * self.adjust_size  # copysign, and 0 at the target
+            self.p, self.r_t = (self.p + step).clamp(0.0, 1.0), r_t
+            self._sign_sum, self._count, self._steps = 0.0, 0, 0
+        elif self._steps >= self.interval:
             total = self._sign_sum.item() if torch.is_tensor(self._sign_sum) else float(self._sign_sum)
             self.r_t = total / max(self._count, 1)
             step = math.copysign(self.adjust_size, self.r_t - self.target) if self.r_t != self.target else 0.0
@@ -310,9 +323,10 @@ class AdaController:
 
     def state_dict(self) -> dict[str, Any]:
         total = self._sign_sum.item() if torch.is_tensor(self._sign_sum) else float(self._sign_sum)
-        return {"p": self.p, "r_t": self.r_t, "sign_sum": total, "count": self._count, "steps": self._steps}
+        r_t = None if self.r_t is None else float(self.r_t)
+        return {"p": float(self.p), "r_t": r_t, "sign_sum": total, "count": self._count, "steps": self._steps}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.p = float(state["p"])
+        self.p = self._as_p(state["p"])
         self.r_t = None if state["r_t"] is None else float(state["r_t"])
         self._sign_sum, self._count, self._steps = float(state["sign_sum"]), int(state["count"]), int(state["steps"])
