@@ -55,3 +55,32 @@ def test_random_shift_moves_each_image_by_at_most_the_padding():
     where = (y[:, 0] == 255).nonzero()[:, 1:]
     assert where.shape[0] == 64 and ((where - 14).abs() <= 2).all()
     assert len({tuple(w.tolist()) for w in where}) > 5  # images get different offsets
+
+
+def test_the_shipped_fashion_mnist_evaluator_loads_without_a_cache(tmp_path, monkeypatch):
+    from ganforge.metrics.networks import load_evaluator
+    from ganforge.metrics.shipped import SHIPPED, shipped_file
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "empty-cache"))
+    ex = load_evaluator("fashion-mnist")
+    assert ex.hash == SHIPPED["fashion-mnist"] and shipped_file("fashion-mnist") is not None
+    assert ex.meta["test_accuracy"] >= EVALUATOR_SPECS["fashion-mnist"].min_accuracy
+    assert shipped_file("fashion-mnist").stat().st_size < 4 * 2**20  # a few MB at most
+    assert shipped_file("mnist") is None
+
+
+def test_a_users_own_evaluator_in_the_cache_wins_and_a_swapped_package_file_is_refused(tmp_path, monkeypatch):
+    import pytest
+
+    from ganforge.metrics import shipped
+    from ganforge.metrics.networks import EvaluatorError, evaluator_path, load_evaluator, random_evaluator
+
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
+    net, meta = random_evaluator("fashion-mnist")
+    own = save_evaluator(net, meta, evaluator_path("fashion-mnist"))
+    assert load_evaluator("fashion-mnist").hash == weights_hash(torch.load(own, weights_only=True)["state_dict"])
+    own.unlink()
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "pkg")
+    save_evaluator(net, meta, tmp_path / "pkg" / "fashion-mnist.pt")  # not the weights ganforge ships
+    with pytest.raises(EvaluatorError, match="reinstall ganforge"):
+        load_evaluator("fashion-mnist")
