@@ -31,11 +31,8 @@
 # on a machine that has them, run `benchmarks/device_check.sh --pack`, which copies them (30 MB)
 # into .devcheck/ (git ignores it: --pack adds it to .git/info/exclude), and bring .devcheck/ with
 # the repository (copy it, or name it among the paths carried with the working tree).
-# The FD needs the Fashion-MNIST evaluator (a small classifier). --pack copies it into .devcheck/
-# too when this machine's cache has one (`ganforge evaluator train --data fashion-mnist`, once):
-# FDs are then comparable with the README's, which name the same evaluator hash. Without it, the
-# evaluator is trained on the GPU machine's CPU cores (it trains on the CPU) while the 3-minute
-# training run uses the GPU; the JSON records which evaluator (hash) gave the FD.
+# The FD uses the Fashion-MNIST evaluator that ships inside the package (src/ganforge/metrics/
+# weights/), so it is the same network, hash and all, as every other ganforge FD.
 #
 # Time: every part runs under its own `timeout`, and each part rewrites the JSON after every row,
 # so the script always ends, and always leaves what it measured. Limits (seconds, full run):
@@ -77,13 +74,10 @@ if [ $PACK = 1 ]; then
     "dataset-fashion-mnist, or run any ganforge command that loads fashion-mnist to download them)" >&2; exit 3; }
   mkdir -p "$CARRY/fashion-mnist"
   [ "$src" = "$CARRY/fashion-mnist" ] || cp "$src"/*.gz "$CARRY/fashion-mnist/"
-  ev="${GANFORGE_CACHE:-$HOME/.cache/ganforge}/evaluators/fashion-mnist.pt"
-  if [ -s "$ev" ]; then mkdir -p "$CARRY/evaluators" && cp "$ev" "$CARRY/evaluators/"; evnote="and the evaluator"
-  else evnote="(no evaluator in this cache: it will be trained on the GPU machine's CPUs)"; fi
   if [ -d .git ] || [ -f .git ]; then
     excl=$(git rev-parse --git-path info/exclude 2>/dev/null) && { grep -qx '/.devcheck/' "$excl" 2>/dev/null || echo '/.devcheck/' >> "$excl"; }
   fi
-  echo "packed Fashion-MNIST from $src $evnote into .devcheck/ ($(du -sh "$CARRY" | cut -f1)); bring .devcheck/ with the repository"
+  echo "packed Fashion-MNIST from $src into .devcheck/ ($(du -sh "$CARRY" | cut -f1)); bring .devcheck/ with the repository"
   exit 0
 fi
 
@@ -123,9 +117,9 @@ fi
 export PYTHONPATH=$ROOT/src${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 
-# ---------------------------------------------------------------- data, evaluator, cache
+# ---------------------------------------------------------------- data, cache
 export GANFORGE_CACHE=$WORK/cache
-mkdir -p "$GANFORGE_CACHE/evaluators"
+mkdir -p "$GANFORGE_CACHE"
 if [ $SMOKE = 1 ]; then
   DATA=$WORK/fmnist  # a stand-in with Fashion-MNIST's file format: the same code paths, toy sizes
   "$PY" - "$DATA" <<'PYEOF' || exit 5
@@ -145,7 +139,6 @@ PYEOF
 else
   DEVICE=cuda
 fi
-[ -s "$CARRY/evaluators/fashion-mnist.pt" ] && [ $SMOKE = 0 ] && cp "$CARRY/evaluators/fashion-mnist.pt" "$GANFORGE_CACHE/evaluators/"
 
 GPU=$("$PY" -c 'import torch; print(torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu")' 2>/dev/null)
 SLUG=$(echo "${GPU:-gpu}" | tr 'A-Z' 'a-z' | sed 's/^nvidia //; s/[^a-z0-9]\{1,\}/-/g; s/^-//; s/-$//')
@@ -171,22 +164,11 @@ part() {  # part NAME LIMIT_S ARGS...: run one part; a part that fails or overru
   [ -n "$COPY_TO" ] && mkdir -p "$COPY_TO" && cp "$OUTFILE" "$COPY_TO/" 2>/dev/null
   return 0
 }
-evaluator_bg() {  # the evaluator, on the CPU cores, unless one was brought along
-  [ -s "$GANFORGE_CACHE/evaluators/fashion-mnist.pt" ] && return 0
-  local threads=$(( $(nproc) > 3 ? $(nproc) - 2 : 1 ))
-  OMP_NUM_THREADS=$threads timeout -k 5 $1 "$PY" -m ganforge.cli evaluator train --data fashion-mnist \
-    --data-dir "$DATA" --no-progress $([ $SMOKE = 1 ] && echo --epochs 1) > "$WORK/evaluator.log" 2>&1
-}
 
 part env 25 env
 part "throughput tf-tutorial" 70 throughput --preset tf-tutorial --batch-size 256 --deadline 55
 part "throughput best-fmnist" 70 throughput --preset best-fmnist --deadline 55
-evaluator_bg 200 & EVPID=$!
 part train 205 train --run "$WORK/run" --data-dir "$DATA" --minutes 3
-wait $EVPID
-$DC note --out "$OUTFILE" --part evaluator --status "$( [ -s "$GANFORGE_CACHE/evaluators/fashion-mnist.pt" ] &&
-  echo "$( [ -s "$CARRY/evaluators/fashion-mnist.pt" ] && [ $SMOKE = 0 ] && echo 'brought in .devcheck/' || echo 'trained here on the CPU during the training run')" ||
-  echo "missing: training it failed ($(tail -c 300 "$WORK/evaluator.log" 2>/dev/null | tr '\n' ' '))")"
 part evaluate 40 evaluate --run "$WORK/run"
 part genscore 25 genscore
 for preset in $($DC extra-presets 2>/dev/null); do
