@@ -30,6 +30,8 @@ from .dcgan import (
     TFTutorialGenerator,
 )
 from .dense import GeronDenseDiscriminator, GeronDenseGenerator
+from .progan import SIZES as PROGAN_SIZES
+from .progan import ProGANDiscriminator, ProGANGenerator
 from .base import Discriminator, Generator
 from .layers import batch_dependent, layer_param_counts
 from .layers_fast import use_fast_dropout, use_mirrored_padding
@@ -177,10 +179,21 @@ def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
                                **_d_options(cfg)))
 
 
+@register_arch("progan", output="linear", native_size=32, sizes=PROGAN_SIZES, default_dropout=0.0,
+               description="Karras et al. ProGAN: G and D grow from 4x4 by doubling, each new block faded in; "
+                           "equalised learning rate, pixel norm in G, mini-batch std-dev in D; widths "
+                           "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. "
+                           "Its own N(0, 1) init (--init is ignored).")
+def _build_progan(cfg: ModelConfig, c: int, size: int) -> Models:
+    return (ProGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, base_channels=cfg.g_channels),
+            ProGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
+
+
 __all__ = [
     "ARCHS", "ArchSpec", "register_arch", "build_models", "count_params", "layer_param_counts",
     "init_weights", "Generator", "Discriminator", "batch_dependent", "use_fast_dropout", "use_mirrored_padding",
     "TFTutorialGenerator", "TFTutorialDiscriminator", "GeronDenseGenerator", "GeronDenseDiscriminator",
     "GeronDCGANGenerator", "GeronDCGANDiscriminator", "CholletGenerator", "CholletDiscriminator",
     "BilinearUpsampleGenerator", "BilinearUpsampleDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
+    "ProGANGenerator", "ProGANDiscriminator",
 ]
