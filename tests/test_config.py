@@ -9,7 +9,7 @@ import pytest
 from ganforge.config import RunConfig, field_docs, field_flag, set_field, validate
 from ganforge.errors import ConfigError
 
-SECTIONS = ("data", "model", "loss", "optim", "train", "tricks")
+SECTIONS = ("data", "model", "loss", "optim", "train", "tricks", "grow")
 
 
 def test_every_field_has_a_flag_and_help():

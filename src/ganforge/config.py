@@ -71,6 +71,8 @@ class LossConfig:
     wgan_clip: float = opt(0.01, "--wgan-clip", "D weights clipped to [-c, c] after each step for --loss wgan")
     r1_gamma: float = opt(0.0, "--r1-gamma", "R1 penalty weight on real images; 0: off")
     r1_every: int = opt(16, "--r1-every", "lazy R1: apply every k D steps, scaled by k")
+    drift: float = opt(0.0, "--drift", "epsilon_drift: weight of mean D(real)^2 in D's loss, keeping a "
+                                       "critic's scores near 0 (ProGAN: 0.001); 0: off")
 
 
 @dataclass
@@ -152,6 +154,30 @@ class TricksConfig:
 
 
 @dataclass
+class GrowConfig:
+    """Progressive growing (--arch progan): how long each stage lasts, and per-stage settings."""
+
+    fade_kimg: float = opt(600.0, "--fade-kimg", "thousands of real images over which a new block fades in")
+    stage_kimg: float = opt(600.0, "--stage-kimg", "thousands of real images each stage trains after its fade-in")
+    stage_batch: str = opt("", "--stage-batch", "batch size per stage, SIZE:N,... e.g. 16:32,32:16; "
+                                                "stages not named use --batch-size")
+    stage_lr: str = opt("", "--stage-lr", "learning-rate factor per stage, SIZE:X,... e.g. 32:1.5 (times "
+                                          "--lr-g/--lr-d); stages not named use 1")
+
+
+def parse_stage_table(text: str, flag: str, kind: type = float) -> dict[int, Any]:
+    """``"16:32,32:16"`` -> ``{16: 32, 32: 16}``; raises ConfigError naming ``flag``."""
+    try:
+        table = {int(k): kind(v) for k, v in (p.split(":") for p in text.replace(" ", "").split(",") if p)}
+    except ValueError:
+        table = {0: -1}
+    if not all(v > 0 and math.isfinite(v) for v in table.values()):
+        raise ConfigError(f"{flag}: expected SIZE:VALUE pairs with positive values, e.g. 16:32,32:16 "
+                          f"(got {_short(text)})")
+    return table
+
+
+@dataclass
 class RunConfig:
     """Everything needed to start, resume or rebuild a run."""
 
@@ -162,6 +188,7 @@ class RunConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
+    grow: GrowConfig = field(default_factory=GrowConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -430,9 +457,15 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     if t.cuda_graphs:  # a captured step freezes Python values; these would change every step
         for on, flag in ((t.compile, "--compile"), (o.decay > 0, "--lr-decay"), (k.instance_noise > 0, "--instance-noise"),
                          (k.ada_target > 0, "--ada-target"), (k.replay_size > 0, "--replay-size"),
-                         (lo.r1_gamma > 0 and lo.r1_every > 1, "--r1-every > 1")):
+                         (lo.r1_gamma > 0 and lo.r1_every > 1, "--r1-every > 1"), (m.arch == "progan", "--arch progan")):
             need(not on, "train", "cuda_graphs", f"cannot be combined with {flag} (see ganforge.train.cuda_graphs)")
         need(_cuda_device(t.device), "train", "cuda_graphs", f"needs CUDA (--device {t.device} is not a CUDA device here)")
+    need(lo.drift >= 0, "loss", "drift", "must be >= 0")
+    gr = cfg.grow
+    need(gr.fade_kimg > 0, "grow", "fade_kimg", "must be positive")
+    need(gr.stage_kimg > 0, "grow", "stage_kimg", "must be positive")
+    parse_stage_table(gr.stage_batch, field_label("grow.stage_batch", where), int)
+    parse_stage_table(gr.stage_lr, field_label("grow.stage_lr", where), float)
     return cfg
 
 

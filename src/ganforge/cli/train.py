@@ -18,6 +18,7 @@ SECTIONS = {
     "optim": "optimizers",
     "train": "training",
     "tricks": "stabilising tricks",
+    "grow": "progressive growing (--arch progan)",
 }
 # Fields the train command does not expose as flags (split is for evaluation; num_classes is resolved).
 HIDDEN = {("data", "split"), ("model", "num_classes")}

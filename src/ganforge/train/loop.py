@@ -169,7 +169,8 @@ class _Loop:
         self.batch_size = t.batch_size
         seed_everything(t.seed)
         self.trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], ctx=ctx)
-        self.sampler = EpochSampler(n_images, per_step, t.seed, device)
+        self.sampler = self.trainer.growth.sampler(n_images, t.batch_size, t.seed, device) or EpochSampler(
+            n_images, per_step, t.seed, device)
         self.fixed_z = latents(t.n_fixed, cfg.model.z_dim, t.seed)
         # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
         k = self.trainer.num_classes
@@ -239,7 +240,7 @@ class _Loop:
         images = self.trainer.render(self.fixed_z, self.fixed_y)
         if self.diagnostics is not None and images.shape[0] >= 2:
             self.fixed_diversity = batch_diversity(images)
-        return self.session.samples_saved(self.monitor.save_samples(step, images))  # refreshes report.html
+        return self.session.samples_saved(self.monitor.save_samples(step, images, tag=self.trainer.growth.tag()))
 
     def diagnose(self, record: dict[str, Any]) -> None:
         """Feed a log record to the diagnostics; say what they find, and act on it: a NaN always
@@ -328,7 +329,7 @@ class _Loop:
                     self.acc.append(tr.train_step(self.images[idx], None if self.labels is None else self.labels[idx]))
                     self.monitor.step()
                     s = tr.step
-                    if s % t.sample_every == 0:
+                    if s % t.sample_every == 0 or tr.growth.take_stage_end():
                         self.samples(s)
                     log_point = s % t.log_every == 0 or done()
                     if log_point:
@@ -372,6 +373,7 @@ class _Loop:
                   "img_per_s": round(img_per_s, 1), "d_loss": d_loss, "g_loss": g_loss,
                   "d_real": d_real, "d_fake": d_fake}
         tr = self.trainer
+        record.update(tr.growth.log_fields())
         if tr.ada is not None:
             record["augment_p"] = round(float(tr.ada.p), 4)
         if self.diagnostics is not None and self.fixed_diversity is not None:

@@ -161,11 +161,13 @@ class Monitor:
         """Print a line without breaking the progress bar."""
         self.bar.write(msg, file=sys.stderr)
 
-    def save_samples(self, step: int, images: torch.Tensor) -> Path | None:
-        """Save the fixed-noise batch's images (uint8 N,C,H,W) as samples/step-XXXXXXX.png."""
+    def save_samples(self, step: int, images: torch.Tensor, tag: str = "") -> Path | None:
+        """Save the fixed-noise batch's images (uint8 N,C,H,W) as samples/step-XXXXXXX.png, or
+        step-XXXXXXX-TAG.png with a tag (a growing model's stage, e.g. ``8x8``)."""
         if not self.writes:
             return None
-        return save_grid(images, self.run_dir / SAMPLES_DIR / f"step-{step:07d}.png", nrow=self.nrow)
+        name = f"step-{step:07d}" + (f"-{tag}" if tag else "") + ".png"
+        return save_grid(images, self.run_dir / SAMPLES_DIR / name, nrow=self.nrow)
 
     def figures(self, force: bool = False) -> tuple[Path | None, Path | None]:
         """Write progress.gif and losses.png (each a no-op until there is something to show).
@@ -212,6 +214,24 @@ def write_progress_gif(run_dir: Path, max_frames: int = 120) -> Path | None:
     return save_gif(frames, Path(run_dir) / GIF_NAME)
 
 
+def _growth_marks(ax, steps: list[int], stage: list[float], alpha: list[float]) -> None:
+    """A growing model's stages on the plot: a labelled line where each stage's size first
+    appears, and alpha (the fade-in of the newest block) on a right-hand axis."""
+    if all(math.isnan(a) for a in alpha):
+        return
+    last = None
+    for step, size in zip(steps, stage):
+        if not math.isnan(size) and size != last:
+            ax.axvline(step, color="tab:green", lw=0.8, ls=":")
+            ax.text(step, 1.0, f" {int(size)}x{int(size)}", transform=ax.get_xaxis_transform(), fontsize=7,
+                    va="top", color="tab:green")
+            last = size
+    twin = ax.twinx()
+    twin.plot(steps, alpha, color="tab:green", lw=1.0, label="alpha (fade-in)")
+    twin.set_ylim(-0.02, 1.02)
+    twin.set_ylabel("alpha")
+
+
 def write_loss_plot(run_dir: Path) -> Path | None:
     """losses.png: D and G losses, and mean D(x) and D(G(z)), against the step."""
     records = [r for r in read_log(run_dir) if "d_loss" in r and "event" not in r]
@@ -239,6 +259,7 @@ def write_loss_plot(run_dir: Path) -> Path | None:
     values = [v for v in series("d_real") + series("d_fake") if v is not None and math.isfinite(v)]
     if values and 0 <= min(values) and max(values) <= 1:  # probabilities (BCE losses); else raw scores
         ax2.set_ylim(-0.02, 1.02)
+    _growth_marks(ax2, steps, series("stage"), series("alpha"))
     ax2.set_xlabel("step")
     ax2.set_ylabel("D output")
     ax2.legend(loc="upper right")

@@ -100,6 +100,20 @@ class R1Reg(Regulariser):
         return (self.gamma / 2) * self.interval * r1
 
 
+class DriftReg(Regulariser):
+    """ProGAN's drift term (Karras et al. 2018, appendix A.1): ``epsilon_drift * E[D(real)^2]``
+    every D update, so a critic's scores cannot wander off from 0 (the WGAN loss only sees
+    their differences)."""
+
+    name = "drift"
+
+    def __init__(self, epsilon: float):
+        self.epsilon = epsilon
+
+    def term(self, tr, batch: DBatch) -> torch.Tensor:
+        return self.epsilon * batch.real_logits.float().pow(2).mean()
+
+
 def build_regularisers(cfg: RunConfig, spec: LossSpec) -> list[Regulariser]:
     """The penalties the run's loss declares and the config turns on, in the order they are added."""
     lo = cfg.loss
@@ -108,6 +122,8 @@ def build_regularisers(cfg: RunConfig, spec: LossSpec) -> list[Regulariser]:
         regs.append(GradientPenaltyReg(lo.gp_weight))
     if lo.r1_gamma > 0:
         regs.append(R1Reg(lo.r1_gamma, lo.r1_every))
+    if lo.drift > 0:
+        regs.append(DriftReg(lo.drift))
     return regs
 
 

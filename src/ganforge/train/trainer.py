@@ -24,6 +24,7 @@ from ..models import ARCHS, build_models
 from ..models import batch_dependent, use_fast_dropout, use_mirrored_padding
 from .context import RunContext
 from .cuda_graphs import GraphedStep, set_capturable
+from .progressive import attach_growth
 from .phases import STEP_STRATEGIES, DBatch, Regulariser, UpdateHook, add_regularisers, build_hooks, build_regularisers
 from .tricks import AdaController, ReplayBuffer, add_instance_noise, diff_augment, instance_noise_std
 
@@ -131,6 +132,7 @@ class GANTrainer:
         self.regularisers: list[Regulariser] = build_regularisers(cfg, self.loss)
         self.hooks: list[UpdateHook] = build_hooks(cfg, self.loss)
         self.strategy = STEP_STRATEGIES[cfg.train.step]()
+        self.growth = attach_growth(self)  # ProGAN's stage and alpha; a no-op for other families
         self.graphed = GraphedStep(self) if graphs else None  # --cuda-graphs: see train/cuda_graphs.py
 
     # -- counters (kept in the training state)
@@ -261,7 +263,7 @@ class GANTrainer:
 
     def eager_step(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> StepStats:
         """:meth:`train_step` run op by op (what a CUDA graph captures)."""
-        real = self.to_input(real_u8)
+        real = self.growth.blend_reals(self.to_input(real_u8))
         if self.num_classes and labels is None:
             raise ValueError("a conditional model trains on labelled batches: pass labels")
         y_real = labels.to(self.device) if self.num_classes else None

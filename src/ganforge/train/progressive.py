@@ -1,0 +1,205 @@
+"""The growth schedule of progressive growing (ProGAN): which stage, and how far its new block
+has faded in, after a given number of real images.
+
+Stage 0 (4x4) trains ``stage_kimg``; every later stage first fades its block in over
+``fade_kimg`` (alpha rises linearly from 0 to 1), then trains ``stage_kimg`` more; the last
+stage trains until the run ends. The state is the generator's ``images_seen`` buffer, and stage
+and alpha are buffers of G, D and G_ema, so a checkpoint taken mid-fade resumes exactly.
+
+:class:`Growth` is an :class:`~ganforge.train.phases.UpdateHook` that moves stage and alpha after
+every step, blends the real images the way G's output is blended, changes the learning rates
+at stage changes (``--stage-lr``) and picks each step's batch size (``--stage-batch``). For
+every other family :func:`attach_growth` returns :class:`NoGrowth`, which does nothing.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..config import RunConfig, field_flag, parse_stage_table
+from ..errors import ConfigError
+from .phases import UpdateHook
+
+if TYPE_CHECKING:  # the trainer imports this module; it only calls back into the trainer
+    from .trainer import GANTrainer
+
+
+class GrowthSchedule:
+    """``at(images) -> (stage, alpha)`` for stage sizes ``sizes`` (4, 8, ...), in whole images."""
+
+    def __init__(self, sizes: list[int], fade_kimg: float, stage_kimg: float):
+        self.sizes = list(sizes)
+        self.fade = max(1, round(fade_kimg * 1000))
+        self.stable = max(1, round(stage_kimg * 1000))
+
+    def at(self, images: int) -> tuple[int, float]:
+        last = len(self.sizes) - 1
+        if images < self.stable or last == 0:
+            return 0, 1.0
+        t = images - self.stable
+        stage = 1 + t // (self.fade + self.stable)
+        if stage > last:
+            return last, 1.0
+        into = t - (stage - 1) * (self.fade + self.stable)  # images since this stage's fade began
+        return stage, (into / self.fade if into < self.fade else 1.0)
+
+    def fade_start(self, stage: int) -> int:
+        """Images after which ``stage`` (>= 1) begins to fade in."""
+        return self.stable + (stage - 1) * (self.fade + self.stable)
+
+    @property
+    def images_to_final(self) -> int:
+        """Images until the last stage is fully faded in."""
+        return self.fade_start(len(self.sizes) - 1) + self.fade
+
+
+def blend_reals(real: torch.Tensor, stage_size: int, alpha: float) -> torch.Tensor:
+    """Real images (N, C, S, S) as G makes them during a fade: averaged down to the stage's size,
+    blended with the previous stage's size (upsampled, nearest) by ``alpha``, upsampled back to S."""
+    factor = real.shape[-1] // stage_size
+    x = F.avg_pool2d(real, factor) if factor > 1 else real
+    low = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+    x = low + (x - low) * alpha
+    return F.interpolate(x, scale_factor=factor, mode="nearest") if factor > 1 else x
+
+
+class StagedSampler:
+    """Shuffled batches without replacement whose size may change from step to step: the
+    epoch's order depends only on (seed, epoch), ``pos`` counts images into it, and a batch
+    that would run past the end starts the next epoch (as the fixed-size sampler drops the last
+    partial batch). ``batch_size()`` gives the next batch's size."""
+
+    def __init__(self, n: int, batch_size: Callable[[], int], nominal_batch: int, seed: int, device: torch.device):
+        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
+        self.steps_per_epoch = max(1, n // nominal_batch)  # for --epochs: steps of the base batch size
+        self.epoch, self.pos = 0, 0
+        self._perm: torch.Tensor | None = None
+
+    def next_indices(self) -> torch.Tensor:
+        b = self.batch_size()
+        if b > self.n:
+            raise ConfigError(f"{field_flag('grow', 'stage_batch')}: a batch of {b} images, but the data has "
+                              f"only {self.n}")
+        if self.pos + b > self.n:
+            self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
+        if self._perm is None:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+            self._perm = torch.randperm(self.n, generator=g).to(self.device)
+        idx = self._perm[self.pos:self.pos + b]
+        self.pos += b
+        return idx
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + self.pos / self.n
+
+
+class NoGrowth:
+    """What a family that does not grow gets: no blending, no tags, the loop's own sampler."""
+
+    def blend_reals(self, real: torch.Tensor) -> torch.Tensor:
+        return real
+
+    def sampler(self, n: int, batch_size: int, seed: int, device: torch.device) -> StagedSampler | None:
+        return None
+
+    def tag(self) -> str:
+        return ""
+
+    def take_stage_end(self) -> bool:
+        return False
+
+    def log_fields(self) -> dict:
+        return {}
+
+
+class Growth(UpdateHook, NoGrowth):
+    """Moves stage and alpha of G, D and G_ema after each step (see the module docstring)."""
+
+    def __init__(self, tr: "GANTrainer", cfg: RunConfig):
+        self.tr = tr
+        gr = cfg.grow
+        self.schedule = GrowthSchedule(tr.G.resolutions, gr.fade_kimg, gr.stage_kimg)
+        self.batch_table = parse_stage_table(gr.stage_batch, field_flag("grow", "stage_batch"), int)
+        self.lr_table = parse_stage_table(gr.stage_lr, field_flag("grow", "stage_lr"), float)
+        self.base_batch, self.n_critic = cfg.train.batch_size, cfg.tricks.n_critic
+        self._stage_ended = False
+
+    # -- the schedule
+    @property
+    def images_seen(self) -> int:
+        return int(self.tr.G.images_seen)
+
+    def lr_factor(self, stage: int) -> float:
+        return self.lr_table.get(self.tr.G.resolutions[stage], 1.0)
+
+    def batch_size(self) -> int:
+        """Real images the next step takes (the stage's batch size times --n-critic)."""
+        return self.batch_table.get(self.tr.G.stage_size, self.base_batch) * self.n_critic
+
+    def apply(self) -> None:
+        """Set every network's stage and alpha from ``images_seen``; at a stage change, scale the
+        learning rates from the old stage's factor to the new one's (remedies' changes stay)."""
+        tr = self.tr
+        old = tr.G._stage
+        stage, alpha = self.schedule.at(self.images_seen)
+        for net in (tr.G, tr.D, tr.G_ema):
+            if net is not None:
+                net.set_stage(stage, alpha)
+        if stage != old:
+            self._stage_ended = True
+            ratio = self.lr_factor(stage) / self.lr_factor(old)
+            tr.state.lr_g *= ratio
+            tr.state.lr_d *= ratio
+
+    def after_step(self, tr, n: int) -> None:
+        tr.G.images_seen += n * self.n_critic  # every real image of the step (n per D update)
+        if tr.G_ema is not None:
+            tr.G_ema.images_seen.copy_(tr.G.images_seen)
+        self.apply()
+
+    # -- what the loop asks
+    def blend_reals(self, real: torch.Tensor) -> torch.Tensor:
+        G = self.tr.G
+        return blend_reals(real, G.stage_size, float(G.alpha)) if G._fading else real
+
+    def sampler(self, n: int, batch_size: int, seed: int, device: torch.device) -> StagedSampler:
+        return StagedSampler(n, self.batch_size, batch_size, seed, device)
+
+    def tag(self) -> str:
+        """What the samples show now: ``8x8``; ``16x16-fade40`` at alpha 0.4; at alpha 0 the
+        previous stage's size, which is exactly what G draws then."""
+        G = self.tr.G
+        stage, alpha = G._stage, float(G.alpha)
+        if stage > 0 and alpha == 0.0:
+            stage, alpha = stage - 1, 1.0
+        res = G.resolutions[stage]
+        return f"{res}x{res}" + (f"-fade{int(alpha * 100):02d}" if alpha < 1.0 else "")
+
+    def take_stage_end(self) -> bool:
+        """True once after each stage change (the loop saves a grid of the finished stage)."""
+        ended, self._stage_ended = self._stage_ended, False
+        return ended
+
+    def log_fields(self) -> dict:
+        G = self.tr.G
+        return {"stage": G.stage_size, "alpha": round(float(G.alpha), 4), "kimg": round(self.images_seen / 1000, 3)}
+
+
+def attach_growth(tr: "GANTrainer") -> NoGrowth:
+    """The trainer's growth: a :class:`Growth` hook (first in ``tr.hooks``, so G_ema's copy of the
+    buffers follows it) when G grows, else :class:`NoGrowth`. On a fresh trainer the first
+    stage's learning-rate factor is applied to the training state."""
+    if not callable(getattr(tr.G, "set_stage", None)):
+        return NoGrowth()
+    growth = Growth(tr, tr.cfg)
+    tr.hooks.insert(0, growth)
+    if growth.images_seen == 0:
+        factor = growth.lr_factor(0)
+        tr.state.lr_g *= factor
+        tr.state.lr_d *= factor
+    growth.apply()
+    growth._stage_ended = False
+    return growth
