@@ -8,12 +8,13 @@ TORCH ?= torch==2.13.0
 DEMO_MINUTES ?= 3
 FMNIST_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data browser clean help
+.PHONY: demo test bench data data-emoji browser clean help
 
 help:
 	@echo "make demo   create .venv, get Fashion-MNIST, train the default model for $(DEMO_MINUTES) minutes"
 	@echo "make test   create .venv and run the test suite"
 	@echo "make bench  training throughput benchmark (benchmarks/throughput.py)"
+	@echo "make data-emoji  install fonts-noto-color-emoji (apt, as root) and render --data emoji once"
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,15 @@ data: $(VENV)/.installed
 	  echo "apt-get could not install dataset-fashion-mnist; ganforge will download it instead"; fi
 	$(PY) -c "from ganforge.config import DataConfig; from ganforge.data import load_data; \
 	d = load_data(DataConfig()); print('Fashion-MNIST ready:', tuple(d.images.shape), 'from', d.source_path)"
+
+# The colour emoji set (--data emoji, the progan-64 preset) is rendered from Debian's font package.
+data-emoji: $(VENV)/.installed
+	@if [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq fonts-noto-color-emoji >/dev/null 2>&1; } || \
+	  echo "apt-get could not install fonts-noto-color-emoji; install it to use --data emoji"; fi
+	$(PY) -c "from ganforge.config import DataConfig; from ganforge.data import load_data; \
+	d = load_data(DataConfig(source='emoji', size=64)); print('emoji ready:', tuple(d.images.shape), 'from', d.source_path)"
 
 demo: data
 	$(VENV)/bin/ganforge train --minutes $(DEMO_MINUTES)

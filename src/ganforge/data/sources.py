@@ -111,3 +111,13 @@ def _mnist(data_dir: str | None, split: str, progress: bool) -> Loaded:
                  description="Krizhevsky's 60,000 32x32 RGB images, 10 classes (python pickles)")
 def _cifar10(data_dir: str | None, split: str, progress: bool) -> Loaded:
     return load_cifar10(data_dir, split, progress)
+
+
+@register_source("emoji", aliases=("noto-emoji",),
+                 description="the ~1,450 distinct colour emoji of the Noto Color Emoji font (Debian package "
+                             "fonts-noto-color-emoji), rendered once on white, RGB; every 10th is the test split")
+def _emoji(data_dir: str | None, split: str, progress: bool) -> Loaded:
+    from .emoji import load_emoji
+
+    images, where = load_emoji(data_dir, split, progress)
+    return images, None, None, where
