@@ -92,8 +92,8 @@ def images_for(cfg: RunConfig, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed synthetic uint8 images (n, C, H, W) of the preset's native shape, and labels."""
     from ganforge.models import ARCHS
 
-    size = ARCHS[cfg.model.arch].native_size or 28
-    channels = 3 if cfg.model.arch == "chollet-cifar10" else 1
+    size = cfg.data.size or ARCHS[cfg.model.arch].native_size or 28  # a preset's own size (progan-64)
+    channels = 3 if cfg.model.arch == "chollet-cifar10" or cfg.data.channels == 3 else 1
     g = torch.Generator().manual_seed(1234)
     base = torch.rand(n, channels, size // 4, size // 4, generator=g)
     smooth = torch.nn.functional.interpolate(base, size=(size, size), mode="bilinear", align_corners=False)

@@ -1,0 +1,145 @@
+"""Progressive growing in training: the schedule across stage boundaries, reals blended like G's
+output, per-stage batch sizes and learning rates, the run folder showing the growth, and a
+resume in the middle of a fade that is bit-for-bit the run that never stopped."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.checkpoint import load_checkpoint
+from ganforge.errors import ConfigError
+from ganforge.presets import get_preset
+from ganforge.train.loop import seed_everything
+from ganforge.train.progressive import GrowthSchedule, StagedSampler, blend_reals
+from ganforge.train.trainer import GANTrainer
+
+# A tiny progan: 16 px (stages 4, 8, 16), 2 images a kimg-step apart: stage 4 for 2 steps of 4
+# images, each fade 4 steps, each stable stretch 2 steps; the batch halves at 16 px.
+TINY = ["--preset", "progan", "--size", "16", "--z-dim", "16", "--g-channels", "8", "--d-channels", "8",
+        "--batch-size", "4", "--stage-batch", "16:2", "--stage-kimg", "0.008", "--fade-kimg", "0.016",
+        "--n-fixed", "4", "--sample-every", "100", "--checkpoint-every", "100", "--log-every", "1",
+        "--precision", "fp32", "--no-progress", "--device", "cpu", "--minutes", "60"]
+
+
+def test_schedule_across_stage_boundaries():
+    s = GrowthSchedule([4, 8, 16, 32], fade_kimg=1.0, stage_kimg=2.0)
+    assert [s.at(i) for i in (0, 1999)] == [(0, 1.0), (0, 1.0)]
+    assert [s.at(i) for i in (2000, 2250, 2500, 2999, 3000, 4999)] == [
+        (1, 0.0), (1, 0.25), (1, 0.5), (1, 0.999), (1, 1.0), (1, 1.0)]
+    assert [s.at(i) for i in (5000, 5500, 6000)] == [(2, 0.0), (2, 0.5), (2, 1.0)]
+    assert s.at(8000) == (3, 0.0) and s.at(9000) == (3, 1.0) and s.at(10 ** 9) == (3, 1.0)
+    assert s.fade_start(3) == 8000 and s.images_to_final == 9000
+    alphas = [s.at(i)[1] for i in range(2000, 3001, 100)]  # linear in the images shown
+    assert np.allclose(np.diff(alphas), 0.1)
+    assert GrowthSchedule([4], 1.0, 1.0).at(10 ** 6) == (0, 1.0)
+
+
+def test_reals_are_blended_like_the_generator_output():
+    x = torch.randn(2, 3, 16, 16)
+    at8 = F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest")
+    at4 = F.interpolate(F.avg_pool2d(x, 4), scale_factor=4, mode="nearest")
+    torch.testing.assert_close(blend_reals(x, 8, 1.0), at8)
+    torch.testing.assert_close(blend_reals(x, 8, 0.0), at4)
+    torch.testing.assert_close(blend_reals(x, 8, 0.25), at4 + 0.25 * (at8 - at4))
+    torch.testing.assert_close(blend_reals(x, 16, 1.0), x)
+
+
+def test_staged_sampler_changes_batch_size_without_repeats():
+    sizes = iter([4, 4, 2, 2, 2, 6, 6])
+    s = StagedSampler(12, lambda: next(sizes), nominal_batch=4, seed=0, device=torch.device("cpu"))
+    first = [s.next_indices() for _ in range(5)]  # 4 + 4 + 2 + 2 = 12, then a new epoch
+    assert [len(i) for i in first] == [4, 4, 2, 2, 2]
+    assert sorted(torch.cat(first[:4]).tolist()) == list(range(12)) and s.epoch == 1
+    s.next_indices()  # 2 + 6 = 8 of 12
+    assert s.epoch == 1 and s.pos == 8
+    s.next_indices()  # another 6 would pass the end: a new epoch
+    assert s.epoch == 2 and s.pos == 6
+
+
+def _trainer(**grow):
+    cfg = get_preset("progan")
+    for k, v in {"data.size": 16, "model.g_channels": 8, "model.d_channels": 8, "model.z_dim": 16,
+                 "train.batch_size": 4, "train.precision": "fp32", "train.device": "cpu",
+                 "grow.stage_kimg": 0.008, "grow.fade_kimg": 0.008, **grow}.items():
+        section, name = k.split(".")
+        setattr(getattr(cfg, section), name, v)
+    seed_everything(0)
+    return GANTrainer(cfg, 1, 16)
+
+
+def test_stage_learning_rates_and_batch_sizes_follow_the_tables():
+    tr = _trainer(**{"grow.stage_lr": "4:0.5,16:2", "grow.stage_batch": "8:6"})
+    images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8)
+    seen = []
+    for _ in range(7):
+        seen.append((tr.G.stage_size, float(tr.G.alpha), tr.growth.batch_size(), tr.state.lr_g))
+        tr.train_step(images[:tr.growth.batch_size()])
+    assert seen[0] == (4, 1.0, 4, 5e-4)  # the first stage's factor from the start
+    assert seen[2] == (8, 0.0, 6, 1e-3)  # 8 images: stage 8 begins, lr factor 1, batch 6
+    assert seen[3][:3] == (8, 0.75, 6) and seen[4][:2] == (8, 1.0)
+    assert seen[6][0] == 16 and seen[6][3] == pytest.approx(2e-3)
+    assert int(tr.G.images_seen) == 4 + 4 + 6 * 3 + 4 + 4 and tr.G_ema.stage_size == tr.G.stage_size
+    assert tr.D.stage_size == tr.G.stage_size and float(tr.D.alpha) == float(tr.G.alpha)
+
+
+def test_a_remedy_lr_change_survives_a_stage_change():
+    tr = _trainer()
+    images = torch.randint(0, 256, (4, 1, 16, 16), dtype=torch.uint8)
+    tr.set_lr("g", 0.5)
+    for _ in range(3):
+        tr.train_step(images)
+    assert tr.G.stage_size == 8 and tr.state.lr_g == pytest.approx(5e-4) and tr.state.lr_d == pytest.approx(1e-3)
+
+
+def test_bad_stage_tables_name_the_flag(cli, npz_data, tmp_path):
+    code, _, err = cli("train", "--data", npz_data, *TINY, "--stage-batch", "16:x", "--out", tmp_path / "r")
+    assert code == 2 and "error: --stage-batch: expected SIZE:VALUE" in err and "Traceback" not in err
+    with pytest.raises(ConfigError, match="--stage-lr"):
+        _trainer(**{"grow.stage_lr": "8:-1"})
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_resume_in_the_middle_of_a_fade_is_exact(cli, npz_data, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--data", npz_data, *TINY, "--steps", 9, "--out", straight)[0] == 0
+    assert cli("train", "--data", npz_data, *TINY, "--steps", 4, "--out", split)[0] == 0
+    mid = load_checkpoint(split)
+    assert int(mid["G"]["stage"]) == 1 and 0 < float(mid["G"]["alpha"]) < 1  # stopped mid-fade (8x8)
+    code, _, err = cli("train", "--resume", split, "--steps", 9, "--no-progress")
+    assert code == 0, err
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert int(a["G"]["stage"]) == 2 and 0 < float(a["G"]["alpha"]) < 1  # both ended in the 16x16 fade
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "train_state", "epoch", "pos", "rng", "step"):
+        assert _same(a[key], b[key]), key
+
+
+def test_the_run_folder_shows_the_growth(cli, npz_data, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli("train", "--data", npz_data, *TINY, "--steps", 10, "--sample-every", 3, "--out", out)
+    assert code == 0, err
+    names = sorted(p.name for p in (out / "samples").glob("step-*.png"))
+    # every 3 steps, plus a grid when each stage ends; the name says what the grid shows
+    assert names[0] == "step-0000000-4x4.png" and "step-0000002-4x4.png" in names  # 4x4 ended at step 2
+    assert "step-0000003-8x8-fade25.png" in names and "step-0000008-8x8.png" in names
+    assert names[-1] == "step-0000010-16x16-fade25.png"  # 2 images a step at 16 px
+    from PIL import Image
+    assert Image.open(out / "samples" / names[0]).size == Image.open(out / "samples" / names[-1]).size
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["stage"], r["alpha"]) for r in records[:4]] == [
+        (1, 4, 1.0), (2, 8, 0.0), (3, 8, 0.25), (4, 8, 0.5)]
+    assert records[-1]["stage"] == 16 and records[-1]["kimg"] == pytest.approx(0.036)
+    assert (out / "progress.gif").is_file() and (out / "losses.png").is_file()
+    assert Image.open(out / "progress.gif").n_frames > 1  # (Pillow merges frames that did not change)
