@@ -48,3 +48,11 @@ def test_device_check_smoke(tmp_path):
     assert "matmul_bf16_tflops" in parts["env"]
     assert "naive eager fp32" in proc.stdout and "MFU %" in proc.stdout and "best-fmnist training: 3 steps" in proc.stdout
     assert "stopped at its" not in proc.stdout and "failed" not in proc.stdout
+
+
+def test_progan_stages_smoke(capsys):
+    narrow = ["--set", "model.g_channels=8", "--set", "model.d_channels=8", "--set", "train.precision=fp32"]
+    assert load("progan_stages").main(["--seconds", "0", "--no-save", *narrow]) == 0
+    out = capsys.readouterr().out
+    for line in ("4x4 stable", "8x8 fade", "32x32 stable", "fully faded in after"):
+        assert line in out, line
