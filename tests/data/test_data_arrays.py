@@ -111,7 +111,7 @@ def test_non_square_array_is_cropped_to_its_short_side(tmp_path):
 
 def test_missing_path_and_unknown_names(tmp_path):
     with pytest.raises(DataError, match=r"--data .*nope: no such file or folder, and not a dataset name "
-                                        r"\(known: fashion-mnist, mnist, cifar10\)"):
+                                        r"\(known: fashion-mnist, mnist, cifar10, emoji\)"):
         load_data(DataConfig(source=str(tmp_path / "nope")))
     with pytest.raises(DataError, match="not a dataset name"):
         load_data(DataConfig(source="imagenet"))

@@ -46,12 +46,12 @@ def test_registered_source_loads_through_load_data(tiny_source):
 
 def test_unknown_name_lists_the_registered_ones(tiny_source, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(DataError, match=r"known: fashion-mnist, mnist, cifar10, tiny-shapes\)"):
+    with pytest.raises(DataError, match=r"known: fashion-mnist, mnist, cifar10, emoji, tiny-shapes\)"):
         load_data(DataConfig(source="svhn"))
 
 
 def test_source_removed_after_the_test():
-    assert "tiny-shapes" not in SOURCES and data.DATASETS == ("fashion-mnist", "mnist", "cifar10")
+    assert "tiny-shapes" not in SOURCES and data.DATASETS == ("fashion-mnist", "mnist", "cifar10", "emoji")
 
 
 def test_a_name_or_alias_cannot_be_taken_twice():
