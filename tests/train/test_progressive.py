@@ -128,13 +128,13 @@ def test_resume_in_the_middle_of_a_fade_is_exact(cli, npz_data, tmp_path):
 
 def test_the_run_folder_shows_the_growth(cli, npz_data, tmp_path):
     out = tmp_path / "run"
-    code, _, err = cli("train", "--data", npz_data, *TINY, "--steps", 10, "--sample-every", 3, "--out", out)
+    code, _, err = cli("train", "--data", npz_data, *TINY, "--steps", 10, "--sample-every", 2, "--out", out)
     assert code == 0, err
     names = sorted(p.name for p in (out / "samples").glob("step-*.png"))
-    # every 3 steps, plus a grid when each stage ends; the name says what the grid shows
-    assert names[0] == "step-0000000-4x4.png" and "step-0000002-4x4.png" in names  # 4x4 ended at step 2
-    assert "step-0000003-8x8-fade25.png" in names and "step-0000008-8x8.png" in names
-    assert names[-1] == "step-0000010-16x16-fade25.png"  # 2 images a step at 16 px
+    # every 2 steps and when each stage ends (after steps 2 and 8: once each, though they coincide);
+    # the name says what the grid shows: at alpha 0 that is still the previous stage
+    assert names == ["step-0000000-4x4.png", "step-0000002-4x4.png", "step-0000004-8x8-fade50.png",
+                     "step-0000006-8x8.png", "step-0000008-8x8.png", "step-0000010-16x16-fade25.png"]
     from PIL import Image
     assert Image.open(out / "samples" / names[0]).size == Image.open(out / "samples" / names[-1]).size
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]

@@ -329,7 +329,7 @@ class _Loop:
                     self.acc.append(tr.train_step(self.images[idx], None if self.labels is None else self.labels[idx]))
                     self.monitor.step()
                     s = tr.step
-                    if s % t.sample_every == 0 or tr.growth.take_stage_end():
+                    if tr.growth.take_stage_end() or s % t.sample_every == 0:
                         self.samples(s)
                     log_point = s % t.log_every == 0 or done()
                     if log_point:

@@ -24,8 +24,8 @@ from ..models import ARCHS, build_models
 from ..models import batch_dependent, use_fast_dropout, use_mirrored_padding
 from .context import RunContext
 from .cuda_graphs import GraphedStep, set_capturable
-from .progressive import attach_growth
 from .phases import STEP_STRATEGIES, DBatch, Regulariser, UpdateHook, add_regularisers, build_hooks, build_regularisers
+from .progressive import attach_growth
 from .tricks import AdaController, ReplayBuffer, add_instance_noise, diff_augment, instance_noise_std
 
 
