@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.config import ModelConfig
-from ganforge.models import build_models
+from ganforge.errors import ConfigError
+from ganforge.models import batch_dependent, build_models
 from ganforge.models.layers_eq import EqualizedConv2d, EqualizedLinear, PixelNorm
 from ganforge.models.progan import ProGANDiscriminator, ProGANGenerator, channels_at, resolutions
 
@@ -103,6 +104,15 @@ def test_stage_and_alpha_travel_in_the_state_dict():
         G.set_stage(4, 1.0)
 
 
+@pytest.mark.parametrize("option,flag", [({"minibatch_disc": 4}, "--minibatch-disc"), ({"d_dropout": 0.3}, "--d-dropout"),
+                                         ({"spectral_norm": True}, "--spectral-norm")])
+def test_d_options_it_cannot_honour_are_refused(option, flag):
+    with pytest.raises(ConfigError, match=f"^{flag}: not available for --arch progan"):
+        build_models(ModelConfig(arch="progan", **option), 1, 32)
+    G, D = build_models(ModelConfig(arch="progan", minibatch_stddev=True, d_dropout=0.0), 1, 32)
+    assert batch_dependent(D)  # its own mini-batch std-dev: real and fake go through D separately
+
+
 def test_registered_and_built_from_the_config():
     G, D = build_models(ModelConfig(arch="progan", z_dim=16, g_channels=16, d_channels=16), 1, 64)
     assert isinstance(G, ProGANGenerator) and G.output == "linear" and G.resolutions[-1] == 64
@@ -118,7 +128,7 @@ def test_equalised_lr_scale_is_he_constant_and_weights_are_standard_normal():
     assert lin.scale == pytest.approx(math.sqrt(2 / 512))
     for w in (conv.weight, lin.weight):  # 55,296 and 131,072 draws: mean, std within ~10 standard errors
         assert abs(float(w.detach().mean())) < 0.02 and abs(float(w.detach().std()) - 1.0) < 0.02
-    assert float(conv.bias.abs().max()) == 0.0 and float(lin.bias.abs().max()) == 0.0
+    assert float(conv.bias.detach().abs().max()) == 0.0 and float(lin.bias.detach().abs().max()) == 0.0
     # the scale is applied at run time: the layer is the plain op with the scaled weight
     x = torch.randn(2, 64, 5, 5)
     torch.testing.assert_close(conv(x), F.conv2d(x, conv.weight * conv.scale, conv.bias, padding=1))

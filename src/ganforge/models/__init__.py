@@ -185,6 +185,11 @@ def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
                            "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. "
                            "Its own N(0, 1) init (--init is ignored).")
 def _build_progan(cfg: ModelConfig, c: int, size: int) -> Models:
+    for flag, on in (("--minibatch-disc", cfg.minibatch_disc), ("--d-dropout", cfg.d_dropout),
+                     ("--spectral-norm", cfg.spectral_norm)):
+        if on:  # (its layers are not the ones these options wrap; --minibatch-stddev is always on)
+            raise ConfigError(f"{flag}: not available for --arch progan, whose D is the paper's (equalised "
+                              f"learning rate, a mini-batch standard-deviation layer)")
     return (ProGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, base_channels=cfg.g_channels),
             ProGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
 
