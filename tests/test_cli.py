@@ -38,20 +38,23 @@ def test_two_step_run_then_generate(cli, fast, tmp_path, npz_data, preset):
     code, out, err = cli("train", "--preset", preset, "--data", npz_data, "--steps", 2, "--out", run, *fast, *extra)
     assert code == 0, err
     assert "finished at step 2" in out
-    for name in ("config.json", "log.jsonl", "checkpoint.pt", "progress.gif", "losses.png",
-                 "samples/step-0000002.png"):
+    for name in ("config.json", "log.jsonl", "checkpoint.pt", "progress.gif", "losses.png"):
         assert (run / name).is_file(), name
+    # (a growing model's grids also name its stage: step-0000002-4x4.png)
+    assert len(list((run / "samples").glob("step-0000002*.png"))) == 1
     records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
     assert all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in records)
-    assert Image.open(run / "progress.gif").n_frames >= 3  # step 0, 1, 2
+    frames = Image.open(run / "progress.gif").n_frames  # step 0, 1, 2; Pillow merges identical frames, and
+    # progan's G_ema (no BatchNorm statistics to copy) hardly moves in 2 steps of 4 images
+    assert frames >= 3 or (preset.startswith("progan") and len(list((run / "samples").glob("step-*.png"))) == 3)
 
     cfg = json.loads((run / "config.json").read_text())
     size = cfg["data"]["size"]
     code, out, err = cli("generate", run, "-n", 5, "--out", tmp_path / "g.npy")
     assert code == 0, err
     arr = np.load(tmp_path / "g.npy")
-    assert arr.shape == (5, size, size, 1) and arr.dtype == np.uint8
+    assert arr.shape == (5, size, size, cfg["data"]["channels"]) and arr.dtype == np.uint8
     code, _, err = cli("generate", run / "checkpoint.pt", "-n", 3, "--out", tmp_path / "pngs")
     assert code == 0, err
     assert len(list((tmp_path / "pngs").glob("*.png"))) == 3

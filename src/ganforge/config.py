@@ -159,20 +159,20 @@ class GrowConfig:
 
     fade_kimg: float = opt(600.0, "--fade-kimg", "thousands of real images over which a new block fades in")
     stage_kimg: float = opt(600.0, "--stage-kimg", "thousands of real images each stage trains after its fade-in")
-    stage_batch: str = opt("", "--stage-batch", "batch size per stage, SIZE:N,... e.g. 16:32,32:16; "
-                                                "stages not named use --batch-size")
+    stage_batch: str = opt("", "--stage-batch", "batch-size factor per stage, SIZE:X,... e.g. 16:0.5 (times "
+                                                "--batch-size); stages not named use 1")
     stage_lr: str = opt("", "--stage-lr", "learning-rate factor per stage, SIZE:X,... e.g. 32:1.5 (times "
                                           "--lr-g/--lr-d); stages not named use 1")
 
 
 def parse_stage_table(text: str, flag: str, kind: type = float) -> dict[int, Any]:
-    """``"16:32,32:16"`` -> ``{16: 32, 32: 16}``; raises ConfigError naming ``flag``."""
+    """``"16:0.5,32:2"`` -> ``{16: 0.5, 32: 2.0}``; raises ConfigError naming ``flag``."""
     try:
         table = {int(k): kind(v) for k, v in (p.split(":") for p in text.replace(" ", "").split(",") if p)}
     except ValueError:
         table = {0: -1}
     if not all(v > 0 and math.isfinite(v) for v in table.values()):
-        raise ConfigError(f"{flag}: expected SIZE:VALUE pairs with positive values, e.g. 16:32,32:16 "
+        raise ConfigError(f"{flag}: expected SIZE:VALUE pairs with positive values, e.g. 16:0.5,32:2 "
                           f"(got {_short(text)})")
     return table
 
@@ -464,7 +464,7 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     gr = cfg.grow
     need(gr.fade_kimg > 0, "grow", "fade_kimg", "must be positive")
     need(gr.stage_kimg > 0, "grow", "stage_kimg", "must be positive")
-    parse_stage_table(gr.stage_batch, field_label("grow.stage_batch", where), int)
+    parse_stage_table(gr.stage_batch, field_label("grow.stage_batch", where), float)
     parse_stage_table(gr.stage_lr, field_label("grow.stage_lr", where), float)
     return cfg
 

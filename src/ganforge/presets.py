@@ -203,11 +203,11 @@ def _progan(size: int, source: str, channels: int | None, stage_batch: str, fade
                              "28-px data (Fashion-MNIST) is resized to 32 (antialiased bilinear). Stage lengths "
                              "fit a 10-minute CPU run; the paper's GPU scale is --fade-kimg 600 --stage-kimg 600.")
 def _progan_32() -> RunConfig:
-    return _progan(32, "fashion-mnist", None, "4:64,8:64,16:32,32:32", PROGAN_FADE_KIMG, PROGAN_STAGE_KIMG)
+    return _progan(32, "fashion-mnist", None, "16:0.5,32:0.5", PROGAN_FADE_KIMG, PROGAN_STAGE_KIMG)
 
 
 @register_preset("progan-64", seed="ganforge", seed_data="emoji",
                  description="Progressive growing to 64 px RGB (4 -> 8 -> 16 -> 32 -> 64) on the colour emoji "
                              "(--data emoji); as progan, batch 64 at 4-8 px, 32 at 16 px, 16 at 32-64 px.")
 def _progan_64() -> RunConfig:
-    return _progan(64, "emoji", 3, "4:64,8:64,16:32,32:16,64:16", PROGAN_FADE_KIMG, PROGAN_STAGE_KIMG)
+    return _progan(64, "emoji", 3, "16:0.5,32:0.25,64:0.25", PROGAN_FADE_KIMG, PROGAN_STAGE_KIMG)

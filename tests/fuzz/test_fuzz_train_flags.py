@@ -17,7 +17,7 @@ from ganforge.config import RunConfig, field_docs
 from ganforge.losses import LOSSES
 from ganforge.models import ARCHS
 
-SECTIONS = ("data", "model", "loss", "optim", "train", "tricks")
+SECTIONS = ("data", "model", "loss", "optim", "train", "tricks", "grow")
 HIDDEN = {"data.split", "model.num_classes"}  # no flag; --set only
 INT64 = 2**63
 
@@ -64,6 +64,7 @@ RULES = {
     "tricks.instance_noise": NONNEG, "tricks.instance_noise_steps": ONE_UP, "tricks.augment_p": between(0, 1),
     "tricks.ada_target": between(0, 1, hi_open=True), "tricks.ema_kimg": NONNEG,
     "train.cuda_graphs": lambda v: not v or _has_cuda(),  # --cuda-graphs needs CUDA
+    "loss.drift": NONNEG, "grow.fade_kimg": POS, "grow.stage_kimg": POS,
 }
 CHOICES = {
     "train.precision": {"auto", "fp32", "bf16"}, "train.step": {"alternating", "joint"},

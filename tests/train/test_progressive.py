@@ -20,7 +20,7 @@ from ganforge.train.trainer import GANTrainer
 # A tiny progan: 16 px (stages 4, 8, 16), 2 images a kimg-step apart: stage 4 for 2 steps of 4
 # images, each fade 4 steps, each stable stretch 2 steps; the batch halves at 16 px.
 TINY = ["--preset", "progan", "--size", "16", "--z-dim", "16", "--g-channels", "8", "--d-channels", "8",
-        "--batch-size", "4", "--stage-batch", "16:2", "--stage-kimg", "0.008", "--fade-kimg", "0.016",
+        "--batch-size", "4", "--stage-batch", "16:0.5", "--stage-kimg", "0.008", "--fade-kimg", "0.016",
         "--n-fixed", "4", "--sample-every", "100", "--checkpoint-every", "100", "--log-every", "1",
         "--precision", "fp32", "--no-progress", "--device", "cpu", "--minutes", "60"]
 
@@ -72,7 +72,7 @@ def _trainer(**grow):
 
 
 def test_stage_learning_rates_and_batch_sizes_follow_the_tables():
-    tr = _trainer(**{"grow.stage_lr": "4:0.5,16:2", "grow.stage_batch": "8:6"})
+    tr = _trainer(**{"grow.stage_lr": "4:0.5,16:2", "grow.stage_batch": "8:1.5"})
     images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8)
     seen = []
     for _ in range(7):

@@ -122,7 +122,7 @@ class Growth(UpdateHook, NoGrowth):
         self.tr = tr
         gr = cfg.grow
         self.schedule = GrowthSchedule(tr.G.resolutions, gr.fade_kimg, gr.stage_kimg)
-        self.batch_table = parse_stage_table(gr.stage_batch, field_flag("grow", "stage_batch"), int)
+        self.batch_table = parse_stage_table(gr.stage_batch, field_flag("grow", "stage_batch"), float)
         self.lr_table = parse_stage_table(gr.stage_lr, field_flag("grow", "stage_lr"), float)
         self.base_batch, self.n_critic = cfg.train.batch_size, cfg.tricks.n_critic
         self._stage_ended = False
@@ -136,8 +136,10 @@ class Growth(UpdateHook, NoGrowth):
         return self.lr_table.get(self.tr.G.resolutions[stage], 1.0)
 
     def batch_size(self) -> int:
-        """Real images the next step takes (the stage's batch size times --n-critic)."""
-        return self.batch_table.get(self.tr.G.stage_size, self.base_batch) * self.n_critic
+        """Real images the next step takes: --batch-size times the stage's factor (at least 1),
+        times --n-critic."""
+        factor = self.batch_table.get(self.tr.G.stage_size, 1.0)
+        return max(1, round(self.base_batch * factor)) * self.n_critic
 
     def apply(self) -> None:
         """Set every network's stage and alpha from ``images_seen``; at a stage change, scale the
