@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from .errors import ConfigError
+from .growconfig import GrowConfig, parse_stage_table, validate_grow  # noqa: F401  (re-exported)
 
 AUGMENT_OPS = ("translation", "cutout", "color")
 
@@ -71,8 +72,7 @@ class LossConfig:
     wgan_clip: float = opt(0.01, "--wgan-clip", "D weights clipped to [-c, c] after each step for --loss wgan")
     r1_gamma: float = opt(0.0, "--r1-gamma", "R1 penalty weight on real images; 0: off")
     r1_every: int = opt(16, "--r1-every", "lazy R1: apply every k D steps, scaled by k")
-    drift: float = opt(0.0, "--drift", "epsilon_drift: weight of mean D(real)^2 in D's loss, keeping a "
-                                       "critic's scores near 0 (ProGAN: 0.001); 0: off")
+    drift: float = opt(0.0, "--drift", "weight of mean D(real)^2 in D's loss (ProGAN's epsilon_drift, 0.001); 0: off")
 
 
 @dataclass
@@ -151,30 +151,6 @@ class TricksConfig:
                             "G_ema half-life at most this fraction of the images seen so far (e.g. 0.05), "
                             "so a short run's G_ema is not its initial weights; 0: the full half-life "
                             "from the start")
-
-
-@dataclass
-class GrowConfig:
-    """Progressive growing (--arch progan): how long each stage lasts, and per-stage settings."""
-
-    fade_kimg: float = opt(600.0, "--fade-kimg", "thousands of real images over which a new block fades in")
-    stage_kimg: float = opt(600.0, "--stage-kimg", "thousands of real images each stage trains after its fade-in")
-    stage_batch: str = opt("", "--stage-batch", "batch-size factor per stage, SIZE:X,... e.g. 16:0.5 (times "
-                                                "--batch-size); stages not named use 1")
-    stage_lr: str = opt("", "--stage-lr", "learning-rate factor per stage, SIZE:X,... e.g. 32:1.5 (times "
-                                          "--lr-g/--lr-d); stages not named use 1")
-
-
-def parse_stage_table(text: str, flag: str, kind: type = float) -> dict[int, Any]:
-    """``"16:0.5,32:2"`` -> ``{16: 0.5, 32: 2.0}``; raises ConfigError naming ``flag``."""
-    try:
-        table = {int(k): kind(v) for k, v in (p.split(":") for p in text.replace(" ", "").split(",") if p)}
-    except ValueError:
-        table = {0: -1}
-    if not all(v > 0 and math.isfinite(v) for v in table.values()):
-        raise ConfigError(f"{flag}: expected SIZE:VALUE pairs with positive values, e.g. 16:0.5,32:2 "
-                          f"(got {_short(text)})")
-    return table
 
 
 @dataclass
@@ -460,12 +436,7 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
                          (lo.r1_gamma > 0 and lo.r1_every > 1, "--r1-every > 1"), (m.arch == "progan", "--arch progan")):
             need(not on, "train", "cuda_graphs", f"cannot be combined with {flag} (see ganforge.train.cuda_graphs)")
         need(_cuda_device(t.device), "train", "cuda_graphs", f"needs CUDA (--device {t.device} is not a CUDA device here)")
-    need(lo.drift >= 0, "loss", "drift", "must be >= 0")
-    gr = cfg.grow
-    need(gr.fade_kimg > 0, "grow", "fade_kimg", "must be positive")
-    need(gr.stage_kimg > 0, "grow", "stage_kimg", "must be positive")
-    parse_stage_table(gr.stage_batch, field_label("grow.stage_batch", where), float)
-    parse_stage_table(gr.stage_lr, field_label("grow.stage_lr", where), float)
+    validate_grow(cfg, need, lambda dotted: field_label(dotted, where))
     return cfg
 
 

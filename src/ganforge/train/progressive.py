@@ -122,8 +122,8 @@ class Growth(UpdateHook, NoGrowth):
         self.tr = tr
         gr = cfg.grow
         self.schedule = GrowthSchedule(tr.G.resolutions, gr.fade_kimg, gr.stage_kimg)
-        self.batch_table = parse_stage_table(gr.stage_batch, field_flag("grow", "stage_batch"), float)
-        self.lr_table = parse_stage_table(gr.stage_lr, field_flag("grow", "stage_lr"), float)
+        self.batch_table = parse_stage_table(gr.stage_batch, field_flag("grow", "stage_batch"))
+        self.lr_table = parse_stage_table(gr.stage_lr, field_flag("grow", "stage_lr"))
         self.base_batch, self.n_critic = cfg.train.batch_size, cfg.tricks.n_critic
         self._stage_ended = False
 

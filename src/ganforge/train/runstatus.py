@@ -149,10 +149,10 @@ def check_not_running(run_dir: str | Path, flag: str) -> None:
 
 # --------------------------------------------------------------------------- reading a run folder
 def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, path) of every ``samples/step-NNNNNNN.png``, in step order."""
+    """(step, path) of every ``samples/step-NNNNNNN.png`` (or ``step-NNNNNNN-TAG.png``), in step order."""
     found = []
     for p in (Path(run_dir) / SAMPLES_DIR).glob("step-*.png"):
-        stem = p.stem[len("step-"):]
+        stem = p.stem[len("step-"):].split("-", 1)[0]  # (a growing model's also name the stage: -8x8)
         if stem.isdigit():
             found.append((int(stem), p))
     return sorted(found)
