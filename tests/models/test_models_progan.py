@@ -133,7 +133,7 @@ def test_equalised_lr_scale_is_he_constant_and_weights_are_standard_normal():
     x = torch.randn(2, 64, 5, 5)
     torch.testing.assert_close(conv(x), F.conv2d(x, conv.weight * conv.scale, conv.bias, padding=1))
     # and so the output keeps the input's magnitude (He init): second moment ~2 before a ReLU halves it
-    y = F.relu(conv(torch.randn(16, 64, 8, 8)))
+    y = F.relu(conv(torch.randn(16, 64, 8, 8))).detach()
     assert 0.8 < float(y.pow(2).mean()) < 1.25
 
 
