@@ -56,7 +56,7 @@ def tiny_run(tmp_path_factory, tiny_data, fuzz_cache):
     from ganforge.cli import main
 
     run = tmp_path_factory.mktemp("runs") / "tiny"
-    code = main(["train", "--data", str(tiny_data), "--steps", "1", "--out", str(run), "--g-channels", "8",
+    code = main(["train", "--preset", "dcgan", "--data", str(tiny_data), "--steps", "1", "--out", str(run), "--g-channels", "8",
                  "--d-channels", "8", "--batch-size", "4", "--n-fixed", "4", "--precision", "fp32",
                  "--device", "cpu", "--no-progress", "--checkpoint-every", "1", "--log-every", "1",
                  "--sample-every", "1"])
