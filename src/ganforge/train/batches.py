@@ -97,7 +97,9 @@ class StreamedBatches:
     def _start(self) -> Iterator:
         loader = torch.utils.data.DataLoader(
             self.reader, sampler=self.sampler.ahead(), batch_size=None, num_workers=self.workers,
-            pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.workers else None)
+            pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.workers else None,
+            # its own generator: the workers' seeds must not be drawn from the training RNG
+            generator=torch.Generator().manual_seed(0))
         return iter(loader)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
