@@ -138,7 +138,8 @@ class TrainConfig:
                                "many processes (torchrun) on CUDA: BatchNorm statistics over the global batch")
     dist_timeout: float = opt(600.0, "--dist-timeout",
                               "many processes: seconds a process waits for the others in one exchange before "
-                              "the run fails (a process that dies is noticed at once)")
+                              "the run fails (a process that dies is noticed at once); must cover an "
+                              "evaluation on rank 0, which the others wait for")
 
 
 @dataclass
