@@ -83,9 +83,11 @@ def children(pid: int) -> list[int]:
         return []
 
 
-def run_measured(cmd: list[str]) -> dict:
+def run_measured(cmd: list[str], threads: int | None = None) -> dict:
     """Run ``cmd``; the peak RSS of the process and of it with its children, in MiB."""
     env = dict(os.environ, PYTHONPATH=str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = {"main": 0, "tree": 0}
     done = threading.Event()
@@ -122,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=100, help="training steps per run")
     p.add_argument("--workers", type=int, default=2, help="--data-workers of the streamed runs")
     p.add_argument("--tmp", default=None, help="where the sets are written (default: the system's temp folder)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="OMP_NUM_THREADS of the training process (default: torch's own choice); on a busy "
+                        "machine 1 avoids threads spinning against other processes")
+    p.add_argument("--only", choices=("speed", "memory"), help="measure one of the two")
+    p.add_argument("--repeats", type=int, default=1, help="speed: alternate the two paths this many times")
     p.add_argument("--smoke", action="store_true", help="tiny sets and runs, nothing saved")
     a = p.parse_args(argv)
     if a.smoke:
@@ -129,22 +136,29 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
-    row: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": a.n, "big": a.big,
+    row: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": a.n, "big": a.big, "only": a.only, "threads": a.threads,
                  "steps": a.steps, "workers": a.workers}
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         tmp = Path(tmp)
-        small = write_synthetic(tmp / "small", a.n)
-        for load in ("memory", "stream"):
-            run_measured(train_cmd(small, tmp / f"run-{load}", load, a.steps, a.workers))
-            row[f"img_per_s_{load}"] = round(img_per_s(tmp / f"run-{load}"), 1)
-            print(f"{a.n} images 3x64x64, --data-load {load}: {row[f'img_per_s_{load}']} img/s")
-        big = write_synthetic(tmp / "big", a.big)
-        gb = a.big * 3 * 64 * 64 / 1e9
-        row["big_set_gb"] = round(gb, 2)
-        mem = run_measured(train_cmd(big, tmp / "run-big", "auto" if not a.smoke else "stream", a.steps, a.workers))
-        row.update(mem)
-        print(f"{a.big} images ({gb:.2f} GB of pixels), streamed: peak RSS {mem['peak_rss_mib']} MiB "
-              f"(with {a.workers} workers: {mem['peak_rss_with_workers_mib']} MiB)")
+        if a.only != "memory":
+            small = write_synthetic(tmp / "small", a.n)
+            for rep in range(a.repeats):
+                for load in ("memory", "stream"):
+                    run_measured(train_cmd(small, tmp / f"run-{load}-{rep}", load, a.steps, a.workers), a.threads)
+                    speed = round(img_per_s(tmp / f"run-{load}-{rep}"), 1)
+                    row.setdefault(f"img_per_s_{load}", []).append(speed)
+                    print(f"{a.n} images 3x64x64, --data-load {load}: {speed} img/s")
+        if a.only == "speed":
+            a.big = 0
+        else:
+            big = write_synthetic(tmp / "big", a.big)
+            gb = a.big * 3 * 64 * 64 / 1e9
+            row["big_set_gb"] = round(gb, 2)
+            mem = run_measured(train_cmd(big, tmp / "run-big", "auto" if not a.smoke else "stream", a.steps,
+                                         a.workers), a.threads)
+            row.update(mem)
+            print(f"{a.big} images ({gb:.2f} GB of pixels), streamed: peak RSS {mem['peak_rss_mib']} MiB "
+                  f"(with {a.workers} workers: {mem['peak_rss_with_workers_mib']} MiB)")
     row["machine"] = machine_info("cpu")
     if not a.smoke:
         RESULTS.parent.mkdir(exist_ok=True)

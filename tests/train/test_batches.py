@@ -10,7 +10,7 @@ from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.batches import EpochSampler
 from ganforge.train.context import RunContext
-from ganforge.train.distributed import Distributed, SharedNoise, env_world, rank_seed
+from ganforge.train.distributed import Distributed, SharedNoise, env_world, process_group, rank_seed
 from ganforge.train.trainer import GANTrainer
 
 CPU = torch.device("cpu")
@@ -77,3 +77,12 @@ def test_a_checkpoint_position_carries_over_to_another_global_batch():
     s.pos = 3
     d.load_state_dict({"global_batch": 64}, s)  # 3 batches of 64 = 6 of 32
     assert s.pos == 6 and d.state_dict() == {"world_size": 1, "global_batch": 32}
+
+
+def test_many_processes_without_torchrun_s_rendezvous_are_told_to_use_torchrun(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.delenv("MASTER_ADDR", raising=False)
+    with pytest.raises(ConfigError, match="start the processes with torchrun"):
+        with process_group("cpu"):
+            pass

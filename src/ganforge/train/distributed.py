@@ -101,6 +101,9 @@ def process_group(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     backend = "nccl" if dev.type == "cuda" else "gloo"
+    if not os.environ.get("MASTER_ADDR") or not os.environ.get("MASTER_PORT"):
+        raise ConfigError(f"WORLD_SIZE={world} but MASTER_ADDR/MASTER_PORT are not set: start the processes "
+                          f"with torchrun (torchrun --nproc_per_node {world} -m ganforge train ...)")
     try:
         dist.init_process_group(backend, rank=rank, world_size=world, timeout=timedelta(seconds=timeout_s))
     except Exception as e:
