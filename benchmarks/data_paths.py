@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
-    row: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": a.n, "big": a.big, "only": a.only, "threads": a.threads,
+    row: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": a.n,
+                 "big": 0 if a.only == "speed" else a.big, "only": a.only, "threads": a.threads,
                  "steps": a.steps, "workers": a.workers}
     with tempfile.TemporaryDirectory(dir=a.tmp) as tmp:
         tmp = Path(tmp)
@@ -148,9 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     speed = round(img_per_s(tmp / f"run-{load}-{rep}"), 1)
                     row.setdefault(f"img_per_s_{load}", []).append(speed)
                     print(f"{a.n} images 3x64x64, --data-load {load}: {speed} img/s")
-        if a.only == "speed":
-            a.big = 0
-        else:
+        if a.only != "speed":
             big = write_synthetic(tmp / "big", a.big)
             gb = a.big * 3 * 64 * 64 / 1e9
             row["big_set_gb"] = round(gb, 2)
