@@ -65,11 +65,13 @@ RULES = {
     "tricks.ada_target": between(0, 1, hi_open=True), "tricks.ema_kimg": NONNEG,
     "train.cuda_graphs": lambda v: not v or _has_cuda(),  # --cuda-graphs needs CUDA
     "loss.drift": NONNEG, "grow.fade_kimg": POS, "grow.stage_kimg": POS,
+    "data.workers": between(0, 64), "train.dist_timeout": between(10, 86_400),
 }
 CHOICES = {
     "train.precision": {"auto", "fp32", "bf16"}, "train.step": {"alternating", "joint"},
     "model.init": {"keras", "dcgan", "torch"}, "optim.optimizer": {"adam", "rmsprop"},
     "loss.loss": set(LOSSES), "model.arch": set(ARCHS), "data.split": {"train", "test"},
+    "data.load": {"auto", "memory", "stream"},
 }
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 INVALID, EITHER = object(), object()
