@@ -40,9 +40,8 @@ class DataConfig:
     class_name: str | None = opt(None, "--class", "keep only this class, by name or id")
     split: str = opt("train", "--split", "train or test")
     limit: int | None = opt(None, "--limit", "keep at most this many images, the first ones")
-    load: str = opt("auto", "--data-load",
-                    "a prepared set (ganforge prepare-data): memory (read it all once), stream (DataLoader "
-                    "workers read each batch from disk) or auto (memory up to 2 GiB of pixels, else stream)")
+    load: str = opt("auto", "--data-load", "prepared set: memory (read once), stream (DataLoader workers read each "
+                    "batch from disk) or auto (memory up to 2 GiB of pixels)")
     workers: int = opt(2, "--data-workers", "DataLoader worker processes reading a streamed prepared set")
 
 
@@ -134,12 +133,8 @@ class TrainConfig:
     eval_n: int = opt(5_000, "--eval-n", "generated images per evaluation during training")
     diagnose: bool = opt(True, "--diagnose", "watch the logged values and warn when training goes wrong")
     auto_remedy: bool = opt(False, "--auto-remedy", "apply the diagnostics' suggested fixes automatically")
-    sync_batchnorm: bool = opt(False, "--sync-batchnorm",
-                               "many processes (torchrun) on CUDA: BatchNorm statistics over the global batch")
-    dist_timeout: float = opt(600.0, "--dist-timeout",
-                              "many processes: seconds a process waits for the others in one exchange before "
-                              "the run fails (a process that dies is noticed at once); must cover an "
-                              "evaluation on rank 0, which the others wait for")
+    sync_batchnorm: bool = opt(False, "--sync-batchnorm", "torchrun on CUDA: BatchNorm statistics of the global batch")
+    dist_timeout: float = opt(600.0, "--dist-timeout", "torchrun: seconds to wait for the others (and rank 0's evals)")
 
 
 @dataclass
@@ -384,8 +379,6 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(d.channels in (None, 1, 3), "data", "channels", "must be 1 or 3")
     need(d.split in ("train", "test"), "data", "split", "must be train or test")
     need(d.limit is None or d.limit > 0, "data", "limit", "must be positive")
-    need(d.load in ("auto", "memory", "stream"), "data", "load", "must be auto, memory or stream")
-    need(0 <= d.workers <= 64, "data", "workers", "must be between 0 and 64")
     # Upper limits far beyond any model that fits in memory: past them a run fails allocating.
     need(0 < m.z_dim <= MAX_WIDTH, "model", "z_dim", f"must be between 1 and {MAX_WIDTH}")
     need(0 < m.g_channels <= MAX_WIDTH, "model", "g_channels", f"must be between 1 and {MAX_WIDTH}")
@@ -449,7 +442,6 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
             need(not on, "train", "cuda_graphs", f"cannot be combined with {flag} (see ganforge.train.cuda_graphs)")
         need(_cuda_device(t.device), "train", "cuda_graphs", f"needs CUDA (--device {t.device} is not a CUDA device here)")
     validate_grow(cfg, need, lambda dotted: field_label(dotted, where))
-    need(10 <= t.dist_timeout <= 86400, "train", "dist_timeout", "must be between 10 and 86400 seconds")
     return cfg
 
 

@@ -130,6 +130,19 @@ def _first_line(e: BaseException) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+def check_config(cfg, label) -> None:
+    """The data-loading and multi-process settings' ranges (``label``: dotted field -> how errors
+    name it, the flag or where the value came from)."""
+    d, t = cfg.data, cfg.train
+    for ok, dotted, value, msg in (
+            (d.load in ("auto", "memory", "stream"), "data.load", d.load, "must be auto, memory or stream"),
+            (0 <= d.workers <= 64, "data.workers", d.workers, "must be between 0 and 64"),
+            (10 <= t.dist_timeout <= 86400, "train.dist_timeout", t.dist_timeout,
+             "must be between 10 and 86400 seconds")):
+        if not ok:
+            raise ConfigError(f"{label(dotted)}: {msg} (got {value!r})")
+
+
 def collectives(ctx: RunContext) -> bool:
     """Whether ``ctx`` is one of several processes joined in a real process group."""
     import torch.distributed as dist

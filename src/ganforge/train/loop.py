@@ -26,7 +26,7 @@ from ..losses import LOSSES
 from ..models import ARCHS
 from .batches import EpochSampler, batch_source  # noqa: F401  (EpochSampler: where it was before)
 from .context import RunContext
-from .distributed import Distributed
+from .distributed import Distributed, check_config
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
 from .report import RunSession
@@ -64,6 +64,7 @@ def check_run(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     def label(dotted: str) -> str:
         return field_label(dotted, where)
 
+    check_config(cfg, label)  # (the data-loading and multi-process settings)
     if cfg.loss.loss not in LOSSES:
         raise ConfigError(f"{label('loss.loss')}: must be one of {', '.join(LOSSES)} (got {cfg.loss.loss!r})")
     if cfg.model.arch not in ARCHS:
