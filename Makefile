@@ -8,11 +8,12 @@ TORCH ?= torch==2.13.0
 DEMO_MINUTES ?= 3
 FMNIST_DEB := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test bench data data-emoji browser clean help
+.PHONY: demo test test-multiprocess bench data data-emoji browser clean help
 
 help:
 	@echo "make demo   create .venv, get Fashion-MNIST, train the default model for $(DEMO_MINUTES) minutes"
 	@echo "make test   create .venv and run the test suite"
+	@echo "make test-multiprocess   the tests that start several processes (gloo, a few minutes)"
 	@echo "make bench  training throughput benchmark (benchmarks/throughput.py)"
 	@echo "make data-emoji  install fonts-noto-color-emoji (apt, as root) and render --data emoji once"
 
@@ -55,6 +56,10 @@ browser:
 
 test: $(VENV)/.installed browser
 	$(PY) -m pytest
+
+# Runs of two CPU processes each (tests/train/test_distributed.py): minutes, so a step of its own.
+test-multiprocess: $(VENV)/.installed
+	$(PY) -m pytest -m multiprocess
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py

@@ -49,5 +49,5 @@ def test_json_round_trip_has_only_values(tmp_path):
     d = json.loads((tmp_path / "config.json").read_text())
     assert d["optim"]["lr_d"] == 1e-4 and d["data"] == {
         "source": "fashion-mnist", "data_dir": None, "size": None, "channels": None, "class_name": None,
-        "split": "train", "limit": None}
+        "split": "train", "limit": None, "load": "auto", "workers": 2}
     assert RunConfig.load(tmp_path / "config.json") == cfg == RunConfig.from_dict(cfg.to_dict())

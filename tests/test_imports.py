@@ -18,6 +18,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
 # Rank of each top-level module or package of ganforge (its submodules share it). A module may
 # import modules of a lower rank, and of its own rank as long as no cycle forms. From the top:
 #   7 cli        parses flags into a config and calls the API; no logic below depends on it
+#                (and __main__, which runs it: ``python -m ganforge``, ``torchrun -m ganforge``)
 #   6 api        the public functions a script calls (train, load_generator, generate, ...)
 #   5 train, tools, latent, export, presets
 #                the training loop, and what uses a trained G; presets build models to count them
@@ -33,7 +34,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
 #   0 images, progress, config (growconfig: its progressive-growing section), device, errors, and the
 #                root ganforge/__init__.py (its public names load lazily by string; it imports nothing)
 RANKS = {
-    "cli": 7,
+    "cli": 7, "__main__": 7,
     "api": 6,
     "train": 5, "tools": 5, "latent": 5, "export": 5, "presets": 5,
     "metrics": 4,

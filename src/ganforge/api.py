@@ -39,31 +39,46 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
         tensorboard/); other files in it are left alone. A run that a live process is training
         is never resumed or overwritten (RunFolderError).
     """
+    from .train.distributed import process_group
+
+    # Under torchrun each process runs this; rank 0 decides the run folder and writes the files.
+    with process_group(config.train.device, config.train.dist_timeout) as ctx:
+        main = ctx.is_main
+        return _train(config, out, resume=resume, overwrite=overwrite, progress=progress and main,
+                      log=log if main else _silent, ctx=ctx)
+
+
+def _silent(*args, **kwargs) -> None:
+    pass
+
+
+def _train(config: RunConfig, out, *, resume: bool, overwrite: bool, progress: bool, log, ctx) -> TrainResult:
     if resume:
         if out is None:
             raise ValueError("resume=True needs the run folder as out")
         if overwrite:
             raise RunFolderError("--overwrite: cannot be combined with --resume (a resume continues the run "
                                  "in its folder; to start afresh, drop --resume)")
-        run_dir = resume_dir(out)
-        check_not_running(run_dir, "--resume")
+        run_dir = ctx.from_main(resume_dir, out)
+        ctx.from_main(check_not_running, run_dir, "--resume")
         source = config.data.source
         if is_data_path(source) and not Path(source).expanduser().exists():
             raise DataError(f"--data {source}: the run's data is not there any more (if it moved, pass "
                             f"--data NEW_PLACE; resuming checks that it holds the same images)")
         data, resolved = prepare(config, progress)
         return fit(resolved, run_dir, resume=True, progress=progress, data=data, log=log,
-                   evaluator=training_evaluator(resolved, log))
+                   evaluator=training_evaluator(resolved, log) if ctx.is_main else None, ctx=ctx)
     if out is not None:
-        check_out_dir(out, overwrite=overwrite)
+        ctx.from_main(check_out_dir, out, overwrite=overwrite)
         if overwrite:
-            check_not_running(out, "--overwrite")
+            ctx.from_main(check_not_running, out, "--overwrite")
     data, resolved = prepare(config, progress)
-    run_dir = Path(out) if out is not None else new_run_dir(resolved)
+    run_dir = Path(out) if out is not None else ctx.from_main(new_run_dir, resolved)
     if overwrite:
-        clear_run(run_dir)
-    make_run_dir(run_dir)
-    return fit(resolved, run_dir, progress=progress, data=data, log=log, evaluator=training_evaluator(resolved, log))
+        ctx.write(clear_run, run_dir)
+    ctx.write(make_run_dir, run_dir)
+    return fit(resolved, run_dir, progress=progress, data=data, log=log, ctx=ctx,
+               evaluator=training_evaluator(resolved, log) if ctx.is_main else None)
 
 
 def training_evaluator(cfg: RunConfig, log=print):
@@ -86,3 +101,12 @@ def training_evaluator(cfg: RunConfig, log=print):
     if ev is None:
         log(f"note: --eval-every is on but no metrics can be computed: {why}")
     return ev
+
+
+def prepare_data(folder: str | Path, size: int, out: str | Path, *, channels: int | None = None,
+                 progress: bool = True, overwrite: bool = False) -> dict:
+    """Convert an image folder into a prepared set in ``out`` (see :mod:`ganforge.data.prepared`);
+    returns its header (count, shape, class names, skipped files)."""
+    from .data.prepared import prepare_folder
+
+    return prepare_folder(folder, size, out, channels=channels, progress=progress, overwrite=overwrite)

@@ -40,6 +40,9 @@ class DataConfig:
     class_name: str | None = opt(None, "--class", "keep only this class, by name or id")
     split: str = opt("train", "--split", "train or test")
     limit: int | None = opt(None, "--limit", "keep at most this many images, the first ones")
+    load: str = opt("auto", "--data-load", "prepared set: memory (read once), stream (DataLoader workers read each "
+                    "batch from disk) or auto (memory up to 2 GiB of pixels)")
+    workers: int = opt(2, "--data-workers", "DataLoader worker processes reading a streamed prepared set")
 
 
 @dataclass
@@ -51,13 +54,11 @@ class ModelConfig:
     g_channels: int = opt(64, "--g-channels", "generator base width, for configurable archs")
     d_channels: int = opt(64, "--d-channels", "discriminator base width, for configurable archs")
     d_dropout: float | None = opt(None, "--d-dropout", "dropout rate in D; None: the architecture's own")
-    init: str = opt("keras", "--init",
-                    "weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch")
+    init: str = opt("keras", "--init", "weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch")
     conditional: bool = opt(False, "--conditional", "class-conditional G and D, trained on the data's labels")
     spectral_norm: bool = opt(False, "--spectral-norm", "spectral normalisation of every D conv/linear weight")
     minibatch_stddev: bool = opt(False, "--minibatch-stddev", "D gets a mini-batch standard-deviation feature map")
-    minibatch_disc: int = opt(0, "--minibatch-disc",
-                              "mini-batch discrimination kernels in D (Salimans et al.); 0: off")
+    minibatch_disc: int = opt(0, "--minibatch-disc", "mini-batch discrimination kernels in D (Salimans et al.); 0: off")
     num_classes: int = opt(0, "--num-classes", "classes of a conditional model; filled in from the data")
 
 
@@ -103,8 +104,7 @@ class TrainConfig:
     device: str = opt("auto", "--device", "auto, cpu, cuda or cuda:N")
     precision: str = opt("auto", "--precision",
                          "auto (bf16 where it is faster than fp32: CUDA, AMX, AMD AVX512-BF16), fp32 or bf16")
-    step: str = opt("alternating", "--step",
-                    "alternating (D phase, then G phase) or joint (one G pass, both updates)")
+    step: str = opt("alternating", "--step", "alternating (D phase, then G phase) or joint (one G pass, both updates)")
     channels_last: bool = opt(False, "--channels-last", "channels-last memory layout for conv nets")
     compile: bool = opt(False, "--compile", "torch.compile G and D for training (slow start, faster steps)")
     cuda_graphs: bool = opt(False, "--cuda-graphs",
@@ -130,6 +130,8 @@ class TrainConfig:
     eval_n: int = opt(5_000, "--eval-n", "generated images per evaluation during training")
     diagnose: bool = opt(True, "--diagnose", "watch the logged values and warn when training goes wrong")
     auto_remedy: bool = opt(False, "--auto-remedy", "apply the diagnostics' suggested fixes automatically")
+    sync_batchnorm: bool = opt(False, "--sync-batchnorm", "torchrun on CUDA: BatchNorm statistics of the global batch")
+    dist_timeout: float = opt(600.0, "--dist-timeout", "torchrun: seconds to wait for the others (and rank 0's evals)")
 
 
 @dataclass
@@ -140,12 +142,10 @@ class TricksConfig:
     replay_size: int = opt(0, "--replay-size", "experience replay: old fakes kept for D (seed 004); 0: off")
     replay_ratio: float = opt(0.5, "--replay-ratio", "share of D's fake batch drawn from the replay buffer")
     instance_noise: float = opt(0.0, "--instance-noise", "std of Gaussian noise on D's inputs, annealed to 0")
-    instance_noise_steps: int = opt(10_000, "--instance-noise-steps",
-                                    "steps over which instance noise anneals to 0")
+    instance_noise_steps: int = opt(10_000, "--instance-noise-steps", "steps over which instance noise anneals to 0")
     augment: str = opt("", "--augment", "DiffAugment ops for D's inputs, e.g. translation,cutout,color; \"\": off")
     augment_p: float = opt(1.0, "--augment-p", "probability of each augmentation per image")
-    ada_target: float = opt(0.0, "--ada-target",
-                            "adaptive augmentation: tune augment_p to keep r_t at this value; 0: off")
+    ada_target: float = opt(0.0, "--ada-target", "adaptive augmentation: tune augment_p to keep r_t at this value; 0: off")
     ema_kimg: float = opt(0.0, "--ema-kimg", "G_ema half-life in thousands of images; 0: no G_ema")
     ema_rampup: float = opt(0.0, "--ema-rampup",
                             "G_ema half-life at most this fraction of the images seen so far (e.g. 0.05), "

@@ -66,11 +66,13 @@ RULES = {
     "train.cuda_graphs": lambda v: not v or _has_cuda(),  # --cuda-graphs needs CUDA
     "loss.drift": NONNEG, "grow.fade_kimg": POS, "grow.stage_kimg": POS,
     "train.eval_minutes": NONNEG, "tricks.ema_rampup": between(0, 1),
+    "data.workers": between(0, 64), "train.dist_timeout": between(10, 86_400),
 }
 CHOICES = {
     "train.precision": {"auto", "fp32", "bf16"}, "train.step": {"alternating", "joint"},
     "model.init": {"keras", "dcgan", "torch"}, "optim.optimizer": {"adam", "rmsprop"},
     "loss.loss": set(LOSSES), "model.arch": set(ARCHS), "data.split": {"train", "test"},
+    "data.load": {"auto", "memory", "stream"},
 }
 # The fields' rules above hold on their own for the plain DCGAN; the default preset couples some
 # (its reused fakes need the alternating step), so the field sweeps start from dcgan.

@@ -10,10 +10,10 @@ import argparse
 import sys
 
 from ..errors import GanforgeError
-from . import evaluate, runs, tools, train
+from . import data, evaluate, runs, tools, train
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, _Formatter
 
-GROUPS = (train, evaluate, tools, runs)
+GROUPS = (train, data, evaluate, tools, runs)
 COMMANDS = {name: fn for group in GROUPS for name, fn in group.COMMANDS.items()}
 
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except GanforgeError as e:
         print(f"ganforge {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        return getattr(e, "exit_code", EXIT_USAGE)
     except KeyboardInterrupt as e:
         # a second Ctrl-C or SIGTERM while stopping (see train.loop.StopNow) says which it was
         signum = getattr(e, "signum", None)

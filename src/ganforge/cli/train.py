@@ -24,7 +24,8 @@ SECTIONS = {
 HIDDEN = {("data", "split"), ("model", "num_classes")}
 # On --resume, only these may change: they do not alter what is computed.
 RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.device", "train.sample_every",
-                   "train.checkpoint_every", "train.log_every")  # (in the order messages list them)
+                   "train.checkpoint_every", "train.log_every", "train.dist_timeout", "data.load",
+                   "data.workers")  # (in the order messages list them)
 RESUME_OK = set(RESUME_OK_ORDER)
 # ...and these may name the same data in another place: the run checks it holds the same images.
 RESUME_SAME_DATA = {"data.source", "data.data_dir"}
@@ -34,7 +35,8 @@ OVERWRITE_REMOVES = ("config.json, log.jsonl, checkpoint.pt, best.pt, latent_mea
 
 
 METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "--arch": "NAME", "--init": "NAME",
-            "--loss": "NAME", "--optimizer": "NAME", "--device": "DEV", "--precision": "P", "--step": "KIND", "--augment": "OPS"}
+            "--loss": "NAME", "--optimizer": "NAME", "--device": "DEV", "--precision": "P", "--step": "KIND", "--augment": "OPS",
+            "--data-load": "HOW", "--dist-timeout": "S"}
 
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +67,18 @@ def add_parsers(sub) -> None:
                                    "report.html (all on one page) and checkpoint.pt. Ctrl-C (exit 130) or\n"
                                    "SIGTERM (exit 143) saves a checkpoint; --resume RUN continues exactly. A new\n"
                                    "run never writes into a folder that holds files (see --overwrite). Defaults\n"
-                                   "of the flags below come from the preset: see them with --dry-run.",
+                                   "of the flags below come from the preset: see them with --dry-run.\n\n"
+                                   "Many processes: start it with torchrun (one process per GPU, or CPU\n"
+                                   "processes with gloo). --batch-size is per process: the global batch is\n"
+                                   "--batch-size x processes; rank 0 writes the run folder.",
                        epilog="examples:\n"
                               "  ganforge train --minutes 5\n"
                               "  ganforge train --preset tf-tutorial --data mnist --epochs 50\n"
                               "  ganforge train --data ./my_images --size 64 --channels 3 --steps 20000\n"
-                              "  ganforge train --resume runs/00000-dcgan-fashion-mnist --steps 5000")
+                              "  ganforge train --resume runs/00000-dcgan-fashion-mnist --steps 5000\n"
+                              "  torchrun --nproc_per_node 2 -m ganforge train --data prepared/ --batch-size 32\n"
+                              "  torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\\n"
+                              "      -m ganforge train --data prepared/ --steps 100000")
     t.add_argument("--preset", default=None, help="named recipe; see 'ganforge presets' (default: best, the best measured recipe;\n"
                    "'dcgan' is the plain DCGAN)")
     t.add_argument("--config", metavar="FILE", help="JSON config (as in a run's config.json) applied after the preset")
@@ -210,6 +218,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = api.train(cfg, run_dir, resume=True, progress=not args.no_progress)
     else:
         result = api.train(cfg, args.out, overwrite=args.overwrite, progress=not args.no_progress)
+    from ..train.distributed import env_world
+
+    if env_world()[0] != 0:  # the other processes of a torchrun job: rank 0 reports
+        return 128 + int(result.stop_signal) if result.stop_signal else EXIT_INTERRUPTED if result.interrupted else 0
     run = result.run_dir
     how = f"stopped by {result.stop_signal.name}" if result.stop_signal else \
         "stopped" if result.interrupted else "finished"

@@ -43,6 +43,8 @@ class ImageData:
     class_names: list[str] | None  # class id -> name, when known
     name: str  # short name for run folders: "fashion-mnist", "mnist", "cifar10", folder/file stem
     source_path: str | None  # where it was read from, for messages
+    # a prepared set left on disk (images is then a memory map): training streams its batches
+    streamed: bool = False
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -112,6 +114,9 @@ def load_data(cfg: DataConfig, default_size: int | None = None, progress: bool =
     size = cfg.size or default_size
     named = find_source(cfg.source)
     if named:
+        if cfg.load == "stream":
+            raise DataError(f"--data-load stream: {named.name} is read into memory; only a prepared set "
+                            f"(ganforge prepare-data) can be streamed")
         images, labels, names, where = named.load(cfg.data_dir, cfg.split, progress)
         return _finish(images, labels, names, named.name, where, cfg, size, shown=named.name)
 
@@ -121,6 +126,16 @@ def load_data(cfg: DataConfig, default_size: int | None = None, progress: bool =
                         f"(known: {known_names()}); give a dataset name, a folder of images "
                         f"or a .npy/.npz file")
     is_dir = path.is_dir()
+    from .prepared import is_prepared
+    if is_dir and is_prepared(path):
+        from .prepared import load_prepared
+        images, labels, names, streamed = load_prepared(path, cfg.size, cfg.channels, cfg.class_name, cfg.limit,
+                                                        cfg.load)
+        return ImageData(images=images, labels=labels, class_names=names, name=data_name(cfg),
+                         source_path=str(path), streamed=streamed)
+    if cfg.load == "stream":
+        raise DataError(f"--data-load stream: {cfg.source} is not a prepared set; only those can be streamed "
+                        f"(ganforge prepare-data FOLDER --size N --out DIR, then --data DIR)")
     if not is_dir and path.suffix.lower() not in ARRAY_SUFFIXES:
         raise DataError(f"--data {cfg.source}: is a file but not .npy or .npz; give a folder of "
                         f"images, a .npy/.npz file or a dataset name ({known_names()})")

@@ -24,6 +24,22 @@ def _all_reduce_any(flag: bool, device: torch.device) -> bool:
     return bool(t.item())
 
 
+def _all_reduce_mean(t: torch.Tensor, world_size: int) -> torch.Tensor:
+    import torch.distributed as dist
+
+    t = t.detach().clone()
+    dist.all_reduce(t)
+    return t.div_(world_size)
+
+
+def _broadcast_object(value, rank: int):
+    import torch.distributed as dist
+
+    box = [value if rank == 0 else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
 @dataclass(frozen=True)
 class RunContext:
     """rank, world_size: this process's place among the run's processes (0 and 1 for one process).
@@ -57,3 +73,29 @@ class RunContext:
         if self.world_size == 1:
             return bool(flag)
         return _all_reduce_any(bool(flag), self.device)
+
+    @property
+    def _collective(self) -> bool:
+        # a test's own any_fn stands in for a process group: then nothing else is exchanged
+        return self.world_size > 1 and self.any_fn is None
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean of ``values`` over all processes (the same tensor on every one)."""
+        return _all_reduce_mean(values, self.world_size) if self._collective else values
+
+    def from_main(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """``fn(*args, **kwargs)`` computed on the main process and handed to all: a decision (a run
+        folder) or a file only the main process may be able to read (a checkpoint on its disk).
+        An exception on the main process is raised on every process."""
+        if not self._collective:
+            return fn(*args, **kwargs)
+        result: tuple[bool, object] | None = None
+        if self.is_main:
+            try:
+                result = (True, fn(*args, **kwargs))
+            except Exception as e:  # every process must leave the broadcast, then all raise
+                result = (False, e)
+        ok, value = _broadcast_object(result, self.rank)
+        if not ok:
+            raise value
+        return value

@@ -24,42 +24,15 @@ from ..errors import ConfigError
 from ..generator import latents
 from ..losses import LOSSES
 from ..models import ARCHS
+from .batches import EpochSampler, batch_source  # noqa: F401  (EpochSampler: where it was before)
 from .context import RunContext
+from .distributed import Distributed, check_config
 from .diagnostics import Diagnostics, batch_diversity
 from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
 from .report import RunSession
 from ..data.fingerprint import check_same_data, data_fingerprint
 from .evaluation import Evaluator, TrainingEvaluation
 from .trainer import GANTrainer, StepStats
-
-
-# --------------------------------------------------------------------------- data order
-class EpochSampler:
-    """Shuffled batches without replacement; epoch e's order depends only on (seed, e), so a
-    resumed run picks up mid-epoch exactly where it stopped."""
-
-    def __init__(self, n: int, batch_size: int, seed: int, device: torch.device):
-        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
-        self.steps_per_epoch = n // batch_size  # the last partial batch is dropped, as in the seeds
-        self.epoch, self.pos = 0, 0
-        self._perm: torch.Tensor | None = None
-
-    def _order(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-        return torch.randperm(self.n, generator=g).to(self.device)
-
-    def next_indices(self) -> torch.Tensor:
-        if self.pos >= self.steps_per_epoch:
-            self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
-        if self._perm is None:
-            self._perm = self._order(self.epoch)
-        i = self.pos * self.batch_size
-        self.pos += 1
-        return self._perm[i:i + self.batch_size]
-
-    @property
-    def epochs_done(self) -> float:
-        return self.epoch + self.pos / self.steps_per_epoch
 
 
 # --------------------------------------------------------------------------- fit
@@ -91,6 +64,7 @@ def check_run(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     def label(dotted: str) -> str:
         return field_label(dotted, where)
 
+    check_config(cfg, label)  # (the data-loading and multi-process settings)
     if cfg.loss.loss not in LOSSES:
         raise ConfigError(f"{label('loss.loss')}: must be one of {', '.join(LOSSES)} (got {cfg.loss.loss!r})")
     if cfg.model.arch not in ARCHS:
@@ -162,21 +136,26 @@ class _Loop:
         t = cfg.train
         self.device = device = ctx.device
         n_images = data.images.shape[0]
-        per_step = t.batch_size * cfg.tricks.n_critic  # real images one step consumes
-        if per_step > n_images:
-            raise ConfigError(f"--batch-size: {t.batch_size} x --n-critic {cfg.tricks.n_critic} real images per "
-                              f"step, but the data has only {n_images} images")
-        self.batch_size = t.batch_size
+        per_step = t.batch_size * cfg.tricks.n_critic  # real images one step of this process consumes
+        if per_step * ctx.world_size > n_images:
+            raise ConfigError(f"--batch-size: {t.batch_size} x --n-critic {cfg.tricks.n_critic} x {ctx.world_size} "
+                              f"process(es) real images per step, but the data has only {n_images} images")
+        self.batch_size = t.batch_size * ctx.world_size  # the global batch
         seed_everything(t.seed)
         self.trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], ctx=ctx)
-        self.sampler = self.trainer.growth.sampler(n_images, t.batch_size, t.seed, device) or EpochSampler(
-            n_images, per_step, t.seed, device)
+        near = torch.device("cpu") if data.streamed else device  # where batch indices live
+        grow = self.trainer.growth.sampler(n_images, t.batch_size, t.seed, near)
+        if grow is not None and ctx.world_size > 1:
+            raise ConfigError("--arch: a growing model's per-stage batches are not split between processes yet; "
+                              "train it in one process (without torchrun)")
+        self.sampler = grow or EpochSampler(n_images, per_step, t.seed, near, rank=ctx.rank,
+                                            world_size=ctx.world_size, parts=cfg.tricks.n_critic)
+        self.dist = Distributed(self.trainer, ctx, t.seed, per_step * ctx.world_size)
         self.fixed_z = latents(t.n_fixed, cfg.model.z_dim, t.seed)
         # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
         k = self.trainer.num_classes
         self.fixed_y = torch.arange(t.n_fixed) % k if k else None
-        self.labels = data.labels.to(device) if k else None
-        self.images = data.images.to(device)  # the whole uint8 dataset on the device; batches are index views
+        self.batches = batch_source(data, self.sampler, device, bool(k), cfg.data.workers)
         self.elapsed_before = 0.0
         self.ckpt_path = run_dir / CHECKPOINT_NAME
         ctx.write(run_dir.mkdir, parents=True, exist_ok=True)
@@ -193,7 +172,7 @@ class _Loop:
         # which data this is, by content: a resume may name it by another path, not other images
         self.data_fingerprint = data_fingerprint(data.images)
         if resume:
-            ckpt = load_checkpoint(self.ckpt_path)
+            ckpt = ctx.from_main(load_checkpoint, self.ckpt_path)  # (rank 0's disk holds the run)
             check_same_data(ckpt.get("data_fingerprint"), self.data_fingerprint, cfg.data.source)
             if "data_fingerprint" not in ckpt and ckpt["config"]["data"]["source"] != cfg.data.source:
                 log(f"note: this run predates data fingerprints, so {cfg.data.source} cannot be checked "
@@ -211,9 +190,9 @@ class _Loop:
             **self.trainer.state_dict(), "epoch": self.sampler.epoch, "pos": self.sampler.pos,
             "fixed_z": self.fixed_z, "rng": rng_state(), "config": self.cfg.to_dict(),
             "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
-            "img_channels": int(self.images.shape[1]), "img_size": int(self.images.shape[2]),
+            "img_channels": int(self.data.images.shape[1]), "img_size": int(self.data.images.shape[2]),
             "class_names": list(self.data.class_names or []), "best_fd": self.evals.best_fd if self.evals else self.best_fd,
-            "data_fingerprint": self.data_fingerprint,
+            "data_fingerprint": self.data_fingerprint, **self.dist.state_dict(),
         }
         if self.diagnostics is not None:
             state["diagnostics"] = self.diagnostics.state_dict()
@@ -229,11 +208,13 @@ class _Loop:
         if self.diagnostics is not None and "diagnostics" in ckpt:
             self.diagnostics.load_state_dict(ckpt["diagnostics"])
         set_rng_state(ckpt["rng"])
+        self.dist.load_state_dict(ckpt, self.sampler)
+        self.batches.reset()
 
     def save_config(self) -> None:
         """config.json: the config as asked for, and beside it what training has changed since."""
-        self.ctx.write(save_run_config, self.cfg, self.trainer.state.to_dict(), self.run_dir / CONFIG_NAME,
-                       self.data_fingerprint)
+        self.ctx.write(save_run_config, self.cfg, {**self.trainer.state.to_dict(), **self.dist.describe()},
+                       self.run_dir / CONFIG_NAME, self.data_fingerprint)
 
     # -- samples and diagnostics
     def samples(self, step: int) -> Path | None:
@@ -279,7 +260,8 @@ class _Loop:
         if self.rollbacks > MAX_ROLLBACKS:
             raise TrainingDiverged(f"the losses became NaN/inf {self.rollbacks} times even after halving the "
                                    f"learning rates; the last good checkpoint is {self.ckpt_path}")
-        ckpt = load_checkpoint(self.ckpt_path, map_location=self.device)
+        ckpt = self.ctx.from_main(load_checkpoint, self.ckpt_path,
+                                  map_location=self.device if self.ctx.world_size == 1 else "cpu")
         self.restore(ckpt)
         self.ctx.write(truncate_log, self.run_dir, self.trainer.step)  # the steps after it are run again
         self.acc.clear()
@@ -311,6 +293,9 @@ class _Loop:
 
         self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress and ctx.is_main,
                                nrow=tr.num_classes or None, writes=ctx.is_main)
+        if ctx.world_size > 1:
+            self.monitor.log_event({"step": tr.step, "event": "processes", **self.dist.describe()})
+            self.monitor.write(f"{ctx.world_size} processes x batch {t.batch_size} = global batch {self.batch_size}")
         if self.evaluator is not None:
             self.evals = TrainingEvaluation(
                 t, self.evaluator, self.run_dir, ctx, checkpoint=self.checkpoint, write=self.monitor.write,
@@ -325,8 +310,7 @@ class _Loop:
         with GracefulStop() as stop:
             try:
                 while not done() and not ctx.agree(stop.requested):
-                    idx = self.sampler.next_indices()
-                    self.acc.append(tr.train_step(self.images[idx], None if self.labels is None else self.labels[idx]))
+                    self.acc.append(tr.train_step(*self.batches.next()))
                     self.monitor.step()
                     s = tr.step
                     if tr.growth.take_stage_end() or s % t.sample_every == 0:
@@ -347,6 +331,7 @@ class _Loop:
                         self.monitor.figures()  # so a killed run has them too (rate-limited)
             finally:
                 self.monitor.close()
+                self.batches.close()
             interrupted = ctx.agree(stop.requested)
             if interrupted:
                 by = f" by {stop.signal.name}" if stop.signal is not None else ""
@@ -366,6 +351,7 @@ class _Loop:
         """Means over the log interval: the one host-device sync per interval."""
         acc = self.acc
         means = torch.stack([torch.stack([a.d_loss, a.g_loss, a.d_real, a.d_fake]) for a in acc]).mean(0)
+        means = self.ctx.mean(means.float())  # all processes diagnose the global picture
         d_loss, g_loss, d_real, d_fake = means.tolist()
         acc.clear()
         record = {"step": step, "epoch": round(self.sampler.epochs_done, 4),

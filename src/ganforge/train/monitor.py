@@ -158,8 +158,9 @@ class Monitor:
             self.bar.update(n)
 
     def write(self, msg: str) -> None:
-        """Print a line without breaking the progress bar."""
-        self.bar.write(msg, file=sys.stderr)
+        """Print a line without breaking the progress bar (on the process that writes the run's files)."""
+        if self.writes:
+            self.bar.write(msg, file=sys.stderr)
 
     def save_samples(self, step: int, images: torch.Tensor, tag: str = "") -> Path | None:
         """Save the fixed-noise batch's images (uint8 N,C,H,W) as samples/step-XXXXXXX.png, or

@@ -134,6 +134,7 @@ class GANTrainer:
         self.strategy = STEP_STRATEGIES[cfg.train.step]()
         self.growth = attach_growth(self)  # ProGAN's stage and alpha; a no-op for other families
         self.graphed = GraphedStep(self) if graphs else None  # --cuda-graphs: see train/cuda_graphs.py
+        self.noise = None  # with many processes: the latent stream they share (train.distributed)
 
     # -- counters (kept in the training state)
     @property
@@ -164,13 +165,18 @@ class GANTrainer:
         return contextlib.nullcontext()
 
     def sample_z(self, n: int) -> torch.Tensor:
-        """Normal latents (seed tricks: normal, not uniform), from torch's global RNG."""
+        """Normal latents (seed tricks: normal, not uniform), from torch's global RNG (with many
+        processes: this process's slice of the global batch's latents)."""
+        if self.noise is not None:
+            return self.noise.randn(n, self.cfg.model.z_dim, self.device)
         return torch.randn(n, self.cfg.model.z_dim, device=self.device)
 
     def sample_y(self, n: int) -> torch.Tensor | None:
         """Uniform class labels for fakes of a conditional model; None when unconditional."""
         if not self.num_classes:
             return None
+        if self.noise is not None:
+            return self.noise.randint(self.num_classes, n, self.device)
         return torch.randint(0, self.num_classes, (n,), device=self.device)
 
     def run_G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -269,7 +275,8 @@ class GANTrainer:
         y_real = labels.to(self.device) if self.num_classes else None
         stats = self.strategy(self, real, y_real)
         for h in self.hooks:
-            h.after_step(self, real.shape[0] // self.cfg.tricks.n_critic)
+            # images per D update over all processes: G_ema's half-life is in images seen
+            h.after_step(self, real.shape[0] // self.cfg.tricks.n_critic * self.ctx.world_size)
         self.step += 1
         return stats
 

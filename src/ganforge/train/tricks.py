@@ -13,7 +13,7 @@ RNG state makes a resumed run repeat them.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -292,6 +292,9 @@ class AdaController:
         self._sign_sum: torch.Tensor | float = 0.0
         self._count = 0  # logits summed since the last adjustment
         self._steps = 0  # D steps since the last adjustment
+        # with many processes: sums a (sign sum, count) tensor over all of them, so every process
+        # estimates r_t from the global batch and moves p the same way
+        self.reduce: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def _as_p(self, p: float) -> float | torch.Tensor:
         return torch.tensor(float(p), dtype=torch.float64, device=self.device) if self.on_device else float(p)
@@ -309,13 +312,21 @@ class AdaController:
         self._count += real_logits.numel()
         self._steps += 1
         if self._steps >= self.interval and self.on_device:  # the host rule below, in float64 on the device
-            r_t = self._sign_sum.double() / max(self._count, 1)
+            total = self._sign_sum.double()
+            if self.reduce is not None:  # (sign sum, count) over all processes, on the device
+                total, count = self.reduce(torch.stack([total, torch.full_like(total, float(self._count))]))
+                r_t = total / count.clamp(min=1)
+            else:
+                r_t = total / max(self._count, 1)
             step = torch.sign(r_t - self.target) * self.adjust_size  # copysign, and 0 at the target
             self.p, self.r_t = (self.p + step).clamp(0.0, 1.0), r_t
             self._sign_sum, self._count, self._steps = 0.0, 0, 0
         elif self._steps >= self.interval:
             total = self._sign_sum.item() if torch.is_tensor(self._sign_sum) else float(self._sign_sum)
-            self.r_t = total / max(self._count, 1)
+            count = self._count
+            if self.reduce is not None:
+                total, count = self.reduce(torch.tensor([total, float(count)], dtype=torch.float64)).tolist()
+            self.r_t = total / max(count, 1)
             step = math.copysign(self.adjust_size, self.r_t - self.target) if self.r_t != self.target else 0.0
             self.p = min(max(self.p + step, 0.0), 1.0)
             self._sign_sum, self._count, self._steps = 0.0, 0, 0

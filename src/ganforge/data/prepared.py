@@ -1,0 +1,245 @@
+"""Prepared sets: an image folder decoded once into one memory-mappable uint8 array on disk.
+
+``ganforge prepare-data FOLDER --size 64 --out DIR`` writes
+
+* ``DIR/images.npy``: uint8 (N, C, H, W), a plain .npy file that ``numpy.load(...,
+  mmap_mode="r")`` opens without reading it, so any number of processes can share it;
+* ``DIR/labels.npy``: int64 (N,), when the folder has one sub-folder per class;
+* ``DIR/prepared.json``: the header - format and version, shape, class names, the source
+  folder and its fingerprint (file names, sizes and times), and the files skipped as unreadable.
+  It is written last: a folder without it is an interrupted preparation.
+
+Training with ``--data DIR`` reads small sets (up to :data:`IN_MEMORY_BYTES` of pixels) into
+memory once; bigger ones stay on disk and DataLoader workers read each batch
+(:class:`BatchReader`), so memory stays flat for a million images.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import DataError
+
+HEADER_NAME = "prepared.json"
+IMAGES_NAME = "images.npy"
+LABELS_NAME = "labels.npy"
+FORMAT = "ganforge-prepared"
+VERSION = 1
+IN_MEMORY_BYTES = 2 * 1024**3  # --data-load auto: read a prepared set into memory up to this many bytes of pixels
+_BATCH = 256
+
+
+def is_prepared(path: str | Path) -> bool:
+    """Whether ``path`` is a folder written by ``ganforge prepare-data``."""
+    p = Path(path).expanduser()
+    return p.is_dir() and (p / HEADER_NAME).is_file()
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    p = Path(path).expanduser()
+    try:
+        header = json.loads((p / HEADER_NAME).read_text())
+    except (OSError, ValueError) as e:
+        raise DataError(f"{p / HEADER_NAME}: unreadable ({e}); prepare the set again") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise DataError(f"{p / HEADER_NAME}: not a ganforge prepared-set header")
+    if header.get("version") != VERSION:
+        raise DataError(f"{p}: prepared with format version {header.get('version')}, this ganforge reads "
+                        f"{VERSION}; prepare the set again")
+    return header
+
+
+def source_fingerprint(root: Path, files: list[Path]) -> str:
+    """sha256 over every image file's relative path, size and modification time: whether the
+    folder changed since it was prepared, without reading the images."""
+    h = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def _channels_of(files: list[Path]) -> int:
+    """1 when every image is greyscale (read from the headers only), else 3."""
+    from PIL import Image
+
+    from .folder import GREY_MODES
+
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                if im.mode not in GREY_MODES:
+                    return 3
+        except Exception:  # unreadable: skipped (and listed) when decoding
+            continue
+    return 1
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def prepare_folder(folder: str | Path, size: int, out: str | Path, channels: int | None = None,
+                   progress: bool = True, overwrite: bool = False) -> dict[str, Any]:
+    """Decode every image under ``folder`` once to ``size`` x ``size`` (shorter side scaled, centre
+    kept; ``channels`` 1 or 3, None: grey when all images are grey) into a prepared set in
+    ``out``. Unreadable files are skipped and listed in the header. Returns the header."""
+    from tqdm import tqdm
+
+    from .folder import _safe_decode, folder_labels, list_images
+
+    root, out = Path(folder).expanduser(), Path(out).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: not a folder of images")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise DataError(f"--out {out}: already holds files (add --overwrite to replace a prepared set there)")
+    files, _ = list_images(root)
+    if not files:
+        raise DataError(f"{root}: no image files found, searched recursively")
+    labels, class_names = folder_labels(root, files)
+    c = channels or _channels_of(files)
+    mode = "L" if c == 1 else "RGB"
+    out.mkdir(parents=True, exist_ok=True)
+    part = out / (IMAGES_NAME + ".part")
+    header_bytes = _npy_header((len(files), c, size, size))
+    item = c * size * size
+    kept: list[int] = []
+    skipped: list[dict[str, str]] = []
+    workers = max(1, min(8, os.cpu_count() or 1))
+    with open(part, "wb") as fh, ThreadPoolExecutor(workers) as pool, tqdm(
+            total=len(files), unit="img", desc=f"preparing {root.name or root}", file=sys.stderr,
+            disable=not progress) as bar:
+        fh.write(header_bytes)
+        for start in range(0, len(files), _BATCH):
+            batch = [(f, size, mode) for f in files[start:start + _BATCH]]
+            for i, (arr, err) in zip(range(start, start + len(batch)), pool.map(_safe_decode, batch)):
+                bar.update(1)
+                if arr is None:
+                    skipped.append({"file": files[i].relative_to(root).as_posix(), "why": err})
+                    continue
+                # layout: decoded (H, W) or (H, W, 3) -> stored (C, H, W)
+                chw = arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+                fh.write(chw.tobytes())
+                kept.append(i)
+        if not kept:
+            raise DataError(f"{root}: none of the {len(files)} image file(s) could be read, e.g. "
+                            f"{skipped[0]['file']}: {skipped[0]['why']}")
+        # the array has fewer rows when files were skipped: rewrite the shape in the header
+        # (numpy pads it, so the header keeps its length) and cut the unused tail
+        final = _npy_header((len(kept), c, size, size))
+        if len(final) != len(header_bytes):
+            raise DataError(f"{out}: could not finish the array header; prepare again")  # not reachable with numpy's padding
+        fh.seek(0)
+        fh.write(final)
+        fh.truncate(len(final) + len(kept) * item)
+    os.replace(part, out / IMAGES_NAME)
+    if labels is not None:
+        np.save(out / LABELS_NAME, np.asarray([labels[i] for i in kept], dtype=np.int64))
+    elif (out / LABELS_NAME).exists():
+        (out / LABELS_NAME).unlink()
+    header = {"format": FORMAT, "version": VERSION, "n": len(kept), "channels": c, "size": size,
+              "class_names": class_names, "source": str(root.resolve()), "source_files": len(files),
+              "source_fingerprint": source_fingerprint(root, files), "skipped": skipped}
+    tmp = out / (HEADER_NAME + ".tmp")
+    tmp.write_text(json.dumps(header, indent=2) + "\n")
+    os.replace(tmp, out / HEADER_NAME)
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable image(s), listed in {out / HEADER_NAME}, e.g. "
+              f"{skipped[0]['file']}: {skipped[0]['why']}", file=sys.stderr)
+    return header
+
+
+def open_images(path: str | Path) -> np.ndarray:
+    """The prepared set's images as a read-only memory map, uint8 (N, C, H, W)."""
+    p = Path(path).expanduser() / IMAGES_NAME
+    try:
+        arr = np.load(p, mmap_mode="c")  # copy-on-write: torch can wrap it; the file never changes
+    except (OSError, ValueError) as e:
+        raise DataError(f"{p}: unreadable ({e}); prepare the set again") from None
+    if arr.dtype != np.uint8 or arr.ndim != 4:
+        raise DataError(f"{p}: expected uint8 (N, C, H, W), found {arr.dtype} {arr.shape}; prepare the set again")
+    return arr
+
+
+def load_prepared(path: str | Path, size: int | None, channels: int | None, class_name: str | None,
+                  limit: int | None, load: str = "auto"):
+    """(images, labels, class_names, streamed): the set's images as a tensor - in memory, or a
+    memory map when it is to be streamed (``load``: memory, stream or auto by
+    :data:`IN_MEMORY_BYTES`). Its size and channels are fixed when prepared."""
+    p = Path(path).expanduser()
+    header = read_header(p)
+    n, c, s = int(header["n"]), int(header["channels"]), int(header["size"])
+    if size is not None and size != s:
+        raise DataError(f"--size {size}: {p} was prepared at {s}x{s} (drop --size, or prepare the folder "
+                        f"again with --size {size})")
+    if channels is not None and channels != c:
+        raise DataError(f"--channels {channels}: {p} was prepared with {c} channel(s) (drop --channels, or "
+                        f"prepare again with --channels {channels})")
+    if class_name is not None:
+        raise DataError(f"--class {class_name}: a prepared set is used whole; prepare the class's sub-folder "
+                        f"on its own instead")
+    arr = open_images(p)
+    if arr.shape != (n, c, s, s):
+        raise DataError(f"{p / IMAGES_NAME}: holds {arr.shape}, the header says {(n, c, s, s)}; prepare again")
+    if limit is not None:
+        arr = arr[:limit]
+    labels = None
+    if (p / LABELS_NAME).exists():
+        labels = torch.from_numpy(np.load(p / LABELS_NAME)[:arr.shape[0]].astype(np.int64))
+    streamed = load == "stream" or (load == "auto" and arr.nbytes > IN_MEMORY_BYTES)
+    images = torch.from_numpy(arr if streamed else np.array(arr))
+    return images, labels, header.get("class_names"), streamed
+
+
+class BatchReader(torch.utils.data.Dataset):
+    """Reads whole batches of a prepared set: ``reader[indices]`` -> (uint8 (B, C, H, W), labels
+    or None). Reads with ``os.pread`` rather than through a memory map, so the pages read stay
+    in the kernel's cache and never count towards the process's memory."""
+
+    def __init__(self, path: str | Path, labelled: bool):
+        self.path = Path(path).expanduser()
+        arr = open_images(self.path)
+        self.shape = tuple(arr.shape[1:])
+        self.item = int(np.prod(self.shape))
+        self.offset = arr.offset
+        self.n = arr.shape[0]
+        del arr
+        self.labels = torch.from_numpy(np.load(self.path / LABELS_NAME).astype(np.int64)) if labelled else None
+        self._fd: int | None = None
+        self._pid: int | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _file(self) -> int:
+        if self._fd is None or self._pid != os.getpid():  # each worker process opens its own
+            self._fd, self._pid = os.open(self.path / IMAGES_NAME, os.O_RDONLY), os.getpid()
+        return self._fd
+
+    def __getitem__(self, indices) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = torch.as_tensor(indices, dtype=torch.int64).cpu()
+        out = np.empty((len(idx), *self.shape), dtype=np.uint8)
+        fd = self._file()
+        for row, i in enumerate(idx.tolist()):
+            buf = os.pread(fd, self.item, self.offset + i * self.item)
+            if len(buf) != self.item:
+                raise DataError(f"{self.path / IMAGES_NAME}: image {i} is cut short; prepare the set again")
+            out[row] = np.frombuffer(buf, dtype=np.uint8).reshape(self.shape)
+        return torch.from_numpy(out), None if self.labels is None else self.labels[idx]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_fd"], state["_pid"] = None, None
+        return state
