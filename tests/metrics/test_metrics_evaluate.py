@@ -108,9 +108,17 @@ def test_rgb_and_other_sizes_are_converted_for_the_grey_evaluator(cli, tiny_eval
 
 
 def test_missing_evaluator_names_the_command_that_trains_it(cli, run, cache):
-    code, out, err = cli("evaluate", run, "-n", 8, "--no-progress")
+    code, out, err = cli("evaluate", run, "-n", 8, "--no-progress", "--evaluator", "mnist")
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "ganforge evaluator train --data fashion-mnist" in err
+    assert "ganforge evaluator train --data mnist" in err
+
+
+def test_with_an_empty_cache_the_shipped_evaluator_scores_the_run(cli, run, cache):
+    from ganforge.metrics.shipped import SHIPPED
+
+    code, out, err = cli("evaluate", run, "-n", 24, "--no-progress", "--no-floor")
+    assert code == 0, err
+    assert f"fashion-mnist-cnn {SHIPPED['fashion-mnist']}" in out
 
 
 def test_corrupt_evaluator_file_is_a_one_line_error(cli, run, tiny_evaluator):
@@ -178,9 +186,10 @@ def test_make_training_evaluator_and_call_it_with_a_sampler(tiny_evaluator, npz_
 
 
 def test_make_training_evaluator_without_an_evaluator_gives_the_reason(cache, npz_data):
-    cfg = RunConfig(data=DataConfig(source=str(npz_data), channels=1, size=28))
+    # RGB images, no Inception weights and no cifar10 evaluator in the cache: nothing fits
+    cfg = RunConfig(data=DataConfig(source=str(npz_data), channels=3, size=32))
     ev, why = make_training_evaluator(cfg, n=20)
-    assert ev is None and "ganforge evaluator train --data fashion-mnist" in why
+    assert ev is None and "ganforge evaluator train --data cifar10" in why
 
 
 def test_all_metrics_include_memorisation(tiny_evaluator, npz_data):

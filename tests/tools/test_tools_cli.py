@@ -237,8 +237,12 @@ def test_find_evaluator_loads_a_cached_metrics_evaluator(tmp_path):
     """find_evaluator reads the file `ganforge evaluator train` writes (here: untrained weights)."""
     from ganforge.metrics.networks import ClassifierNet, evaluator_path, save_evaluator
 
-    assert tools.find_evaluator("fashion-mnist")[0] is None  # the cache is empty in these tests
-    assert "evaluator train --data fashion-mnist" in tools.find_evaluator("fashion-mnist")[1]
+    from ganforge.metrics.shipped import SHIPPED
+
+    assert tools.find_evaluator("mnist")[0] is None  # the cache is empty in these tests
+    assert "evaluator train --data mnist" in tools.find_evaluator("mnist")[1]
+    shipped, why = tools.find_evaluator("fashion-mnist")  # the one in the package
+    assert why == "" and SHIPPED["fashion-mnist"] in shipped.name
     names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
     torch.manual_seed(0)
     net = ClassifierNet(in_channels=1, num_classes=10, widths=(4, 4, 8)).eval()

@@ -58,10 +58,12 @@ def test_best_pt_keeps_the_lowest_fd_not_the_latest(tmp_path, npz_data, monkeypa
 def test_eval_every_without_an_evaluator_says_why_and_trains_on(tmp_path, npz_data, monkeypatch):
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "empty-cache"))
     notes = []
-    cfg = small_cfg(npz_data, **{"train.steps": 2, "train.eval_every": 1, "train.eval_n": 16})
+    # RGB data: no Inception weights and no cifar10 evaluator in an empty cache
+    cfg = small_cfg(npz_data, **{"train.steps": 2, "train.eval_every": 1, "train.eval_n": 16,
+                                 "data.channels": 3, "data.size": 32})
     res = api.train(cfg, tmp_path / "run", progress=False, log=notes.append)
     assert res.steps == 2 and not (tmp_path / "run" / "best.pt").exists()
-    assert any("ganforge evaluator train" in n for n in notes)
+    assert any("ganforge evaluator train --data cifar10" in n for n in notes)
 
 
 def test_timed_evaluations_happen_at_log_points_and_at_the_end(tmp_path, npz_data, monkeypatch):
