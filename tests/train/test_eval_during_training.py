@@ -91,3 +91,22 @@ def test_timed_evaluation_is_off_for_data_without_its_own_evaluator(npz_data):
     cfg.data.source = "fashion-mnist"
     ev = api.training_evaluator(cfg)
     assert isinstance(ev, LazyTrainingEvaluator) and ev.evaluator is None  # built at the first call only
+
+
+def test_every_process_takes_the_same_collective_decisions_with_or_without_an_evaluator(tmp_path, npz_data):
+    # Only the main process evaluates, but the timed schedule's decisions are collective: the main
+    # process (with an evaluator) and another (without) must agree the same number of times, or a
+    # multi-process run would pair mismatched collectives.
+    import torch
+
+    from ganforge.train.context import RunContext
+
+    counts = []
+    for rank, evaluator in ((0, ScriptedEvaluator([5.0] * 10)), (1, None)):
+        calls = []
+        ctx = RunContext(device=torch.device("cpu"), rank=rank, world_size=2,
+                         any_fn=lambda flag, calls=calls: calls.append(flag) or flag)
+        cfg = small_cfg(npz_data, **{"train.steps": 4, "train.log_every": 2, "train.eval_minutes": 5.0})
+        api.fit(cfg, tmp_path / f"r{rank}", ctx=ctx, evaluator=evaluator, progress=False, log=lambda *_: None)
+        counts.append(len(calls))
+    assert counts[0] == counts[1]

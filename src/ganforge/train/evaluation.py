@@ -33,11 +33,13 @@ class TrainingEvaluation:
     """The loop's evaluations: :meth:`due` at a step, :meth:`run` to evaluate and keep ``best.pt``.
 
     evaluator: called with a sampler ``n -> uint8 images``; returns a dict of metrics with ``fd``
-        (or None when it cannot evaluate after all) and has a ``protocol``.
+        (or None when it cannot evaluate after all) and has a ``protocol``. None on the processes
+        that do not evaluate (all but the main one) and where no evaluator fits the data: the
+        schedule still runs there, since its timed decisions are taken by all processes together.
     checkpoint: writes the loop's checkpoint to a given path (for ``best.pt``).
     """
 
-    def __init__(self, t: TrainConfig, evaluator: Evaluator, run_dir: Path, ctx: RunContext, *,
+    def __init__(self, t: TrainConfig, evaluator: Evaluator | None, run_dir: Path, ctx: RunContext, *,
                  sample: Callable[[int], torch.Tensor], checkpoint: Callable[[Path], Any],
                  write: Callable[[str], None], log_event: Callable[[dict], None], best_fd: float = math.inf):
         self.every, self.minutes = t.eval_every, t.eval_minutes
@@ -46,7 +48,7 @@ class TrainingEvaluation:
         self.best_fd = best_fd
         self.last_time = time.monotonic()
         self.last_step: int | None = None
-        self.tensorboard = open_tensorboard(run_dir) if ctx.is_main else None
+        self.tensorboard = open_tensorboard(run_dir) if ctx.is_main and evaluator is not None else None
 
     def due(self, step: int, log_point: bool) -> bool:
         """Whether to evaluate after ``step``. The timed schedule is decided at log points only,
@@ -66,7 +68,7 @@ class TrainingEvaluation:
         """Metrics of G_ema (else G) against the real data (main process only); log them and keep
         ``best.pt`` by FD."""
         self.last_time, self.last_step = time.monotonic(), step
-        if not self.ctx.is_main:
+        if not self.ctx.is_main or self.evaluator is None:
             return
         metrics = self.evaluator(self.sample)
         self.last_time = time.monotonic()  # the interval counts training time, not evaluation time

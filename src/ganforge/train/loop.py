@@ -296,7 +296,7 @@ class _Loop:
         if ctx.world_size > 1:
             self.monitor.log_event({"step": tr.step, "event": "processes", **self.dist.describe()})
             self.monitor.write(f"{ctx.world_size} processes x batch {t.batch_size} = global batch {self.batch_size}")
-        if self.evaluator is not None:
+        if t.eval_every or t.eval_minutes:  # on every process, evaluator or not: the timed decision is collective
             self.evals = TrainingEvaluation(
                 t, self.evaluator, self.run_dir, ctx, checkpoint=self.checkpoint, write=self.monitor.write,
                 sample=lambda n: tr.sample_images(n, seed=t.seed), log_event=self.monitor.log_event,
