@@ -44,23 +44,24 @@ SAFETENSORS_INSTALL = "pip install ganforge[safetensors]"
 
 
 def _safetensors():
-    """The ``safetensors`` package (an extra), or a clear error naming its install command."""
+    """``safetensors.torch`` (the package is an extra), or a clear error naming its install command.
+    Its ``load`` parses the safetensors format (a JSON header and raw bytes): no pickle, no code."""
     try:
-        import safetensors.torch
+        from safetensors import torch as safetensors_torch
     except ImportError:
         raise GanforgeError(f"safetensors files need the safetensors package: {SAFETENSORS_INSTALL}") from None
-    return safetensors
+    return safetensors_torch
 
 
 def write_safetensors(tensors: dict[str, torch.Tensor], path: str | Path,
                       metadata: dict[str, str] | None = None) -> Path:
     """Write ``tensors`` as a safetensors file (atomically), with string ``metadata``."""
-    st = _safetensors()
+    stt = _safetensors()
     if metadata and not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise ValueError("safetensors metadata must map strings to strings")
     # the library refuses tensors that share memory or are not contiguous: give it plain copies
     plain = {name: t.detach().cpu().contiguous().clone() for name, t in tensors.items()}
-    blob = st.torch.save(plain, metadata=dict(metadata) if metadata else None)
+    blob = stt.save(plain, metadata=dict(metadata) if metadata else None)
     path = Path(path)
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         f.write(blob)
@@ -69,7 +70,7 @@ def write_safetensors(tensors: dict[str, torch.Tensor], path: str | Path,
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read a safetensors file: (tensors on the CPU, metadata). Malformed files raise GanforgeError."""
-    st = _safetensors()
+    stt = _safetensors()
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -83,7 +84,7 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
         raise GanforgeError(f"{bad} (header length {n} exceeds the file)")
     try:
         header = json.loads(raw[8:8 + n].decode("utf-8"))
-        tensors = st.torch.load(raw)
+        tensors = stt.load(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise GanforgeError(f"{bad} (header is not JSON)") from None
     except Exception as e:  # the library's SafetensorError: a header that does not match the data

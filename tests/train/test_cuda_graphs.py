@@ -52,7 +52,10 @@ def test_settings_a_captured_step_would_freeze_are_refused(field, value, named):
 
 def test_lazy_r1_every_update_is_allowed_with_graphs():
     cfg = small(**{"train.cuda_graphs": True, "train.device": "cuda", "loss.r1_gamma": 1.0, "loss.r1_every": 1})
-    validate(cfg)
+    assert validate(cfg) is cfg  # no ConfigError
+    set_field(cfg, "loss.r1_every", 4)
+    with pytest.raises(ConfigError, match="--cuda-graphs"):
+        validate(cfg)
 
 
 def test_a_checkpoint_of_a_capturable_run_resumes_on_cpu():
