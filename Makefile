@@ -11,7 +11,7 @@ FMNIST_DEB := /usr/share/datasets/fashion-mnist
 .PHONY: demo test test-multiprocess bench data data-emoji browser clean help
 
 help:
-	@echo "make demo   create .venv, get Fashion-MNIST, train the default model for $(DEMO_MINUTES) minutes"
+	@echo "make demo   create .venv, get Fashion-MNIST, train the default recipe (best) for $(DEMO_MINUTES) minutes"
 	@echo "make test   create .venv and run the test suite"
 	@echo "make test-multiprocess   the tests that start several processes (gloo, a few minutes)"
 	@echo "make bench  training throughput benchmark (benchmarks/throughput.py)"
