@@ -39,30 +39,27 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one), for records of where a
-    result was computed."""
+def _cpuinfo(field: str) -> str:
+    """The first value of ``field`` in /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
-
-
-def _cpu_vendor() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("vendor_id"):
+                if line.startswith(field):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return ""
+
+
+def cpu_model() -> str:
+    """The CPU's model name, for records of where a result was computed."""
+    import platform
+
+    return _cpuinfo("model name") or platform.processor() or platform.machine()
+
+
+def _cpu_vendor() -> str:
+    return _cpuinfo("vendor_id")
 
 
 def bf16_supported(device: torch.device) -> bool:
