@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 
 from .errors import ConfigError
 from .growconfig import GrowConfig, parse_stage_table, validate_grow  # noqa: F401  (re-exported)
+from .styleconfig import StyleConfig, validate_style  # noqa: F401  (re-exported)
+from .configfile import RUN_RECORD_KEYS, read_config_json  # noqa: F401  (re-exported)
 
 AUGMENT_OPS = ("translation", "cutout", "color")
 
@@ -60,6 +62,8 @@ class ModelConfig:
     minibatch_stddev: bool = opt(False, "--minibatch-stddev", "D gets a mini-batch standard-deviation feature map")
     minibatch_disc: int = opt(0, "--minibatch-disc", "mini-batch discrimination kernels in D (Salimans et al.); 0: off")
     num_classes: int = opt(0, "--num-classes", "classes of a conditional model; filled in from the data")
+    w_dim: int = opt(256, "--w-dim", "StyleGAN: size of the intermediate latent w")
+    mapping_layers: int = opt(4, "--mapping-layers", "StyleGAN: fully connected layers of the mapping network")
 
 
 @dataclass
@@ -165,6 +169,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     tricks: TricksConfig = field(default_factory=TricksConfig)
     grow: GrowConfig = field(default_factory=GrowConfig)
+    style: StyleConfig = field(default_factory=StyleConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -210,38 +215,6 @@ def field_docs() -> dict[str, FieldDoc]:
     """Dotted field name (``optim.lr_d``) -> its flag and help, for every section field (used by --help)."""
     return {f"{section}.{f.name}": FieldDoc.of(f)
             for section, typ in _SECTION_TYPES.items() for f in dataclasses.fields(typ)}
-
-
-# Keys of a run's config.json that describe the run rather than set anything: read_config_json
-# drops them, so a run's config.json is a valid --config file.
-RUN_RECORD_KEYS = ("training_state", "data_fingerprint")
-
-
-def read_config_json(path: str | Path, flag: str = "--config") -> dict[str, Any]:
-    """The settings in a config file (a run's config.json); errors name ``flag`` and the file.
-
-    A run's config.json also records its ``training_state`` (what training changed, such as
-    halved learning rates) and its ``data_fingerprint``: those describe the run, they are not
-    settings, so they are left out.
-    """
-    p = Path(path)
-    try:
-        d = json.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{flag}: {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{flag}: {path}: is a folder (give a JSON file, such as a run's config.json)") from None
-    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, and numbers of > 4300 digits
-        raise ConfigError(f"{flag}: {path}: not valid JSON ({str(e)[:120]})") from None
-    except RecursionError:
-        raise ConfigError(f"{flag}: {path}: not a config file (nested too deeply)") from None
-    except OSError as e:
-        raise ConfigError(f"{flag}: {path}: cannot be read ({e.strerror or e})") from None
-    if not isinstance(d, dict):
-        raise ConfigError(f"{flag}: {path}: expected a JSON object like a run's config.json")
-    for key in RUN_RECORD_KEYS:
-        d.pop(key, None)
-    return d
 
 
 INT64 = 2**63  # integers are stored in checkpoints as int64
@@ -437,6 +410,7 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
             need(not on, "train", "cuda_graphs", f"cannot be combined with {flag} (see ganforge.train.cuda_graphs)")
         need(_cuda_device(t.device), "train", "cuda_graphs", f"needs CUDA (--device {t.device} is not a CUDA device here)")
     validate_grow(cfg, need, lambda dotted: field_label(dotted, where))
+    validate_style(cfg, need)
     return cfg
 
 

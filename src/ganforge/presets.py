@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .config import DataConfig, GrowConfig, LossConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, TricksConfig
+from .config import (DataConfig, GrowConfig, LossConfig, ModelConfig, OptimConfig, RunConfig, StyleConfig, TrainConfig,
+                     TricksConfig)
 from .errors import ConfigError
 
 
@@ -29,6 +30,9 @@ PRESETS: dict[str, PresetInfo] = {}
 # (README, "Progressive growing"), a 10-minute CPU run fully fades in 32x32 after ~6.5 minutes.
 PROGAN_FADE_KIMG = 4.0
 PROGAN_STAGE_KIMG = 4.0
+
+# StyleGAN2's widths for a CPU budget (benchmarks/stylegan_widths.py; README, "StyleGAN2").
+STYLEGAN_WIDTHS = {"z_dim": 128, "w_dim": 128, "mapping_layers": 2, "channels": 128}
 
 
 def register_preset(name: str, *, seed: str, seed_data: str, description: str):
@@ -211,3 +215,37 @@ def _progan_32() -> RunConfig:
                              "(--data emoji); as progan, batch 64 at 4-8 px, 32 at 16 px, 16 at 32-64 px.")
 def _progan_64() -> RunConfig:
     return _progan(64, "emoji", 3, "16:0.5,32:0.25,64:0.25", PROGAN_FADE_KIMG, PROGAN_STAGE_KIMG)
+
+
+def _stylegan2(size: int, source: str, channels: int | None, batch: int, r1_gamma: float, augment: str,
+               ada_target: float) -> RunConfig:
+    # The ADA paper's small-data set-up: Adam 0.0025 with betas (0, 0.99), lazy R1 every 16 D steps,
+    # path length every 4 G steps, style mixing 0.9, G_ema ramped up over the first images.
+    return RunConfig(
+        data=DataConfig(source=source, size=size, channels=channels),
+        model=ModelConfig(arch="stylegan2", z_dim=STYLEGAN_WIDTHS["z_dim"], w_dim=STYLEGAN_WIDTHS["w_dim"],
+                          mapping_layers=STYLEGAN_WIDTHS["mapping_layers"], g_channels=STYLEGAN_WIDTHS["channels"],
+                          d_channels=STYLEGAN_WIDTHS["channels"]),
+        loss=LossConfig(loss="nonsaturating", r1_gamma=r1_gamma, r1_every=16),
+        optim=OptimConfig(optimizer="adam", lr_g=2.5e-3, lr_d=2.5e-3, beta1=0.0, beta2=0.99, eps=1e-8),
+        train=TrainConfig(batch_size=batch, minutes=10, step="alternating", sample_every=200),
+        tricks=TricksConfig(ema_kimg=10.0, ema_rampup=0.05, augment=augment, ada_target=ada_target),
+        style=StyleConfig(mixing_prob=0.9, pl_weight=2.0, pl_every=4),
+    )
+
+
+@register_preset("stylegan2", seed="ganforge", seed_data="fashion-mnist",
+                 description="Karras et al. StyleGAN2 at 32 px, grey or RGB, with the ADA paper's small-data "
+                             "recipe: mapping + synthesis networks, modulated convs, noise inputs, residual D, "
+                             "non-saturating loss with lazy R1 (gamma 0.01, every 16) and path length (every 4), "
+                             "style mixing 0.9, G_ema, Adam 0.0025 betas (0, 0.99), batch 32. 28-px data "
+                             "(Fashion-MNIST) is resized to 32 (antialiased bilinear).")
+def _stylegan2_32() -> RunConfig:
+    return _stylegan2(32, "fashion-mnist", None, 32, 0.01, "", 0.0)
+
+
+@register_preset("stylegan2-64", seed="ganforge", seed_data="emoji",
+                 description="StyleGAN2 at 64 px RGB on the colour emoji (--data emoji): as stylegan2, with "
+                             "R1 gamma 0.05 and adaptive augmentation (ADA, target 0.6) for a small data set.")
+def _stylegan2_64() -> RunConfig:
+    return _stylegan2(64, "emoji", 3, 32, 0.05, "", 0.6)

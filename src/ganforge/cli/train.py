@@ -19,6 +19,7 @@ SECTIONS = {
     "train": "training",
     "tricks": "stabilising tricks",
     "grow": "progressive growing (--arch progan)",
+    "style": "StyleGAN2 training (--arch stylegan2)",
 }
 # Fields the train command does not expose as flags (split is for evaluation; num_classes is resolved).
 HIDDEN = {("data", "split"), ("model", "num_classes")}

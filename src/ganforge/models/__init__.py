@@ -32,6 +32,8 @@ from .dcgan import (
 from .dense import GeronDenseDiscriminator, GeronDenseGenerator
 from .progan import SIZES as PROGAN_SIZES
 from .progan import ProGANDiscriminator, ProGANGenerator
+from .stylegan import SIZES as STYLEGAN_SIZES
+from .stylegan import StyleGAN2Discriminator, StyleGAN2Generator, modulated_conv2d
 from .base import Discriminator, Generator
 from .layers import batch_dependent, layer_param_counts
 from .layers_fast import use_fast_dropout, use_mirrored_padding
@@ -194,11 +196,26 @@ def _build_progan(cfg: ModelConfig, c: int, size: int) -> Models:
             ProGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
 
 
+@register_arch("stylegan2", output="linear", native_size=32, sizes=STYLEGAN_SIZES, default_dropout=0.0,
+               description="Karras et al. StyleGAN2: a mapping network (--mapping-layers, --w-dim) and a synthesis "
+                           "network of modulated, demodulated convs with noise inputs and toRGB skips from a learned "
+                           "4x4 constant; residual D with mini-batch std-dev; equalised learning rate. Widths "
+                           "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. --init is ignored.")
+def _build_stylegan2(cfg: ModelConfig, c: int, size: int) -> Models:
+    for flag, on in (("--minibatch-disc", cfg.minibatch_disc), ("--d-dropout", cfg.d_dropout),
+                     ("--spectral-norm", cfg.spectral_norm)):
+        if on:
+            raise ConfigError(f"{flag}: not available for --arch stylegan2, whose D is the paper's residual one")
+    return (StyleGAN2Generator(z_dim=cfg.z_dim, img_channels=c, img_size=size, w_dim=cfg.w_dim,
+                               mapping_layers=cfg.mapping_layers, base_channels=cfg.g_channels),
+            StyleGAN2Discriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
+
+
 __all__ = [
     "ARCHS", "ArchSpec", "register_arch", "build_models", "count_params", "layer_param_counts",
     "init_weights", "Generator", "Discriminator", "batch_dependent", "use_fast_dropout", "use_mirrored_padding",
     "TFTutorialGenerator", "TFTutorialDiscriminator", "GeronDenseGenerator", "GeronDenseDiscriminator",
     "GeronDCGANGenerator", "GeronDCGANDiscriminator", "CholletGenerator", "CholletDiscriminator",
     "BilinearUpsampleGenerator", "BilinearUpsampleDiscriminator", "DCGANGenerator", "DCGANDiscriminator",
-    "ProGANGenerator", "ProGANDiscriminator",
+    "ProGANGenerator", "ProGANDiscriminator", "StyleGAN2Generator", "StyleGAN2Discriminator", "modulated_conv2d",
 ]

@@ -18,17 +18,24 @@ HE_GAIN = math.sqrt(2.0)  # for layers followed by a (leaky) ReLU
 
 class EqualizedLinear(nn.Module):
     """``y = x @ (W * scale).T + b`` with ``W ~ N(0, 1)``, ``scale = gain / sqrt(in_features)``,
-    ``b = 0``. Input ``(N, in_features)`` -> ``(N, out_features)``."""
+    ``b = bias_init``. Input ``(N, in_features)`` -> ``(N, out_features)``.
 
-    def __init__(self, in_features: int, out_features: int, gain: float = HE_GAIN):
+    lr_mul: a learning-rate multiplier (StyleGAN's mapping network uses 0.01). The parameters
+    are stored divided by it and multiplied back at run time, so the initial function is the
+    same and Adam's steps, which are scale-free, move it ``lr_mul`` times as fast.
+    """
+
+    def __init__(self, in_features: int, out_features: int, gain: float = HE_GAIN, lr_mul: float = 1.0,
+                 bias_init: float = 0.0):
         super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)  # the runtime He constant
+        self.in_features, self.out_features, self.lr_mul = in_features, out_features, lr_mul
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
+        self.bias = nn.Parameter(torch.full((out_features,), bias_init / lr_mul))
+        self.scale = gain * lr_mul / math.sqrt(in_features)  # the runtime He constant
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        bias = self.bias if self.lr_mul == 1 else self.bias * self.lr_mul
+        return F.linear(x, self.weight * self.scale, bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}, scale={self.scale:.4g}"

@@ -26,6 +26,7 @@ from .context import RunContext
 from .cuda_graphs import GraphedStep, set_capturable
 from .phases import STEP_STRATEGIES, DBatch, Regulariser, UpdateHook, add_regularisers, build_hooks, build_regularisers
 from .progressive import attach_growth
+from .stylebased import attach_style
 from .tricks import AdaController, ReplayBuffer, add_instance_noise, diff_augment, instance_noise_std
 
 
@@ -133,6 +134,7 @@ class GANTrainer:
         self.hooks: list[UpdateHook] = build_hooks(cfg, self.loss)
         self.strategy = STEP_STRATEGIES[cfg.train.step]()
         self.growth = attach_growth(self)  # ProGAN's stage and alpha; a no-op for other families
+        self.path_length = attach_style(self)  # StyleGAN2's mixing, path length, lazy corrections; else None
         self.graphed = GraphedStep(self) if graphs else None  # --cuda-graphs: see train/cuda_graphs.py
         self.noise = None  # with many processes: the latent stream they share (train.distributed)
 

@@ -1,0 +1,103 @@
+"""FD against training time, preset beside preset, on Fashion-MNIST (or --data).
+
+Each preset trains alone (one after the other, never at the same time), in segments: it trains
+to the first mark of --at, is scored by ``ganforge evaluate``, is resumed (``--resume``, exact)
+to the next mark, is scored again, and so on. A row per (preset, mark) is appended to
+benchmarks/results/quality_over_time.jsonl as soon as it is measured, so a stopped benchmark
+keeps what it finished.
+
+    python benchmarks/quality_over_time.py --presets progan,best --at 10,30
+    python benchmarks/quality_over_time.py --presets stylegan2,best --at 30,60 --threads 1 --cpu 1
+
+Training time is the training loop's own clock (--minutes per segment); evaluation between
+segments is not counted. Training-time evaluation is off (--eval-minutes 0) so that every minute
+of the budget trains. --threads/--cpu pin the training to a thread count and CPU core, so that a
+two-core machine can run a benchmark on one core while other work uses the other: all presets
+of a run get the same treatment, and each row records it. progan's 32x32 images are scored at
+the evaluator's 28x28 (each row's protocol says how).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results" / "quality_over_time.jsonl"
+
+
+def ganforge(args: list, threads: int | None, cpu: int | None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
+    return subprocess.run([sys.executable, "-m", "ganforge.cli", *map(str, args)], capture_output=True, text=True,
+                          env=env, preexec_fn=pin)
+
+
+def read_log(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--presets", default="progan,best", help="comma-separated presets, trained in this order")
+    p.add_argument("--at", default="10,30", help="comma-separated cumulative training minutes to score at")
+    p.add_argument("--data", default=None, help="data source (default: each preset's own)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-n", type=int, default=10_000, help="generated images per evaluation")
+    p.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for training and evaluation")
+    p.add_argument("--cpu", type=int, default=None, help="pin training and evaluation to this CPU core")
+    p.add_argument("--keep", help="keep the run folders under this folder (default: a temp folder)")
+    p.add_argument("--no-save", action="store_true", help="print only")
+    a = p.parse_args()
+    marks = sorted(float(m) for m in a.at.split(","))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(a.keep or tmp)
+        for preset in a.presets.split(","):
+            out = root / f"{preset}-seed{a.seed}"
+            done = 0.0
+            for mark in marks:
+                common = ["--minutes", mark - done, "--epochs", "none", "--no-progress"]
+                if done == 0:
+                    args = ["train", "--preset", preset, "--seed", a.seed, "--out", out, "--overwrite",
+                            "--eval-minutes", 0, *(["--data", a.data] if a.data else []), *common]
+                else:
+                    args = ["train", "--resume", out, *common]
+                t0 = time.monotonic()
+                tr = ganforge(args, a.threads, a.cpu)
+                wall = time.monotonic() - t0
+                if tr.returncode != 0:
+                    sys.exit(f"{preset}: training failed:\n{tr.stderr.strip()[-3000:]}")
+                done = mark
+                ev = ganforge(["evaluate", out, "-n", a.n, "--json", "--no-progress"], a.threads, a.cpu)
+                if ev.returncode != 0:
+                    sys.exit(f"{preset}: evaluation failed: {ev.stderr.strip()[-3000:]}")
+                result = json.loads(ev.stdout)
+                log = read_log(out)
+                steps = max((r["step"] for r in log if "step" in r), default=0)
+                kimg = max((r["kimg"] for r in log if "kimg" in r), default=None)
+                row = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "preset": preset,
+                       "minutes": mark, "seed": a.seed, "steps": steps, "kimg": kimg,
+                       "segment_wall_s": round(wall, 1), "threads": a.threads, "cpu_pinned": a.cpu,
+                       "stage": next((r["stage"] for r in reversed(log) if "stage" in r), None),
+                       "metrics": result["metrics"], "protocol": result["protocol"], "machine": machine_info()}
+                m = result["metrics"]
+                print(f"{preset:<12} {mark:g} min, {steps} steps: FD {m['fd']:.3f}  KID {m['kid']:.4f}  "
+                      f"precision {m['precision']:.3f}  recall {m['recall']:.3f}", flush=True)
+                if not a.no_save:
+                    RESULTS.parent.mkdir(exist_ok=True)
+                    with RESULTS.open("a") as f:
+                        f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
