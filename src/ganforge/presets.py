@@ -31,8 +31,8 @@ PRESETS: dict[str, PresetInfo] = {}
 PROGAN_FADE_KIMG = 4.0
 PROGAN_STAGE_KIMG = 4.0
 
-# StyleGAN2's widths for a CPU budget (benchmarks/stylegan_widths.py; README, "StyleGAN2").
-STYLEGAN_WIDTHS = {"z_dim": 128, "w_dim": 128, "mapping_layers": 2, "channels": 128}
+# StyleGAN2's widths for a CPU budget (benchmarks/stylegan_speed.py; README, "StyleGAN2").
+STYLEGAN_WIDTHS = {"z_dim": 128, "w_dim": 128, "mapping_layers": 2, "channels": 64}
 
 
 def register_preset(name: str, *, seed: str, seed_data: str, description: str):
