@@ -31,7 +31,8 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
 #                networks (a model file never imports the loop), image sources
 #   1 losses, regularisers
 #                pure functions on logits and penalties: a loss never imports a model
-#   0 images, progress, config (growconfig: its progressive-growing section), device, errors, and the
+#   0 images, progress, config (growconfig and styleconfig: its progressive-growing and StyleGAN
+#                sections; configfile: reading config.json files), device, errors, and the
 #                root ganforge/__init__.py (its public names load lazily by string; it imports nothing)
 RANKS = {
     "cli": 7, "__main__": 7,
@@ -41,7 +42,8 @@ RANKS = {
     "generator": 3, "checkpoint": 3,
     "models": 2, "data": 2,
     "losses": 1, "regularisers": 1,
-    "images": 0, "progress": 0, "config": 0, "growconfig": 0, "device": 0, "errors": 0, "": 0,
+    "images": 0, "progress": 0, "config": 0, "growconfig": 0, "styleconfig": 0,
+    "configfile": 0, "device": 0, "errors": 0, "": 0,
 }
 
 
