@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ganforge.config import ModelConfig
 from ganforge.models import build_models
 from ganforge.models.progan import channels_at
-from ganforge.models.stylegan import (MODCONV_IMPLS, MappingNetwork, ModulatedLayer, StyleGAN2Discriminator,
+from ganforge.models.stylegan import (MODCONV_IMPLS, SIZES, MappingNetwork, ModulatedLayer, StyleGAN2Discriminator,
                                       StyleGAN2Generator, modulated_conv2d, resolutions)
 
 Z, W = 16, 16
@@ -87,10 +87,13 @@ def test_layer_groups_at_32_and_64_px():
     # ws index i feeds layers of resolution resolutions[i // 2]: 4,4,8,8,16,16,32,32(,64,64)
     assert G32.layer_groups() == {"coarse": (0, 4), "middle": (4, 6), "fine": (6, 8)}
     assert G64.layer_groups() == {"coarse": (0, 4), "middle": (4, 8), "fine": (8, 10)}
-    for G in (G32, G64):  # the groups tile [0, num_ws) in order
+    for size in SIZES:  # at every size the groups tile [0, num_ws) in order, fine never empty
+        G = StyleGAN2Generator(z_dim=Z, img_channels=1, img_size=size, w_dim=W, mapping_layers=1, base_channels=4)
         g = G.layer_groups()
-        assert g["coarse"][0] == 0 and g["coarse"][1] == g["middle"][0]
-        assert g["middle"][1] == g["fine"][0] and g["fine"][1] == G.num_ws
+        assert g["coarse"][0] == 0 and g["coarse"][0] <= g["coarse"][1] == g["middle"][0], size
+        assert g["middle"][0] <= g["middle"][1] == g["fine"][0] < g["fine"][1] == G.num_ws, size
+    G8 = StyleGAN2Generator(z_dim=Z, img_channels=1, img_size=8, w_dim=W, mapping_layers=1, base_channels=4)
+    assert G8.layer_groups() == {"coarse": (0, 2), "middle": (2, 2), "fine": (2, 4)}
 
 
 def test_built_from_the_config_with_its_shape_flags():

@@ -225,12 +225,13 @@ class StyleGAN2Generator(Generator):
 
     def layer_groups(self) -> dict[str, tuple[int, int]]:
         """The ws index ranges ``[start, stop)`` of the "coarse" (4-8 px), "middle" and "fine"
-        layers (64 px and up; for a G of 32 px or less, its last resolution)."""
+        layers (64 px and up; for a G of 32 px or less, its last resolution). The three tile
+        ``[0, num_ws)`` in order; at 8 px, where 8 px is the last resolution, those layers are fine."""
         res_of = [self.syn.resolutions[i // 2] for i in range(self.num_ws)]
         top = self.img_size
         fine_from = 64 if top > 32 else top
-        coarse = sum(r <= 8 for r in res_of)
         fine = sum(r >= fine_from for r in res_of)
+        coarse = min(sum(r <= 8 for r in res_of), self.num_ws - fine)
         return {"coarse": (0, coarse), "middle": (coarse, self.num_ws - fine), "fine": (self.num_ws - fine, self.num_ws)}
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
