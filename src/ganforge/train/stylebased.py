@@ -71,13 +71,14 @@ def attach_style(tr: "GANTrainer") -> PathLengthReg | None:
     if s.pl_weight > 0:
         reg = PathLengthReg(s.pl_weight, s.pl_every, s.pl_decay, s.pl_batch_shrink)
         tr.regularisers.append(reg)
-    if s.lazy_correction and cfg.optim.optimizer == "adam":
+    if s.lazy_correction:
         for net, opt, every in (("d", tr.opt_d, lo.r1_every if lo.r1_gamma > 0 else 1),
                                 ("g", tr.opt_g, s.pl_every if s.pl_weight > 0 else 1)):
             c = lazy_factor(every)
             if c != 1.0:
                 tr.set_lr(net, c)  # the base rate in the training state (a resumed run loads its own)
                 for group in opt.param_groups:
-                    b1, b2 = group["betas"]
-                    group["betas"] = (b1 ** c, b2 ** c)
+                    if "betas" in group:  # Adam's (RMSprop has none: its lr alone is corrected)
+                        b1, b2 = group["betas"]
+                        group["betas"] = (b1 ** c, b2 ** c)
     return reg
