@@ -9,7 +9,7 @@ import pytest
 from ganforge.config import RunConfig, field_docs, field_flag, set_field, validate
 from ganforge.errors import ConfigError
 
-SECTIONS = ("data", "model", "loss", "optim", "train", "tricks", "grow")
+SECTIONS = ("data", "model", "loss", "optim", "train", "tricks", "grow", "style")
 
 
 def test_every_field_has_a_flag_and_help():
