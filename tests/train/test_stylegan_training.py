@@ -1,0 +1,329 @@
+"""StyleGAN2 in training: when the path-length and lazy R1 penalties act and what they move,
+the lazy-regularisation corrections of the optimizers (kept, not redone, on resume), a resume
+that is bit-for-bit the run that never stopped, end-to-end runs (augmentation, ADA, bf16), the
+flags' validation and their --help group."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import torch
+
+from ganforge.checkpoint import load_checkpoint
+from ganforge.errors import ConfigError
+from ganforge.presets import get_preset
+from ganforge.train.loop import check_run, seed_everything
+from ganforge.train.stylebased import PathLengthReg, lazy_factor
+from ganforge.train.trainer import GANTrainer
+
+# A tiny stylegan2 (32 px: Fashion-MNIST-like 28 px data is resized), 4 images a step.
+TINY = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-channels", "8",
+        "--d-channels", "8", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
+        "--checkpoint-every", "100", "--log-every", "1", "--precision", "fp32", "--no-progress", "--device", "cpu",
+        "--minutes", "60", "--eval-minutes", "0"]
+LR = 2.5e-3  # the preset's Adam: lr 0.0025, betas (0, 0.99); lazy R1 every 16, path length every 4
+
+
+def _trainer(**over) -> GANTrainer:
+    cfg = get_preset("stylegan2")
+    for k, v in {"data.size": 32, "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2,
+                 "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 4, "train.precision": "fp32",
+                 "train.device": "cpu", **over}.items():
+        section, name = k.split(".")
+        setattr(getattr(cfg, section), name, v)
+    check_run(cfg)
+    seed_everything(0)
+    return GANTrainer(cfg, 1, 32)
+
+
+def _images(n: int = 4) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 1, 32, 32), dtype=torch.uint8, generator=g)
+
+
+def _betas(opt) -> tuple[float, float]:
+    (b,) = {tuple(group["betas"]) for group in opt.param_groups}
+    return b
+
+
+# --------------------------------------------------------------------------- regularisers' schedule
+def test_path_length_and_lazy_r1_act_at_their_intervals():
+    tr = _trainer()
+    pl = tr.path_length
+    assert isinstance(pl, PathLengthReg) and pl in tr.regularisers and pl.net == "G"
+    assert (pl.weight, pl.interval, pl.decay, pl.batch_shrink) == (2.0, 4, 0.01, 2)
+    (r1,) = [r for r in tr.regularisers if r.name == "r1"]
+    assert r1.interval == 16 and r1.gamma == 0.01
+    assert tr.G.mixing_prob == 0.9
+    pl_calls, r1_calls, moves = [], [], []
+    pl_term, pl_lengths, r1_term = pl.term, pl.lengths, r1.term
+
+    def lengths(t, n):
+        out = pl_lengths(t, n)
+        moves.append((float(t.G.pl_mean), float(out.detach().mean()), n))
+        return out
+
+    def watch_pl(t, batch):
+        pl_calls.append(t.step)
+        out = pl_term(t, batch)
+        before, measured, _ = moves[-1]
+        # the running mean moves toward the measured mean length by `decay`
+        assert float(t.G.pl_mean) == pytest.approx(before + pl.decay * (measured - before), rel=1e-6)
+        assert out.dim() == 0 and torch.isfinite(out) and out.requires_grad
+        return out
+
+    def watch_r1(t, batch):
+        r1_calls.append(t.d_steps)
+        return r1_term(t, batch)
+
+    pl.term, pl.lengths, r1.term = watch_pl, lengths, watch_r1
+    images = _images()
+    for _ in range(17):
+        tr.train_step(images)
+    assert pl_calls == [0, 4, 8, 12, 16]  # G steps 0, pl_every, 2 * pl_every, ...
+    assert r1_calls == [0, 16]  # D steps 0, r1_every, ...
+    assert [n for *_, n in moves] == [2] * 5  # batch 4 / pl_batch_shrink 2
+    assert moves[0][0] == 0.0 and float(tr.G.pl_mean) > 0  # pl_mean starts at 0 and follows the lengths
+    assert float(tr.G_ema.pl_mean) == float(tr.G.pl_mean)  # G_ema copies G's buffers
+    assert torch.equal(tr.G_ema.w_avg, tr.G.w_avg) and float(tr.G.w_avg.abs().sum()) > 0
+
+
+def test_path_length_penalty_is_the_spread_of_the_lengths_scaled_by_the_interval():
+    tr = _trainer(**{"style.pl_every": 3, "style.pl_weight": 5.0, "style.mixing_prob": 0.0})
+    pl = tr.path_length
+    tr.G.pl_mean.fill_(0.5)
+    measured = []
+    pl_lengths = pl.lengths
+
+    def lengths(t, n):
+        out = pl_lengths(t, n)
+        measured.append(out.detach().clone())
+        return out
+
+    pl.lengths = lengths
+    fake = torch.zeros(6, 1, 32, 32)
+    from ganforge.train.phases import GBatch
+    term = pl.term(tr, GBatch(fake, None, torch.zeros(6)))
+    (lens,) = measured
+    assert lens.shape == (3,) and bool((lens > 0).all())
+    mean = 0.5 + 0.01 * (float(lens.mean()) - 0.5)
+    assert float(tr.G.pl_mean) == pytest.approx(mean, rel=1e-6)
+    assert float(term.detach()) == pytest.approx(5.0 * 3 * float(((lens - mean) ** 2).mean()), rel=1e-5)
+    # the lengths are |J^T y| with J the Jacobian of the synthesis at ws: the gradient reaches G
+    G_params = [p for p in tr.G.parameters()]
+    grads = torch.autograd.grad(term, G_params, allow_unused=True)
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_path_lengths_are_the_rms_over_layers_of_the_jacobian_product():
+    # |J^T y| per image: the gradient of sum(img * y) with respect to ws, its squared norm over
+    # w_dim summed, averaged over the num_ws layers, square-rooted (Karras et al. 2020, eq. 4)
+    tr = _trainer(**{"style.mixing_prob": 0.0})
+    G, n = tr.G, 3
+    torch.manual_seed(7)
+    lengths = tr.path_length.lengths(tr, n)
+    torch.manual_seed(7)  # the same draws: z, the layers' noise, y
+    ws = G.broadcast(G.mapping(tr.sample_z(n))).detach().clone().requires_grad_(True)
+    img = G.synthesis(ws)
+    y = torch.randn_like(img) / 32.0  # / sqrt(H W)
+    (grad,) = torch.autograd.grad((img * y).sum(), ws)
+    expected = torch.stack([(grad[i] ** 2).sum(dim=1).mean().sqrt() for i in range(n)])
+    assert lengths.shape == (n,)
+    torch.testing.assert_close(lengths.detach(), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_pl_weight_0_adds_no_regulariser():
+    tr = _trainer(**{"style.pl_weight": 0.0})
+    assert tr.path_length is None and all(r.net != "G" for r in tr.regularisers)
+    for _ in range(5):
+        tr.train_step(_images())
+    assert float(tr.G.pl_mean) == 0.0
+    # and G, never regularised lazily, keeps its lr and betas
+    assert tr.state.lr_g == LR and _betas(tr.opt_g) == (0.0, 0.99)
+
+
+def test_other_families_get_nothing():
+    cfg = get_preset("progan")
+    cfg.data.size, cfg.model.g_channels, cfg.model.d_channels, cfg.model.z_dim = 16, 8, 8, 16
+    cfg.loss.r1_gamma, cfg.loss.r1_every = 1.0, 16
+    tr = GANTrainer(cfg, 1, 16)
+    assert tr.path_length is None and tr.state.lr_d == cfg.optim.lr_d
+    assert _betas(tr.opt_d) == (cfg.optim.beta1, cfg.optim.beta2)
+
+
+# --------------------------------------------------------------------------- lazy corrections
+def test_lazy_corrections_scale_lr_and_betas():
+    assert lazy_factor(16) == 16 / 17 and lazy_factor(4) == 4 / 5 and lazy_factor(1) == 1.0
+    tr = _trainer()
+    assert tr.state.lr_d == pytest.approx(LR * 16 / 17, rel=1e-12)
+    assert tr.state.lr_g == pytest.approx(LR * 4 / 5, rel=1e-12)
+    assert _betas(tr.opt_d) == pytest.approx((0.0, 0.99 ** (16 / 17)), rel=1e-12)
+    assert _betas(tr.opt_g) == pytest.approx((0.0, 0.99 ** (4 / 5)), rel=1e-12)
+    tr.train_step(_images())  # the optimizers step at the corrected rates
+    assert {g["lr"] for g in tr.opt_d.param_groups} == {tr.state.lr_d}
+    assert {g["lr"] for g in tr.opt_g.param_groups} == {tr.state.lr_g}
+    # beta1 > 0 is raised to the power too; the config is never changed
+    tr = _trainer(**{"optim.beta1": 0.5, "style.pl_every": 8, "loss.r1_every": 2})
+    assert _betas(tr.opt_g) == pytest.approx((0.5 ** (8 / 9), 0.99 ** (8 / 9)), rel=1e-12)
+    assert _betas(tr.opt_d) == pytest.approx((0.5 ** (2 / 3), 0.99 ** (2 / 3)), rel=1e-12)
+    assert (tr.cfg.optim.lr_g, tr.cfg.optim.beta1, tr.cfg.optim.beta2) == (LR, 0.5, 0.99)
+
+
+def test_lazy_corrections_scale_rmsprops_lr_too():
+    tr = _trainer(**{"optim.optimizer": "rmsprop"})
+    assert tr.state.lr_d == pytest.approx(LR * 16 / 17, rel=1e-12) and tr.state.lr_g == pytest.approx(LR * 0.8)
+    assert all("betas" not in g and g["alpha"] == tr.cfg.optim.rho for g in tr.opt_d.param_groups)
+    tr.train_step(_images())
+    assert {g["lr"] for g in tr.opt_g.param_groups} == {tr.state.lr_g}
+
+
+def test_no_lazy_correction_leaves_lr_and_betas():
+    tr = _trainer(**{"style.lazy_correction": False})
+    assert (tr.state.lr_d, tr.state.lr_g) == (LR, LR)
+    assert _betas(tr.opt_d) == (0.0, 0.99) and _betas(tr.opt_g) == (0.0, 0.99)
+    # R1 every step (or off): nothing to correct for D
+    tr = _trainer(**{"loss.r1_every": 1})
+    assert tr.state.lr_d == LR and _betas(tr.opt_d) == (0.0, 0.99) and tr.state.lr_g == pytest.approx(LR * 0.8)
+    tr = _trainer(**{"loss.r1_gamma": 0.0})
+    assert tr.state.lr_d == LR and _betas(tr.opt_d) == (0.0, 0.99)
+
+
+def test_a_resumed_trainer_keeps_the_corrections_without_redoing_them():
+    tr = _trainer()
+    for _ in range(2):
+        tr.train_step(_images())
+    again = _trainer()  # (its constructor corrects; the checkpoint's values then replace them)
+    again.load_state_dict(tr.state_dict())
+    assert again.state.lr_d == tr.state.lr_d == pytest.approx(LR * 16 / 17, rel=1e-12)
+    assert again.state.lr_g == tr.state.lr_g == pytest.approx(LR * 4 / 5, rel=1e-12)
+    assert _betas(again.opt_d) == pytest.approx((0.0, 0.99 ** (16 / 17)), rel=1e-12)
+    assert _betas(again.opt_g) == pytest.approx((0.0, 0.99 ** (4 / 5)), rel=1e-12)
+
+
+def test_a_resumed_run_keeps_the_corrections(cli, npz_data, tmp_path):
+    out = tmp_path / "run"
+    assert cli("train", "--data", npz_data, *TINY, "--steps", 2, "--out", out)[0] == 0
+    code, _, err = cli("train", "--resume", out, "--steps", 3, "--no-progress")
+    assert code == 0, err
+    ck = load_checkpoint(out)
+    assert int(ck["step"]) == 3
+    assert ck["train_state"]["lr_d"] == pytest.approx(LR * 16 / 17, rel=1e-12)
+    assert ck["train_state"]["lr_g"] == pytest.approx(LR * 4 / 5, rel=1e-12)
+    for key, k in (("opt_d", 16), ("opt_g", 4)):
+        for group in ck[key]["param_groups"]:
+            assert tuple(group["betas"]) == pytest.approx((0.0, 0.99 ** (k / (k + 1))), rel=1e-12)
+            assert group["lr"] == pytest.approx(LR * k / (k + 1), rel=1e-12)
+    assert json.loads((out / "config.json").read_text())["optim"]["lr_d"] == LR  # the config is as given
+
+
+# --------------------------------------------------------------------------- resume exactness
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def test_resume_is_bitwise_exact(cli, npz_data, tmp_path):
+    # path length and R1 every 2 steps: both act before and after the stop at step 3
+    flags = [*TINY, "--pl-every", "2", "--r1-every", "2", "--augment", "translation"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert cli("train", "--data", npz_data, *flags, "--steps", 6, "--out", straight)[0] == 0
+    assert cli("train", "--data", npz_data, *flags, "--steps", 3, "--out", split)[0] == 0
+    code, _, err = cli("train", "--resume", split, "--steps", 6, "--no-progress")
+    assert code == 0, err
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert int(a["step"]) == int(b["step"]) == 6
+    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "train_state", "epoch", "pos", "rng", "step"):
+        assert _same(a[key], b[key]), key
+    for net in ("G", "G_ema"):  # the family's state: the running means of w and of the path lengths
+        assert torch.equal(a[net]["w_avg"], b[net]["w_avg"]) and float(a[net]["w_avg"].abs().sum()) > 0
+        assert torch.equal(a[net]["pl_mean"], b[net]["pl_mean"]) and float(a[net]["pl_mean"]) > 0
+
+
+# --------------------------------------------------------------------------- end to end
+def test_train_writes_a_run_folder(cli, npz_data, tmp_path):
+    out = tmp_path / "run"
+    code, _, err = cli("train", "--data", npz_data, *TINY, "--steps", 3, "--sample-every", 3, "--out", out)
+    assert code == 0, err
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["arch"] == "stylegan2" and cfg["data"]["size"] == 32 and cfg["style"]["pl_every"] == 4
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3]
+    assert all(torch.isfinite(torch.tensor([r["d_loss"], r["g_loss"]])).all() for r in records)
+    assert (out / "checkpoint.pt").is_file() and (out / "samples" / "step-0000003.png").is_file()
+    ck = load_checkpoint(out)
+    assert ck["G"]["w_avg"].shape == (16,) and "pl_mean" in ck["G_ema"]
+
+
+@pytest.mark.parametrize("extra", [["--augment", "translation,cutout"], ["--ada-target", "0.6"]])
+def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra):
+    out = tmp_path / "run"
+    code, _, err = cli("train", "--data", npz_data, *TINY, *extra, "--steps", 2, "--out", out)
+    assert code == 0, err
+    ck = load_checkpoint(out)
+    assert int(ck["step"]) == 2 and ("ada" in ck) == ("--ada-target" in extra)
+    for net in ("G", "D"):
+        assert all(torch.isfinite(t).all() for t in ck[net].values() if t.is_floating_point())
+
+
+def test_a_bf16_autocast_step_runs_on_the_cpu():
+    tr = _trainer(**{"train.precision": "bf16", "style.pl_every": 1})
+    assert tr.precision == "bf16"
+    before = float(tr.G.pl_mean)
+    stats = [tr.train_step(_images()) for _ in range(2)]
+    for s in stats:
+        assert torch.isfinite(s.d_loss) and torch.isfinite(s.g_loss)
+    assert float(tr.G.pl_mean) != before and torch.isfinite(tr.G.pl_mean)
+    assert all(torch.isfinite(p).all() and p.dtype == torch.float32 for p in tr.G.parameters())
+
+
+# --------------------------------------------------------------------------- flags
+@pytest.mark.parametrize("flag,value,msg", [
+    ("--style-mixing", "1.5", "must be in [0, 1]"), ("--style-mixing", "-0.1", "must be in [0, 1]"),
+    ("--style-mixing", "abc", "cannot read 'abc'"), ("--pl-every", "0", "must be >= 1"),
+    ("--pl-every", "1.5", "cannot read"), ("--w-dim", "0", "must be between 1 and 4096"),
+    ("--mapping-layers", "0", "must be between 1 and 16"), ("--mapping-layers", "17", "must be between 1 and 16"),
+    ("--pl-weight", "-1", "must be >= 0"), ("--pl-decay", "0", "must be in (0, 1]"),
+    ("--pl-batch-shrink", "0", "must be >= 1")])
+def test_bad_style_values_name_the_flag(cli, npz_data, tmp_path, flag, value, msg):
+    code, _, err = cli("train", "--data", npz_data, *TINY, flag, value, "--steps", 1, "--out", tmp_path / "r")
+    assert code == 2 and f"error: {flag}: " in err and msg in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_config_errors_from_the_api_name_the_flag():
+    for over, flag in (({"style.mixing_prob": 2.0}, "--style-mixing"), ({"style.pl_every": 0}, "--pl-every"),
+                       ({"model.w_dim": 0}, "--w-dim"), ({"model.mapping_layers": 0}, "--mapping-layers")):
+        with pytest.raises(ConfigError, match=f"^{flag}: "):
+            _trainer(**over)
+
+
+@pytest.mark.parametrize("flag", [["--minibatch-disc", "4"], ["--d-dropout", "0.3"], ["--spectral-norm"]])
+def test_d_options_stylegan2_cannot_honour_are_refused_clearly(cli, npz_data, tmp_path, flag):
+    code, _, err = cli("train", "--data", npz_data, *TINY, *flag, "--steps", 1, "--out", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err, err
+    assert f"error: {flag[0]}: not available for --arch stylegan2, whose D is the paper's residual one" in err
+    assert not (tmp_path / "r").exists()  # refused before a run folder is made
+    with pytest.raises(ConfigError, match="^--minibatch-disc: not available for --arch stylegan2"):
+        _trainer(**{"model.minibatch_disc": 4})
+    _trainer(**{"model.d_dropout": 0.0})  # (no dropout is what it has)
+
+
+def test_help_groups_the_style_flags(capsys):
+    from ganforge.cli import main
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    groups = dict(re.findall(r"\n(\S[^\n]*):\n(.*?)(?=\n\S|\Z)", text, flags=re.S))
+    style = groups["StyleGAN2 training (--arch stylegan2)"]
+    for flag in ("--style-mixing X", "--pl-weight X", "--pl-every N", "--pl-decay X", "--pl-batch-shrink N",
+                 "--lazy-correction, --no-lazy-correction"):
+        assert flag in style, flag
+    model = groups["model (G and D)"]
+    assert "--w-dim N" in model and "--mapping-layers N" in model
+    assert "--style-mixing" not in model and "--w-dim" not in style
