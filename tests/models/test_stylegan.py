@@ -277,7 +277,8 @@ def test_truncation_psi_0_gives_w_avg_and_psi_1_gives_w():
 
 def test_noise_off_makes_train_mode_deterministic_and_on_makes_it_random():
     G, _ = tiny(32, 3, mixing_prob=0.0)
-    strengths = [m.noise_strength for m in G.modules() if isinstance(m, ModulatedLayer) and m.noise_strength is not None]
+    strengths = [m.noise_strength for m in G.modules()
+                 if isinstance(m, ModulatedLayer) and m.noise_strength is not None]
     assert len(strengths) == 2 * len(G.syn.resolutions) - 1 and all(float(s.detach()) == 0.0 for s in strengths)
     z = torch.randn(2, Z)
     with torch.no_grad():

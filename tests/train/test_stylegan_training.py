@@ -14,6 +14,7 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.loop import check_run, seed_everything
+from ganforge.train.phases import GBatch
 from ganforge.train.stylebased import PathLengthReg, lazy_factor
 from ganforge.train.trainer import GANTrainer
 
@@ -103,7 +104,6 @@ def test_path_length_penalty_is_the_spread_of_the_lengths_scaled_by_the_interval
 
     pl.lengths = lengths
     fake = torch.zeros(6, 1, 32, 32)
-    from ganforge.train.phases import GBatch
     term = pl.term(tr, GBatch(fake, None, torch.zeros(6)))
     (lens,) = measured
     assert lens.shape == (3,) and bool((lens > 0).all())
@@ -327,3 +327,11 @@ def test_help_groups_the_style_flags(capsys):
     model = groups["model (G and D)"]
     assert "--w-dim N" in model and "--mapping-layers N" in model
     assert "--style-mixing" not in model and "--w-dim" not in style
+
+
+def test_a_joint_step_runs_with_both_penalties():
+    tr = _trainer(**{"train.step": "joint"})
+    g_before = [p.detach().clone() for p in tr.G.parameters()]
+    s = tr.train_step(_images())  # step 0: path length and R1 are both due
+    assert torch.isfinite(s.d_loss) and torch.isfinite(s.g_loss) and float(tr.G.pl_mean) > 0
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, tr.G.parameters()))
