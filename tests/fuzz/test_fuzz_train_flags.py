@@ -17,7 +17,7 @@ from ganforge.config import RunConfig, field_docs
 from ganforge.losses import LOSSES
 from ganforge.models import ARCHS
 
-SECTIONS = ("data", "model", "loss", "optim", "train", "tricks", "grow")
+SECTIONS = ("data", "model", "loss", "optim", "train", "tricks", "grow", "style")
 HIDDEN = {"data.split", "model.num_classes"}  # no flag; --set only
 INT64 = 2**63
 
@@ -67,6 +67,9 @@ RULES = {
     "loss.drift": NONNEG, "grow.fade_kimg": POS, "grow.stage_kimg": POS,
     "train.eval_minutes": NONNEG, "tricks.ema_rampup": between(0, 1),
     "data.workers": between(0, 64), "train.dist_timeout": between(10, 86_400),
+    "model.w_dim": between(1, 4_096), "model.mapping_layers": between(1, 16),
+    "style.mixing_prob": between(0, 1), "style.pl_weight": NONNEG, "style.pl_every": ONE_UP,
+    "style.pl_decay": between(0, 1, lo_open=True), "style.pl_batch_shrink": ONE_UP,
 }
 CHOICES = {
     "train.precision": {"auto", "fp32", "bf16"}, "train.step": {"alternating", "joint"},

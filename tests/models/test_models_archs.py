@@ -116,8 +116,8 @@ def test_dropout_defaults_and_override():
         return {m.p for m in D.modules() if isinstance(m, nn.Dropout)}
 
     for arch, spec in ARCHS.items():
-        if arch == "progan":  # no dropout in the paper's D, and --d-dropout refused (test_models_progan.py)
-            continue
+        if arch in ("progan", "stylegan2"):  # no dropout in the papers' Ds, and --d-dropout refused
+            continue  # (test_models_progan.py, tests/train/test_stylegan_training.py)
         _, D = build(arch)
         assert rates(D) == {spec.default_dropout}, arch
     _, D = build("geron-dcgan", d_dropout=0.1)
@@ -160,7 +160,7 @@ def test_registry_entries_are_consistent():
         assert spec.name == name and spec.output in ("tanh", "sigmoid", "linear") and spec.description
         assert spec.native_size is None or spec.native_size in spec.sizes
     assert set(ARCHS) == {"tf-tutorial", "geron-dense", "geron-dcgan", "chollet-cifar10", "bilinear-upsample", "dcgan",
-                          "progan"}
+                          "progan", "stylegan2"}
     with pytest.raises(ValueError, match="twice"):
         register_arch("dcgan", output="tanh", native_size=None, sizes=(32,), default_dropout=0.0,
                       description="dup")(lambda cfg, c, s: None)
