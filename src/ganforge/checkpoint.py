@@ -10,6 +10,7 @@ import os
 import pickle
 import random
 import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,9 @@ def _read(p: Path) -> Any:
             raise CheckpointError(f"{not_ours}: it is a TorchScript model, which ganforge never loads as a "
                                   f"checkpoint (load it with torch.jit.load)")
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a raw pickle's "protocol" warning: the error below says it better
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         if _would_run_code(str(e)):
             raise CheckpointError(f"{p}: refused: it contains code, which ganforge never loads (not a ganforge "

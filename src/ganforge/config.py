@@ -103,7 +103,9 @@ class TrainConfig:
     batch_size: int = opt(64, "--batch-size", "images per step, real and fake each")
     steps: int | None = opt(None, "--steps", "stop after this many steps")
     epochs: float | None = opt(None, "--epochs", "stop after this many passes over the data")
-    minutes: float | None = opt(None, "--minutes", "stop after this much wall-clock time")
+    minutes: float | None = opt(None, "--minutes", "stop after this much time, on --clock")
+    clock: str = opt("wall", "--clock", "what --minutes counts: wall (elapsed time) or cpu (this process's CPU time, "
+                     "all threads: a budget that a busy machine does not shorten)")
     seed: int = opt(0, "--seed", "seeds weights, data order, noise")
     device: str = opt("auto", "--device", "auto, cpu, cuda or cuda:N")
     precision: str = opt("auto", "--precision",
@@ -389,6 +391,7 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     need(t.steps is None or t.steps >= 0, "train", "steps", "must be >= 0")
     need(t.epochs is None or t.epochs > 0, "train", "epochs", "must be positive")
     need(t.minutes is None or t.minutes > 0, "train", "minutes", "must be positive")
+    need(t.clock in ("wall", "cpu"), "train", "clock", "must be wall or cpu")
     need(t.precision in ("auto", "fp32", "bf16"), "train", "precision", "must be auto, fp32 or bf16")
     need(t.step in ("alternating", "joint"), "train", "step", "must be alternating or joint")
     need(not t.reuse_fake or t.step == "alternating", "train", "reuse_fake",

@@ -24,7 +24,7 @@ SECTIONS = {
 # Fields the train command does not expose as flags (split is for evaluation; num_classes is resolved).
 HIDDEN = {("data", "split"), ("model", "num_classes")}
 # On --resume, only these may change: they do not alter what is computed.
-RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.device", "train.sample_every",
+RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.clock", "train.device", "train.sample_every",
                    "train.checkpoint_every", "train.log_every", "train.dist_timeout", "data.load",
                    "data.workers")  # (in the order messages list them)
 RESUME_OK = set(RESUME_OK_ORDER)
@@ -92,7 +92,7 @@ def add_parsers(sub) -> None:
                         f"{OVERWRITE_REMOVES} there; other files are left alone")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run (its folder, or its checkpoint.pt) where its checkpoint stopped; "
-                        "only --steps, --epochs, --minutes, --device, --sample-every, --checkpoint-every and "
+                        "only --steps, --epochs, --minutes, --clock, --device, --sample-every, --checkpoint-every and "
                         "--log-every may change (--data may name the same images in a new place)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -183,6 +183,8 @@ class _Loop:
         self.evaluator = evaluator if t.eval_every or t.eval_minutes else None
         self.evals: TrainingEvaluation | None = None
         self.start_time = time.monotonic()
+        self.clock = time.process_time if cfg.train.clock == "cpu" else time.monotonic  # what --minutes counts
+        self.start_clock = self.clock()
 
     # -- checkpoints and the config
     def checkpoint(self, path: Path | None = None) -> Path:
@@ -281,7 +283,7 @@ class _Loop:
         if t.epochs is not None:
             by_epochs = math.ceil(t.epochs * self.sampler.steps_per_epoch)
             total = by_epochs if total is None else min(total, by_epochs)
-        deadline = self.start_time + 60 * t.minutes if t.minutes is not None else None
+        deadline = self.start_clock + 60 * t.minutes if t.minutes is not None else None
         if total is None and deadline is None:
             raise ConfigError("give a length: --steps, --epochs or --minutes")
 
@@ -289,10 +291,10 @@ class _Loop:
             if total is not None and tr.step >= total:
                 return True
             # The clock differs between processes: they stop together when any of them is late.
-            return deadline is not None and ctx.agree(time.monotonic() >= deadline)
+            return deadline is not None and ctx.agree(self.clock() >= deadline)
 
         self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress and ctx.is_main,
-                               nrow=tr.num_classes or None, writes=ctx.is_main)
+                               nrow=tr.num_classes or None, writes=ctx.is_main, clock=self.clock)
         if ctx.world_size > 1:
             self.monitor.log_event({"step": tr.step, "event": "processes", **self.dist.describe()})
             self.monitor.write(f"{ctx.world_size} processes x batch {t.batch_size} = global batch {self.batch_size}")

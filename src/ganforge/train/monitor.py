@@ -112,7 +112,7 @@ class Monitor:
     """
 
     def __init__(self, run_dir: Path, start_step: int, total_steps: int | None, deadline: float | None,
-                 progress: bool = True, nrow: int | None = None, writes: bool = True):
+                 progress: bool = True, nrow: int | None = None, writes: bool = True, clock=time.monotonic):
         self.run_dir = Path(run_dir)
         self.nrow = nrow  # images per grid row (a conditional run: one column per class)
         self.writes = writes
@@ -124,8 +124,9 @@ class Monitor:
         self.steps_done = start_step
         # With --minutes the clock decides when the run ends, so the bar counts seconds, not steps.
         self.by_time = deadline is not None
+        self.clock = clock  # the clock the deadline is on (--clock)
         if self.by_time:
-            self.t0 = time.monotonic()
+            self.t0 = clock()
             self.bar = progress_bar(desc="train", total=round(deadline - self.t0), unit="s", dynamic_ncols=True, disable=not progress,
                             file=sys.stderr, bar_format="{l_bar}{bar}| {elapsed}<{remaining}{postfix}")
         else:
@@ -151,7 +152,7 @@ class Monitor:
     def step(self, n: int = 1) -> None:
         self.steps_done += n
         if self.by_time:
-            elapsed = min(round(time.monotonic() - self.t0), self.bar.total)
+            elapsed = min(round(self.clock() - self.t0), self.bar.total)
             if elapsed > self.bar.n:
                 self.bar.update(elapsed - self.bar.n)
         else:
