@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .errors import GanforgeError
-from .generator import load_weights
+from .generator import has_w_space, load_weights
 from .images import atomic_write
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
@@ -104,7 +104,7 @@ def generator_info(G: nn.Module, config: dict[str, Any] | None = None,
                "meaning": "latent noise, each value drawn from N(0, 1)"}]
     if k:
         inputs.append({"name": "y", "dtype": "int64", "shape": ["N"], "meaning": f"class ids in [0, {k})"})
-    return {
+    info = {
         "generator": type(G).__name__,
         # which weights of the run: the moving average G_ema when the run kept one, else G
         "weights": "G_ema" if getattr(G, "is_ema", False) else "G",
@@ -116,6 +116,11 @@ def generator_info(G: nn.Module, config: dict[str, Any] | None = None,
                    "activation": G.output, "range": value_range, "to_uint8": to_uint8},
         "ganforge_version": __version__, "config": config,
     }
+    if has_w_space(G):  # a style-based G: what the truncation trick in W needs, outside the graph
+        info["w_space"] = {"w_dim": int(G.w_dim), "num_ws": int(G.num_ws), "w_avg": G.w_avg.float().tolist(),
+                           "note": "the graph takes z and runs the mapping network (z -> w) and the synthesis "
+                                   "network; the truncation trick, w' = w_avg + psi (w - w_avg), is not in it"}
+    return info
 
 
 def _safetensors_metadata(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, str]:

@@ -91,13 +91,12 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
 
 def cmd_project(args: argparse.Namespace) -> int:
     from .. import api
-    from ..generator import check_seed
     from ..images import refuse_existing
     from ..tools import project, read_target, save_projection
-    from ..tools.projection import PROJECTION_NAME
+    from ..tools.projection import PROJECTION_NAME, check_settings
     from ..tools.style_mixing import require_w_space
 
-    check_seed(args.seed)
+    check_settings(args.steps, args.lr, args.feature_weight, args.noise, args.seed)
     image = Path(args.image)
     out = Path(args.out) if args.out else Path(f"projection-{image.stem or 'image'}")
     if out.exists() and not out.is_dir():

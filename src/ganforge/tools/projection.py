@@ -82,6 +82,16 @@ def feature_network(device: torch.device):
     return features, f"{ex.name} ({ex.hash})"
 
 
+def check_settings(steps: int, lr: float, feature_weight: float, noise: float, seed: int) -> None:
+    """ConfigError naming the flag of a setting :func:`project` cannot use."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise ConfigError(f"--steps: must be from 1 to {MAX_STEPS:,} (got {steps})")
+    for flag, v in (("--lr", lr), ("--feature-weight", feature_weight), ("--noise", noise)):
+        if not math.isfinite(v) or v < 0 or (flag == "--lr" and v == 0):
+            raise ConfigError(f"{flag}: must be a {'positive' if flag == '--lr' else 'non-negative'} number (got {v})")
+    check_seed(seed)
+
+
 @dataclass
 class Projection:
     """The result of :func:`project`: ``ws`` (1, num_ws, w_dim) and the loss at each step."""
@@ -108,12 +118,7 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = 300, lr: float = 0.
     if not has_w_space(G):
         raise ConfigError(f"project needs a style-based generator (a run trained with --arch stylegan2); this "
                           f"run's generator is a {type(G).__name__}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
-        raise ConfigError(f"--steps: must be from 1 to {MAX_STEPS:,} (got {steps})")
-    for flag, v in (("--lr", lr), ("--feature-weight", feature_weight), ("--noise", noise)):
-        if not math.isfinite(v) or v < 0 or (flag == "--lr" and v == 0):
-            raise ConfigError(f"{flag}: must be a {'positive' if flag == '--lr' else 'non-negative'} number (got {v})")
-    check_seed(seed)
+    check_settings(steps, lr, feature_weight, noise, seed)
     shape = (1, G.img_channels, G.img_size, G.img_size)
     if target.dtype != torch.uint8 or tuple(target.shape) != shape:
         raise ValueError(f"project: target must be uint8 {shape}, got {target.dtype} {tuple(target.shape)}")
