@@ -178,3 +178,27 @@ def test_export_onnx_takes_z_through_the_mapping_network(cli, run, G, tmp_path):
     meta = json.loads((tmp_path / "g.onnx.json").read_text())
     assert [i["name"] for i in meta["inputs"]] == ["z"]
     assert meta["w_space"]["num_ws"] == 6 and meta["w_space"]["w_avg"] == pytest.approx(G.w_avg.tolist())
+
+
+def test_export_the_synthesis_network_alone_takes_ws(cli, run, G, tmp_path):
+    code, out, err = cli("export", run, "--format", "torchscript", "--synthesis", "--out", tmp_path / "s.pt")
+    assert code == 0, err
+    assert "ws (N, 6, 16) -> images" in out
+    ws = torch.randn(3, 6, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(tmp_path / "s.pt"))(ws), G.synthesis(ws))
+    meta = json.loads((tmp_path / "s.pt.json").read_text())
+    assert meta["inputs"][0]["name"] == "ws" and meta["inputs"][0]["shape"] == ["N", 6, 16]
+    code, _, err = cli("export", run, "--format", "safetensors", "--synthesis", "--out", tmp_path / "s.safetensors")
+    assert code == 2 and "use --format onnx or torchscript" in err and one_line(err)
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("onnx or onnxruntime is not installed (pip install ganforge[onnx])")
+    code, out, err = cli("export", run, "--format", "onnx", "--synthesis", "--out", tmp_path / "s.onnx")
+    assert code == 0, err
+    assert "ran with onnxruntime" in out
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "s.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"ws": ws.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(got, G.synthesis(ws).numpy(), atol=1e-4)

@@ -125,6 +125,10 @@ def add_parsers(sub) -> None:
     ex.add_argument("--format", required=True, choices=("onnx", "safetensors", "torchscript"), help="file format")
     ex.add_argument("--out", metavar="PATH", default=None, help="the file (default: RUN_DIR/generator.<format>)")
     ex.add_argument("--no-check", action="store_true", help="do not reload the file to compare outputs")
+    ex.add_argument("--synthesis", action="store_true",
+                    help="StyleGAN2 run: the synthesis network alone, input ws (N, num_ws, w_dim), for style "
+                         "mixing or truncation outside the graph (onnx, torchscript; default file: "
+                         "RUN_DIR/synthesis.<format>)")
     ex.add_argument("--overwrite", action="store_true", help="replace PATH and PATH.json if they exist")
 
 
@@ -258,7 +262,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..images import refuse_existing
     from ..tools import run_class_names
 
-    path = Path(args.out) if args.out else default_export_path(args.run, args.format)
+    path = Path(args.out) if args.out else default_export_path(args.run, args.format, args.synthesis)
     if path.is_dir():
         example = path / ("generator" + FORMATS[args.format])
         raise GanforgeError(f"--out {path}: is a folder (give a file name, e.g. {example})")
@@ -266,9 +270,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     G = api.load_generator(args.run)
     config = api.load_run_config(args.run).to_dict()
     rep = export_generator(G, path, args.format, config=config, class_names=run_class_names(G),
-                           check=not args.no_check)
+                           check=not args.no_check, synthesis=args.synthesis)
     shape = f"{G.img_channels}, {G.img_size}, {G.img_size}"
     inputs = f"z (N, {G.z_dim})" + (" and y (N,) int64" if getattr(G, "num_classes", 0) else "")
+    if args.synthesis:
+        inputs = f"ws (N, {G.num_ws}, {G.w_dim})"
     print(f"wrote {rep['path']}   ({args.format}: {inputs} -> images (N, {shape}), {G.output} range)")
     print(f"wrote {rep['sidecar']}   (inputs, output range, class names, mapping to uint8)")
     if rep["max_abs_diff"] is not None:
