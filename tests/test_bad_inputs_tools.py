@@ -67,6 +67,8 @@ def temp_files(folder) -> list:
     ["neighbours", "{run}", "--no-features"],
     ["evaluate", "{run}", "-n", "10"],
     ["evaluate", "--images", "{npz}", "--against", "{npz}"],
+    ["style-mix", "{run}", "--rows", "1", "--cols", "2"],
+    ["project", "{run}", "{npz}"],
 ])
 def test_device_cuda_without_cuda_is_one_line(cli, run, tmp_path, command):
     args = [a.format(run=run, npz=run.parent / "blobs.npz") for a in command]
@@ -270,6 +272,23 @@ def test_interpolate_default_names_are_not_overwritten_either(cli, run, tmp_path
     assert cli(*args)[0] == 0
     code, _, err = cli(*args)
     assert code == 2 and "interpolation-4-5-slerp.png: already exists" in err
+
+
+@pytest.mark.parametrize("command,words", [
+    (["interpolate", "{run}", "--seeds", "1,2", "--space", "w", "--out", "{tmp}/w"],
+     "--space w: this run's generator (DCGANGenerator) has no W space"),
+    (["arithmetic", "{run}", "[1] - [2]", "--space", "w", "--out", "{tmp}/a.png"], "--space w: this run's"),
+    (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--out", "{tmp}/m.png"],
+     "style-mix needs a style-based generator"),
+    (["project", "{run}", "{tmp}/in.png", "--out", "{tmp}/p"], "project needs a style-based generator"),
+    (["export", "{run}", "--format", "torchscript", "--synthesis", "--out", "{tmp}/s.pt"],
+     "--synthesis: only a style-based generator"),
+])
+def test_stylegan_tools_on_another_family_are_one_line(cli, run, tmp_path, command, words):
+    Image.new("L", (8, 8)).save(tmp_path / "in.png")
+    code, _, err = cli(*[a.format(run=run, tmp=tmp_path) for a in command])
+    assert code == 2 and words in err and one_line(err), err
+    assert [p.name for p in tmp_path.iterdir()] == ["in.png"]
 
 
 # --------------------------------------------------------------------------- absurd outputs

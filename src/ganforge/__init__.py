@@ -20,6 +20,8 @@ _EXPORTS = {
     "get_preset": "presets", "PRESETS": "presets",
     "load_data": "data", "build_models": "models",
     "interpolate": "tools", "arithmetic": "tools", "neighbours": "tools",
+    "style_mix": "tools", "project": "tools", "load_projection": "tools",
+    "render_ws": "generator", "map_latents": "generator", "truncate_w": "generator",
     "slerp": "latent", "lerp": "latent", "truncate": "latent",
     "export_generator": "export", "load_safetensors_generator": "export",
     "evaluate_run": "metrics", "evaluate_images": "metrics",

@@ -5,6 +5,10 @@ a class-conditional G, ``y`` int64 (N,) class ids) and output ``images`` float32
 G's range. A JSON sidecar ``PATH.json`` says all of that, plus the class names and how to turn
 the output into uint8 pixels, so the file can be used without reading this code.
 
+A style-based G (StyleGAN2) exports whole, z in (its mapping network is in the graph), or with
+``synthesis=True`` its synthesis network alone (TorchScript, ONNX): input ``ws`` float32
+(N, num_ws, w_dim), the per-layer styles, for style mixing and truncation outside the graph.
+
 The safetensors file is written and read by the ``safetensors`` package (the ``safetensors``
 extra); its ``__metadata__`` holds the run's config, from which
 :func:`load_safetensors_generator` rebuilds G exactly.
@@ -24,7 +28,7 @@ import torch
 from torch import nn
 
 from .errors import GanforgeError
-from .generator import load_weights
+from .generator import has_w_space, load_weights
 from .images import atomic_write
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
@@ -104,7 +108,7 @@ def generator_info(G: nn.Module, config: dict[str, Any] | None = None,
                "meaning": "latent noise, each value drawn from N(0, 1)"}]
     if k:
         inputs.append({"name": "y", "dtype": "int64", "shape": ["N"], "meaning": f"class ids in [0, {k})"})
-    return {
+    info = {
         "generator": type(G).__name__,
         # which weights of the run: the moving average G_ema when the run kept one, else G
         "weights": "G_ema" if getattr(G, "is_ema", False) else "G",
@@ -116,6 +120,11 @@ def generator_info(G: nn.Module, config: dict[str, Any] | None = None,
                    "activation": G.output, "range": value_range, "to_uint8": to_uint8},
         "ganforge_version": __version__, "config": config,
     }
+    if has_w_space(G):  # a style-based G: what the truncation trick in W needs, outside the graph
+        info["w_space"] = {"w_dim": int(G.w_dim), "num_ws": int(G.num_ws), "w_avg": G.w_avg.float().tolist(),
+                           "note": "the graph takes z and runs the mapping network (z -> w) and the synthesis "
+                                   "network; the truncation trick, w' = w_avg + psi (w - w_avg), is not in it"}
+    return info
 
 
 def _safetensors_metadata(info: dict[str, Any], config: dict[str, Any] | None) -> dict[str, str]:
@@ -160,7 +169,27 @@ def load_safetensors_generator(path: str | Path, device: str | torch.device = "c
 # --------------------------------------------------------------------------- export
 
 
+class SynthesisExport(nn.Module):
+    """A style-based G's synthesis network alone: ws (N, num_ws, w_dim) -> images (N, C, H, W)."""
+
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        return self.G.synthesis(ws)
+
+
+def _input_names(G: nn.Module, n_inputs: int) -> list[str]:
+    return ["ws"] if isinstance(G, SynthesisExport) else ["z", "y"][:n_inputs]
+
+
 def _example_inputs(G: nn.Module, n: int = 2) -> tuple[torch.Tensor, ...]:
+    if isinstance(G, SynthesisExport):  # mapped latents, varied per layer as mixed styles are
+        g, S = torch.Generator().manual_seed(0), G.G
+        with torch.no_grad():
+            w = S.mapping(torch.randn(n, S.z_dim, generator=g))
+        return (w[:, None] + 0.1 * torch.randn(n, S.num_ws, S.w_dim, generator=g),)
     z = torch.randn(n, G.z_dim, generator=torch.Generator().manual_seed(0))
     k = int(getattr(G, "num_classes", 0) or 0)
     return (z, torch.arange(n, dtype=torch.int64) % k) if k else (z,)
@@ -171,14 +200,16 @@ def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[str, Any] | None = None,
-                     class_names: list[str] | None = None, check: bool = True) -> dict[str, Any]:
+                     class_names: list[str] | None = None, check: bool = True,
+                     synthesis: bool = False) -> dict[str, Any]:
     """Write G alone to ``path`` in format ``fmt`` (safetensors, torchscript or onnx) and the
     sidecar ``path + ".json"``.
 
     config: the run's config dict (needed to rebuild G from a safetensors file). check: reload
     the file and compare its output with G's on a few latents (ONNX: only if onnxruntime is
-    installed). Returns a report: ``path``, ``sidecar``, ``checked`` (str, what was compared, or
-    why not) and ``max_abs_diff`` (float or None).
+    installed). synthesis: a style-based G's synthesis network alone, input ws (TorchScript, ONNX).
+    Returns a report: ``path``, ``sidecar``, ``checked`` (str, what was compared, or why not) and
+    ``max_abs_diff`` (float or None).
     """
     if fmt not in FORMATS:
         raise GanforgeError(f"--format: must be {', '.join(FORMATS)}, not {fmt!r}")
@@ -192,6 +223,18 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
     info = generator_info(G, config, class_names)
     info["format"] = fmt
     info["file"] = path.name
+    if synthesis:
+        if not has_w_space(G):
+            raise GanforgeError(f"--synthesis: only a style-based generator (--arch stylegan2) has a synthesis "
+                                f"network to export alone; this run's is a {type(G).__name__}")
+        if fmt == "safetensors":
+            raise GanforgeError("--synthesis: a safetensors file holds the weights of the whole G already "
+                                "(G.synthesis is in it); use --format onnx or torchscript")
+        info["inputs"] = [{"name": "ws", "dtype": "float32", "shape": ["N", int(G.num_ws), int(G.w_dim)],
+                           "meaning": "the style of each layer: w = G.mapping(z) repeated num_ws times "
+                                      "(truncated: w_avg + psi (w - w_avg)), or mixed or projected styles"}]
+        info["generator"] += ".synthesis"
+        G = SynthesisExport(G).eval()
     inputs = _example_inputs(G, 3)
     with torch.no_grad():
         expected = G(*inputs)
@@ -241,7 +284,7 @@ def _need_onnx() -> None:
 
 def _export_onnx(G: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path) -> None:
     _need_onnx()
-    names = ["z", "y"][:len(inputs)]
+    names = _input_names(G, len(inputs))
     try:
         import onnxscript  # noqa: F401  (the torch.export-based exporter needs it)
         dynamo = True
@@ -264,7 +307,7 @@ def _run_onnx_export(G: nn.Module, inputs: tuple[torch.Tensor, ...], names: list
         warnings.simplefilter("ignore")
         if dynamo:
             batch = torch.export.Dim("N", min=1)
-            shapes = {"z": {0: batch}, "y": {0: batch}} if len(inputs) == 2 else {"z": {0: batch}}
+            shapes = {n: {0: batch} for n in names}
             torch.onnx.export(G, inputs, str(tmp), input_names=names, output_names=["images"],
                               dynamic_shapes=shapes, dynamo=True, verbose=False, external_data=False)
         else:
@@ -300,11 +343,12 @@ def sidecar_path(path: str | Path) -> Path:
     return path.with_name(path.name + ".json")
 
 
-def default_export_path(run: str | Path, fmt: str) -> Path:
-    """``RUN_DIR/generator<ext>`` for a run folder or a checkpoint file in it."""
+def default_export_path(run: str | Path, fmt: str, synthesis: bool = False) -> Path:
+    """``RUN_DIR/generator<ext>`` (``synthesis<ext>`` for the synthesis network alone) for a run
+    folder or a checkpoint file in it."""
     p = Path(run)
     folder = p if p.is_dir() else p.parent
-    return folder / ("generator" + FORMATS[fmt])
+    return folder / (("synthesis" if synthesis else "generator") + FORMATS[fmt])
 
 
 __all__ = ["FORMATS", "sidecar_path", "write_safetensors", "read_safetensors", "load_safetensors_generator", "generator_info",

@@ -4,7 +4,9 @@ Everything that turns latents into images goes through :func:`render` - the trai
 fixed-noise grids and evaluations, ``ganforge generate``, ``evaluate``, the latent tools and
 export checks - so they all agree on the output range, the class labels and inference mode.
 Truncation toward the run's mean latent is here too: :func:`generate` applies it, and the
-latent tools (:mod:`ganforge.latent`, which re-exports it) share the same stored mean.
+latent tools (:mod:`ganforge.latent`, which re-exports it) share the same stored mean. A
+style-based G (StyleGAN2) is also sampled in W: :func:`map_latents` (z -> w), :func:`truncate_w`
+(toward ``G.w_avg``) and :func:`render_ws` (styles -> images).
 """
 from __future__ import annotations
 
@@ -190,6 +192,60 @@ def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
     return torch.cat(out)
 
 
+# --------------------------------------------------------------------------- W space (style-based G)
+
+
+def has_w_space(G: nn.Module) -> bool:
+    """Whether G is style-based: ``G.mapping`` (z -> w), ``G.synthesis`` (ws -> images), ``G.w_avg``."""
+    return (callable(getattr(G, "mapping", None)) and callable(getattr(G, "synthesis", None))
+            and torch.is_tensor(getattr(G, "w_avg", None)))
+
+
+@torch.no_grad()
+def map_latents(G: nn.Module, z: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
+    """``G.mapping`` of latents ``z`` (N, z_dim): w (N, w_dim) float32 on the CPU, in batches,
+    in inference mode (as :func:`render`)."""
+    check_batch_size(batch_size)
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        with _autocast(G, precision):
+            for i in range(0, z.shape[0], batch_size):
+                out.append(G.mapping(z[i:i + batch_size].to(device)).float().cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, int(G.w_dim))
+
+
+def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor:
+    """The truncation trick in W: ``w_avg + psi (w - w_avg)`` toward G's running mean of w
+    (:meth:`~ganforge.models.stylegan.StyleGAN2Generator.truncate`), for w (N, w_dim) or
+    ws (N, num_ws, w_dim) on the CPU. psi 1 (or None) returns ``w`` as it is; 0 gives ``w_avg``."""
+    return truncate(w, G.w_avg.detach().float().cpu(), psi)
+
+
+@torch.no_grad()
+def render_ws(G: nn.Module, ws: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
+    """Images of styles as uint8 (N, C, H, W) on the CPU: ``G.synthesis`` of ws (N, num_ws, w_dim),
+    or of one w (N, w_dim) for every layer; batches, inference mode and precision as :func:`render`."""
+    check_batch_size(batch_size)
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        with _autocast(G, precision):
+            for i in range(0, ws.shape[0], batch_size):
+                out.append(from_model_range(G.synthesis(ws[i:i + batch_size].to(device)).float(), G.output).cpu())
+    finally:
+        G.train(was_training)
+    if not out:
+        return torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
+    return torch.cat(out)
+
+
 # --------------------------------------------------------------------------- truncation
 
 LATENT_MEAN_NAME = "latent_mean.pt"
@@ -301,7 +357,9 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     classes: for a class-conditional G, one class id for all images or one per image; default
         cycles through the classes (0, 1, ..., K-1, 0, ...). Unconditional G: must be None.
     truncation: psi of the truncation trick, ``z' = mean + psi (z - mean)`` toward the run's
-        mean latent (see :func:`truncate`); None (default) or 1: no truncation.
+        mean latent (see :func:`truncate`); for a style-based G (:func:`has_w_space`) it applies
+        in W instead: ``w' = w_avg + psi (w - w_avg)`` (:func:`truncate_w`). None (default) or 1:
+        no truncation.
     precision: "fp32", or "bf16" autocast.
     """
     if n <= 0:
@@ -312,9 +370,13 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     check_seed(seed)
     check_batch_size(batch_size)
     z = latents(n, G.z_dim, seed)
+    y = class_labels(G, n, classes)
+    if truncation is not None and has_w_space(G):  # style-based G: truncate w, not z
+        w = truncate_w(G, map_latents(G, z, batch_size, precision=precision), truncation)
+        return render_ws(G, w, batch_size, precision=precision)
     if truncation is not None:
         z = truncate(z, latent_mean_for(G), truncation)
-    return render(G, z, class_labels(G, n, classes), batch_size=batch_size, precision=precision)
+    return render(G, z, y, batch_size=batch_size, precision=precision)
 
 
 def class_labels(G: nn.Module, n: int, classes: int | list[int] | torch.Tensor | None) -> torch.Tensor | None:

@@ -2,7 +2,8 @@
 
 One module per group of subcommands: :mod:`.train` (train, generate, presets),
 :mod:`.evaluate` (evaluate, evaluator), :mod:`.tools` (interpolate, arithmetic,
-neighbours, export) and :mod:`.runs` (runs, report); each adds its parsers and names its commands.
+neighbours, export), :mod:`.style` (style-mix, project) and :mod:`.runs` (runs, report); each
+adds its parsers and names its commands.
 """
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import argparse
 import sys
 
 from ..errors import GanforgeError
-from . import data, evaluate, runs, tools, train
+from . import data, evaluate, runs, style, tools, train
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, _Formatter
 
-GROUPS = (train, data, evaluate, tools, runs)
+GROUPS = (train, data, evaluate, tools, style, runs)
 COMMANDS = {name: fn for group in GROUPS for name, fn in group.COMMANDS.items()}
 
 

@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
         q.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
         q.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
 
-    it = sub.add_parser("interpolate", help="walk through the latents of some seeds (PNG grid + GIF)",
+    it = sub.add_parser("interpolate", help="walk through the latents (or w) of some seeds (PNG grid + GIF)",
                         formatter_class=_Formatter,
                         description="Interpolate between the latents of the given seeds, in order and back to the\n"
                                     "first, and write a grid (one row per segment) and a looping animated GIF.\n"
@@ -37,16 +37,22 @@ def add_parsers(sub) -> None:
     common(it)
     it.add_argument("--seeds", required=True, metavar="S1,S2,...", help="two or more latent seeds, e.g. 1,7,42")
     it.add_argument("--steps", type=int, default=8, help="images per segment, both ends included (default: 8)")
-    it.add_argument("--mode", default="slerp", choices=("slerp", "lerp"),
-                    help="slerp: along the sphere, norms stay between the ends' (default); lerp: straight line")
+    it.add_argument("--mode", default=None, choices=("slerp", "lerp"),
+                    help="slerp: along the sphere, norms stay between the ends' (default in z); lerp: straight "
+                         "line (default in w)")
+    it.add_argument("--space", default=None, choices=("w", "z"),
+                    help="z: walk between the seeds' latents; w: map them to w first and walk in W (StyleGAN2 "
+                         "runs only; their default)")
     it.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                    help="pull every latent toward the mean latent by PSI (1 = none; default: none)")
+                    help="pull every latent toward the mean latent by PSI (in W: toward w_avg; 1 = none; "
+                         "default: none)")
     it.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
                     help="class to draw, for a class-conditional run (default: the first class)")
     it.add_argument("--no-loop", action="store_true", help="stop at the last seed instead of returning to the first")
     it.add_argument("--ms-per-frame", type=int, default=100, help="GIF frame time in ms (default: 100)")
     it.add_argument("--out", metavar="PREFIX", default=None,
-                    help="write PREFIX.png and PREFIX.gif (default: interpolation-<seeds>-<mode>)")
+                    help="write PREFIX.png and PREFIX.gif (default: interpolation-<seeds>-<mode>, with -w "
+                         "after the mode for a walk in W)")
     it.add_argument("--out-dir", metavar="DIR", default=None, help="folder for the default-named files")
 
     ar = sub.add_parser("arithmetic", help="latent vector arithmetic on concepts: 'A - B + C'",
@@ -70,7 +76,12 @@ def add_parsers(sub) -> None:
     ar.add_argument("--pool", type=int, default=2000,
                     help="unconditional class concepts: samples the evaluator picks exemplars from (default: 2000)")
     ar.add_argument("--results", type=int, default=8, help="result images: the result, then with noise (default: 8)")
-    ar.add_argument("--noise", type=float, default=0.2, help="std of the noise added to the result (default: 0.2)")
+    ar.add_argument("--noise", type=float, default=0.2,
+                    help="std of the noise added to the result (default: 0.2); in W, the fraction of a random "
+                         "w's offset from w_avg that is added")
+    ar.add_argument("--space", default=None, choices=("w", "z"),
+                    help="z: concepts are means of latents; w: means of their w (StyleGAN2 runs only; their "
+                         "default)")
     ar.add_argument("--seed", type=int, default=0, help="seeds the noise, the pool and conditional exemplars")
     ar.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
                     help="conditional run: class of the results (default: the first term's class)")
@@ -114,6 +125,10 @@ def add_parsers(sub) -> None:
     ex.add_argument("--format", required=True, choices=("onnx", "safetensors", "torchscript"), help="file format")
     ex.add_argument("--out", metavar="PATH", default=None, help="the file (default: RUN_DIR/generator.<format>)")
     ex.add_argument("--no-check", action="store_true", help="do not reload the file to compare outputs")
+    ex.add_argument("--synthesis", action="store_true",
+                    help="StyleGAN2 run: the synthesis network alone, input ws (N, num_ws, w_dim), for style "
+                         "mixing or truncation outside the graph (onnx, torchscript; default file: "
+                         "RUN_DIR/synthesis.<format>)")
     ex.add_argument("--overwrite", action="store_true", help="replace PATH and PATH.json if they exist")
 
 
@@ -121,7 +136,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from .. import api
     from ..generator import check_batch_size
     from ..images import refuse_existing
-    from ..tools import interpolate, save_interpolation
+    from ..tools import interpolate, latent_space, save_interpolation
     from ..tools.interpolation import check_walk
 
     try:
@@ -135,22 +150,24 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     psi = _truncation(args)
     check_batch_size(args.batch_size)
     check_walk(len(seeds), args.steps, loop=not args.no_loop)
-    name = f"interpolation-{'-'.join(map(str, seeds))}-{args.mode}"
+    G = api.load_generator(args.run, device=args.device)
+    space = latent_space(G, args.space).name
+    mode = args.mode or ("lerp" if space == "w" else "slerp")
+    name = f"interpolation-{'-'.join(map(str, seeds))}-{mode}" + ("-w" if space == "w" else "")
     prefix = Path(args.out) if args.out else Path(args.out_dir or ".") / name
     if prefix.suffix.lower() in (".png", ".gif"):
         prefix = prefix.with_suffix("")
     refuse_existing([prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".gif")], args.overwrite)
-    G = api.load_generator(args.run, device=args.device)
     y, names = _run_class(G, args.class_)
-    res = interpolate(G, seeds, steps=args.steps, mode=args.mode, truncation=psi, y=y, loop=not args.no_loop,
-                      batch_size=args.batch_size)
+    res = interpolate(G, seeds, steps=args.steps, mode=mode, truncation=psi, y=y, loop=not args.no_loop,
+                      batch_size=args.batch_size, space=space)
     png, gif = save_interpolation(res, prefix, ms_per_frame=args.ms_per_frame,
                                   class_label=names[y] if y is not None and names else None)
     segs, steps = res.frames.shape[:2]
     extra = "" if psi is None else f", truncation {psi:g}"
     if y is not None:
         extra += f", class {names[y] if names else y}"
-    print(f"wrote {png}   (grid: {segs} segments x {steps} steps, {args.mode}{extra})")
+    print(f"wrote {png}   (grid: {segs} segments x {steps} steps, {mode}{' in W' if space == 'w' else ''}{extra})")
     print(f"wrote {gif}   (animation, {segs * (steps - 1)} frames{'' if args.no_loop else ', looping'})")
     return 0
 
@@ -160,11 +177,12 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     from ..latent import num_classes
     from ..generator import check_batch_size
     from ..images import refuse_existing
-    from ..tools import arithmetic, run_class_names, save_arithmetic
+    from ..tools import arithmetic, latent_space, run_class_names, save_arithmetic
 
     check_batch_size(args.batch_size)
     refuse_existing([args.out], args.overwrite)
     G = api.load_generator(args.run, device=args.device)
+    space = latent_space(G, args.space).name
     evaluator, why = _evaluator_for(args.run, args.device)
     if num_classes(G):
         names = run_class_names(G)
@@ -173,7 +191,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     res = arithmetic(G, args.expression, class_names=names, classify=evaluator.classify if evaluator else None,
                      exemplars=args.exemplars, pool=args.pool, results=args.results, noise=args.noise,
                      seed=args.seed, result_class=args.class_, batch_size=args.batch_size, evaluator_hint=why,
-                     classify_names=evaluator.class_names if evaluator else None)
+                     classify_names=evaluator.class_names if evaluator else None, space=space)
     out = save_arithmetic(res, args.out)
     if args.json:
         d = res.to_dict()
@@ -244,7 +262,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ..images import refuse_existing
     from ..tools import run_class_names
 
-    path = Path(args.out) if args.out else default_export_path(args.run, args.format)
+    path = Path(args.out) if args.out else default_export_path(args.run, args.format, args.synthesis)
     if path.is_dir():
         example = path / ("generator" + FORMATS[args.format])
         raise GanforgeError(f"--out {path}: is a folder (give a file name, e.g. {example})")
@@ -252,9 +270,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     G = api.load_generator(args.run)
     config = api.load_run_config(args.run).to_dict()
     rep = export_generator(G, path, args.format, config=config, class_names=run_class_names(G),
-                           check=not args.no_check)
+                           check=not args.no_check, synthesis=args.synthesis)
     shape = f"{G.img_channels}, {G.img_size}, {G.img_size}"
     inputs = f"z (N, {G.z_dim})" + (" and y (N,) int64" if getattr(G, "num_classes", 0) else "")
+    if args.synthesis:
+        inputs = f"ws (N, {G.num_ws}, {G.w_dim})"
     print(f"wrote {rep['path']}   ({args.format}: {inputs} -> images (N, {shape}), {G.output} range)")
     print(f"wrote {rep['sidecar']}   (inputs, output range, class names, mapping to uint8)")
     if rep["max_abs_diff"] is not None:

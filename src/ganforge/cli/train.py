@@ -118,7 +118,8 @@ def add_parsers(sub) -> None:
                    help="for a conditional run: only this class (default: cycle through all classes)")
     g.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="truncation trick: pull latents toward the mean latent, z' = mean + PSI (z - mean); "
-                        "1 = none, 0.7 = typical, 0 = the mean image (default: none)")
+                        "1 = none, 0.7 = typical, 0 = the mean image (default: none); on a StyleGAN2 run it "
+                        "applies in W instead, w' = w_avg + PSI (w - w_avg)")
 
     pr = sub.add_parser("presets", help="list the presets", formatter_class=_Formatter,
                         description="Every preset, the seed it reproduces and its G/D trainable parameter counts.")

@@ -10,8 +10,9 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..images import MAX_GIF_FRAMES, MAX_GRID_IMAGES, save_image
-from ..latent import interpolate_path, latent_mean_for, render, seed_latents, truncate
+from ..latent import interpolate_path
 from .figures import Cell, Row, draw_figure, save_animation
+from .spaces import latent_space
 
 
 @dataclass
@@ -21,9 +22,10 @@ class Interpolation:
     seeds: list[int]
     mode: str
     truncation: float | None
-    latents: torch.Tensor  # (segments, steps, z_dim)
+    latents: torch.Tensor  # (segments, steps, z_dim), or (segments, steps, w_dim) in W
     frames: torch.Tensor  # uint8 (segments, steps, C, H, W)
     class_id: int | None = None
+    space: str = "z"  # where the walk went: "z" or "w"
 
 
 MAX_STEPS = 1_000  # images per segment: beyond this, neighbouring frames differ by nothing visible
@@ -48,24 +50,29 @@ def check_walk(n_seeds: int, steps: int, loop: bool = True) -> None:
 
 
 @torch.no_grad()
-def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str = "slerp",
+def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str | None = None,
                 truncation: float | None = None, y: int | None = None, loop: bool = True,
-                batch_size: int = 256) -> Interpolation:
+                batch_size: int = 256, space: str | None = None) -> Interpolation:
     """Images along a path through the latents of ``seeds``, in order, and back to the first.
 
-    mode: ``slerp`` (norm-preserving, the default) or ``lerp``. truncation: psi toward the mean
-    latent, applied to every point of the path after interpolating, so each seed's frame
-    equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G.
+    space: "z" walks between the seeds' latents; "w" (a style-based G, and its default) maps them
+    to w first and walks in W. mode: ``slerp`` (norm-preserving, the default in Z) or ``lerp``
+    (the default in W, where points are not Gaussian). truncation: psi toward the mean latent (in
+    W: toward ``G.w_avg``), applied to every point of the path after interpolating, so each seed's
+    frame equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G.
     Walks beyond the limits of :func:`check_walk` raise GanforgeError before rendering.
     """
     seeds = [int(s) for s in seeds]
     check_walk(len(seeds), steps, loop)
-    path = interpolate_path(seed_latents(seeds, G.z_dim), steps, mode, loop)
-    flat = path.reshape(-1, G.z_dim)
-    if truncation is not None:
-        flat = truncate(flat, latent_mean_for(G), truncation)
-    images = render(G, flat, y, batch_size)
-    return Interpolation(seeds, mode, truncation, path, images.reshape(*path.shape[:2], *images.shape[1:]), y)
+    sp = latent_space(G, space, batch_size)
+    mode = mode or ("lerp" if sp.name == "w" else "slerp")
+    if sp.name == "w" and y is not None:
+        raise GanforgeError("--class: a style-based generator is unconditional; it takes no class")
+    path = interpolate_path(sp.of_seeds(seeds), steps, mode, loop)
+    flat = sp.truncate(path.reshape(-1, sp.dim), truncation)
+    images = sp.render(flat, y)
+    return Interpolation(seeds, mode, truncation, path, images.reshape(*path.shape[:2], *images.shape[1:]), y,
+                         sp.name)
 
 
 def save_interpolation(result: Interpolation, prefix: str | Path, ms_per_frame: int = 100,
@@ -84,7 +91,7 @@ def save_interpolation(result: Interpolation, prefix: str | Path, ms_per_frame: 
         cells = [Cell(result.frames[s, i], f"seed {a}" if i == 0 else f"seed {b}" if i == steps - 1 else "")
                  for i in range(steps)]
         rows.append(Row(f"{a} -> {b}", [cells]))
-    how = f"{result.mode}, {steps} steps per segment"
+    how = f"{result.mode}{' in W' if result.space == 'w' else ''}, {steps} steps per segment"
     if result.truncation is not None:
         how += f", truncation psi={result.truncation:g}"
     if result.class_id is not None:

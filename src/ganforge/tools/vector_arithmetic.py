@@ -20,6 +20,7 @@ from ..images import MAX_GRID_IMAGES, save_image
 from ..latent import Term, check_seed, combine, num_classes, parse_expression, render, resolve_class, seed_latents
 from .classifier import Classify
 from .figures import Cell, Row, draw_figure
+from .spaces import latent_space
 
 MAX_POOL = 100_000  # --pool: samples held in memory at once to pick exemplars from
 CONDITIONAL_SEED_BLOCK = 1000  # term i of a conditional run draws its exemplars from seeds 1000*(i+1)+j
@@ -34,9 +35,9 @@ class ConceptRow:
     description: str  # "class Sneaker", "seeds 3, 9, 12"
     class_id: int | None  # the concept's class, when it is one
     seeds: list[int]  # the exemplars' seeds
-    latents: torch.Tensor  # (E, z_dim)
+    latents: torch.Tensor  # (E, z_dim), or (E, w_dim) in W
     images: torch.Tensor  # uint8 (E, C, H, W)
-    mean: torch.Tensor  # (z_dim,)
+    mean: torch.Tensor  # (z_dim,) or (w_dim,)
     mean_image: torch.Tensor  # uint8 (C, H, W)
     confidences: list[float] | None = None  # the evaluator's p(class) per exemplar
     render_class: int | None = None  # y the images were drawn with (conditional G)
@@ -47,8 +48,8 @@ class ConceptRow:
 class ArithmeticResult:
     expression: str
     rows: list[ConceptRow]
-    result: torch.Tensor  # the result latent (z_dim,)
-    result_latents: torch.Tensor  # (R, z_dim): the result, then the result plus noise
+    result: torch.Tensor  # the result latent (z_dim,), or (w_dim,) in W
+    result_latents: torch.Tensor  # (R, z_dim or w_dim): the result, then the result plus noise
     result_images: torch.Tensor  # uint8 (R, C, H, W)
     noise: float
     result_class: int | None  # y of the result images (conditional G)
@@ -57,6 +58,7 @@ class ArithmeticResult:
     readout_probs: torch.Tensor | None = None  # (R, K)
     readout_names: list[str] | None = None  # the names of readout_probs' columns
     notes: list[str] = field(default_factory=list)
+    space: str = "z"  # where the means were taken: "z" or "w"
 
     def to_dict(self) -> dict:
         names = self.class_names
@@ -69,7 +71,7 @@ class ArithmeticResult:
                              names[self.result_class] if names and self.result_class < len(names)
                              else self.result_class),
             "results": int(self.result_latents.shape[0]), "noise": self.noise,
-            "readout": self.readout, "notes": self.notes,
+            "readout": self.readout, "notes": self.notes, "space": self.space,
         }
 
 
@@ -82,7 +84,7 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
                classify: Classify | None = None, exemplars: int = 3, pool: int = 2000, results: int = 8,
                noise: float = 0.2, seed: int = 0, result_class: str | int | None = None,
                batch_size: int = 256, evaluator_hint: str = "",
-               classify_names: Sequence[str] | None = None) -> ArithmeticResult:
+               classify_names: Sequence[str] | None = None, space: str | None = None) -> ArithmeticResult:
     """Latent vector arithmetic (Radford et al.; Géron's "man with glasses - man + woman").
 
     Each term of ``expression`` (see :func:`ganforge.latent.parse_expression`) becomes the
@@ -103,6 +105,9 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         classes. evaluator_hint: why there is no ``classify``, for the error message.
     classify_names: the names of ``classify``'s columns when they differ from ``class_names`` (a
         conditional run's own classes); default ``class_names``.
+    space: "z", or "w" for a style-based G (its default): the exemplars' latents are mapped to w
+        and the means, the sum and the results are taken in W; there the noise of the results is
+        ``noise`` x (w of a random latent - ``G.w_avg``), a fraction of a typical w's offset.
     """
     if exemplars < 1:
         raise GanforgeError(f"--exemplars: must be at least 1 (got {exemplars})")
@@ -113,6 +118,7 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
     check_seed(seed)
     check_seed(seed + pool - 1)  # the pool's seeds run from seed to seed + pool - 1
     k = num_classes(G)
+    sp = latent_space(G, space, batch_size)
     names = list(class_names) if class_names else None
     terms = parse_expression(expression, names)
     if not k and classify is None and any(t.concept.is_class for t in terms):
@@ -184,15 +190,18 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         z = seed_latents(seeds, G.z_dim)
         images = (pool_images[[s - seed for s in seeds]] if pool_images is not None and y is None
                   and t.concept.seeds is None else render(G, z, y, batch_size))
-        mean = z.mean(0)
-        rows.append(ConceptRow(letter, t, desc, cid, seeds, z, images, mean, render(G, mean[None], y)[0],
+        lat = sp.encode(z)
+        mean = lat.mean(0)
+        rows.append(ConceptRow(letter, t, desc, cid, seeds, lat, images, mean, sp.render(mean[None], y)[0],
                                conf, y, note))
 
     result = combine(terms, [r.mean for r in rows])
     g = torch.Generator().manual_seed(seed)
-    extra = torch.randn(results - 1, G.z_dim, generator=g) * noise
-    result_latents = torch.cat([result[None], result[None] + extra])
-    result_images = render(G, result_latents, y_result, batch_size)
+    extra = torch.randn(results - 1, G.z_dim, generator=g)
+    if sp.name == "w":  # W is not N(0, I): a step of a typical w's size away from the centre
+        extra = sp.encode(extra) - G.w_avg.detach().float().cpu()
+    result_latents = torch.cat([result[None], result[None] + extra * noise])
+    result_images = sp.render(result_latents, y_result)
     readout = readout_probs = readout_names = None
     if classify is not None:
         readout_probs = torch.as_tensor(classify(result_images)).float().cpu()
@@ -200,7 +209,7 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         readout_names = list(classify_names) if classify_names else names
         readout = {_class_label(c, readout_names, bare=True): int(n) for c, n in enumerate(counts.tolist()) if n}
     return ArithmeticResult(expression, rows, result, result_latents, result_images, noise, y_result, names,
-                            readout, readout_probs, readout_names, notes)
+                            readout, readout_probs, readout_names, notes, sp.name)
 
 
 def _class_label(cid: int, names: Sequence[str] | None, bare: bool = False) -> str:
@@ -230,7 +239,11 @@ def arithmetic_figure(res: ArithmeticResult) -> Image.Image:
         top = res.readout_probs.argmax(1).tolist()
         caps = [f"{c}\n{_class_label(t, res.readout_names, bare=True)}" for c, t in zip(caps, top)]
     rows.append(Row(label, [[Cell(img, c) for img, c in zip(res.result_images, caps)]]))
-    title = f"{res.expression}\nresult = {formula}: the exact result, then + {res.noise:g} x N(0, I) noise"
+    if res.space == "w":
+        title = (f"{res.expression}   (in W)\nresult = {formula}: the exact result, then + {res.noise:g} x "
+                 f"(w of a random latent - w_avg)")
+    else:
+        title = f"{res.expression}\nresult = {formula}: the exact result, then + {res.noise:g} x N(0, I) noise"
     if res.readout:
         title += "\nevaluator reads the results as: " + ", ".join(f"{n} x{c}" for n, c in res.readout.items())
     return draw_figure(rows, title)

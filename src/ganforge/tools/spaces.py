@@ -1,0 +1,71 @@
+"""Which latent space a tool works in: Z (every generator) or W (a style-based G such as StyleGAN2).
+
+A :class:`LatentSpace` turns seeds into points of its space, truncates them and renders them, so
+interpolation and arithmetic are written once for both. In Z a point is the latent ``z`` and
+truncation pulls toward the run's mean latent; in W a point is ``w = G.mapping(z)`` and
+truncation pulls toward ``G.w_avg`` (the running mean of w kept while training), as the StyleGAN
+papers do: W is where a style-based G's latent directions are the most linear.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..generator import has_w_space, map_latents, render_ws, truncate_w
+from ..latent import latent_mean_for, render, seed_latents, truncate
+
+SPACES = ("z", "w")
+
+
+@dataclass
+class LatentSpace:
+    """Z or W of generator ``G``. batch_size: images (or latents) per forward pass."""
+
+    G: nn.Module
+    name: str  # "z" or "w"
+    batch_size: int = 256
+
+    @property
+    def dim(self) -> int:
+        return int(self.G.w_dim if self.name == "w" else self.G.z_dim)
+
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latents z (N, z_dim) -> points of this space (N, dim) on the CPU."""
+        return map_latents(self.G, z, self.batch_size) if self.name == "w" else z
+
+    def of_seeds(self, seeds) -> torch.Tensor:
+        """The points of ``seeds`` (N, dim): their latents (see :func:`ganforge.latent.seed_latent`), mapped in W."""
+        return self.encode(seed_latents(list(seeds), int(self.G.z_dim)))
+
+    def truncate(self, points: torch.Tensor, psi: float | None) -> torch.Tensor:
+        """The truncation trick in this space (toward the mean latent in Z, toward ``G.w_avg`` in W)."""
+        if psi is None:
+            return points
+        if self.name == "w":
+            return truncate_w(self.G, points, psi)
+        return truncate(points, latent_mean_for(self.G), psi)
+
+    def render(self, points: torch.Tensor, y: int | torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 images (N, C, H, W) of points (N, dim); y: the class, for a conditional G (Z only)."""
+        if self.name == "w":
+            return render_ws(self.G, points, self.batch_size)
+        return render(self.G, points, y, self.batch_size)
+
+
+def latent_space(G: nn.Module, space: str | None = None, batch_size: int = 256,
+                 flag: str = "--space") -> LatentSpace:
+    """The space a tool works in: ``space`` ("z" or "w"), default W for a style-based G and Z otherwise.
+
+    ``w`` for a G without a mapping network raises ConfigError naming ``flag``.
+    """
+    if space is None:
+        space = "w" if has_w_space(G) else "z"
+    if space not in SPACES:
+        raise ConfigError(f"{flag}: must be z or w, not {space!r}")
+    if space == "w" and not has_w_space(G):
+        raise ConfigError(f"{flag} w: this run's generator ({type(G).__name__}) has no W space (only a style-based "
+                          f"generator such as --arch stylegan2 maps z to w); use {flag} z")
+    return LatentSpace(G, space, batch_size)

@@ -1,0 +1,204 @@
+"""End to end on a 2-step StyleGAN2 run trained through the CLI: generate --truncation (in W),
+evaluate, interpolate and arithmetic (in W by default), neighbours, style-mix, project and export."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.api import load_generator
+from ganforge.cli import main
+from ganforge.export import load_safetensors_generator
+from ganforge.models.stylegan import StyleGAN2Generator
+from gf_helpers import make_images
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A 2-step stylegan2 run (16 px, 8 channels, w_dim 16) on 24 grey blobs."""
+    root = tmp_path_factory.mktemp("stylegan-run")
+    np.savez(root / "blobs.npz", images=make_images(24, size=16))
+    out = root / "run"
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["train", "--preset", "stylegan2", "--data", str(root / "blobs.npz"), "--size", "16",
+                     "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-channels", "8",
+                     "--d-channels", "8", "--batch-size", "4", "--steps", "2", "--n-fixed", "4", "--no-progress",
+                     "--precision", "fp32", "--device", "cpu", "--eval-minutes", "0", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def G(run):
+    G = load_generator(run)
+    assert isinstance(G, StyleGAN2Generator) and G.num_ws == 6 and G.w_avg.abs().sum() > 0
+    return G
+
+
+def one_line(err: str) -> bool:
+    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_generate_truncation_zero_gives_one_image_the_w_avg_image(cli, run, G, tmp_path):
+    code, _, err = cli("generate", run, "-n", 5, "--seed", 3, "--truncation", 0, "--out", tmp_path / "t0.npy")
+    assert code == 0, err
+    images = np.load(tmp_path / "t0.npy")
+    assert images.shape == (5, 16, 16, 1) and all((im == images[0]).all() for im in images)
+    with torch.no_grad():
+        want = ((G.synthesis(G.w_avg[None]).clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    assert np.array_equal(images[0, :, :, 0], want[0, 0].numpy())
+    code, _, err = cli("generate", run, "-n", 5, "--seed", 3, "--out", tmp_path / "t1.npy")
+    assert code == 0, err
+    assert len({np.load(tmp_path / "t1.npy")[i].tobytes() for i in range(5)}) == 5
+
+
+def test_evaluate(cli, run):
+    from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
+
+    net, meta = random_evaluator("fashion-mnist")  # plumbing only: random features (see tests/metrics)
+    save_evaluator(net, meta, evaluator_path("fashion-mnist"))
+    code, out, err = cli("evaluate", run, "-n", 16, "--json", "--no-progress")
+    assert code == 0, err
+    m = json.loads(out)["metrics"]
+    assert m["fd"] >= 0 and 0 <= m["precision"] <= 1
+
+
+def test_interpolate_walks_in_w_by_default(cli, run, tmp_path):
+    code, out, err = cli("interpolate", run, "--seeds", "1,2", "--steps", 4, "--out-dir", tmp_path)
+    assert code == 0, err
+    assert "lerp in W" in out and (tmp_path / "interpolation-1-2-lerp-w.png").is_file()
+    assert Image.open(tmp_path / "interpolation-1-2-lerp-w.gif").n_frames == 6
+    code, out, err = cli("interpolate", run, "--seeds", "1,2", "--steps", 4, "--space", "z", "--truncation", 0.5,
+                         "--out-dir", tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "interpolation-1-2-slerp.png").is_file() and "in W" not in out
+
+
+def test_arithmetic_in_w(cli, run, tmp_path):
+    code, out, err = cli("arithmetic", run, "[1,2] - [3] + [4]", "--results", 3, "--out", tmp_path / "a.png", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["space"] == "w" and d["results"] == 3 and (tmp_path / "a.png").is_file()
+    code, out, err = cli("arithmetic", run, "[1,2] - [3] + [4]", "--space", "z", "--out", tmp_path / "z.png", "--json")
+    assert code == 0, err
+    assert json.loads(out)["space"] == "z"
+
+
+def test_neighbours(cli, run, tmp_path):
+    code, out, err = cli("neighbours", run, "-n", 2, "-k", 3, "--truncation", 0.7, "--out", tmp_path / "nn.png",
+                         "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert np.array(d["pixel"]["indices"]).shape == (2, 3) and d["train_images"] == 24
+
+
+def test_style_mix(cli, run, tmp_path):
+    code, out, err = cli("style-mix", run, "--rows", "1,2", "--cols", "3,4,5", "--layers", "coarse",
+                         "--out", tmp_path / "mix.png")
+    assert code == 0, err
+    assert "2 rows x 3 columns; ws 0-3 of 6" in out
+    w, h = Image.open(tmp_path / "mix.png").size
+    assert w > 4 * 64 and h > 3 * 64
+    code, out, err = cli("style-mix", run, "--rows", "1", "--cols", "3", "--layers", "4-5", "--truncation", 0.7,
+                         "--out", tmp_path / "mix.png")
+    assert code == 2 and "already exists" in err and one_line(err)
+
+
+def test_project_then_style_mix_with_the_projection(cli, run, G, tmp_path):
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    rgb[6:18, 10:22] = (250, 200, 30)
+    Image.fromarray(rgb).save(tmp_path / "picture.png")
+    code, out, err = cli("project", run, tmp_path / "picture.png", "--steps", 12, "--out", tmp_path / "proj",
+                         "--no-progress")
+    assert code == 0, err
+    blob = torch.load(tmp_path / "proj/projected.pt", weights_only=True)
+    assert blob["ws"].shape == (1, 6, 16) and blob["loss"].shape == (12,) and blob["loss"][-1] < blob["loss"][0]
+    assert blob["checkpoint"] == G.checkpoint_path
+    assert Image.open(tmp_path / "proj/compare.png").size[0] > Image.open(tmp_path / "proj/reconstruction.png").size[0]
+    code, out, err = cli("style-mix", run, "--rows", f"{tmp_path / 'proj/projected.pt'},1", "--cols", "2",
+                         "--layers", "fine", "--out", tmp_path / "pmix.png")
+    assert code == 0, err
+    assert (tmp_path / "pmix.png").is_file()
+    code, _, err = cli("project", run, tmp_path / "picture.png", "--steps", 2, "--out", tmp_path / "proj")
+    assert code == 2 and "already exists" in err and one_line(err)
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--layers", "0-9"], "--layers 0-9: this generator has 6"),
+    (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--layers", "middle"], "no middle layers"),
+    (["style-mix", "{run}", "--rows", "1,x.pt", "--cols", "2"], "--rows: 'x.pt' is neither a seed"),
+    (["project", "{run}", "{tmp}/missing.png", "--out", "{tmp}/p"], "missing.png: no such image file"),
+    (["project", "{run}", "{tmp}/junk.png", "--out", "{tmp}/p"], "junk.png: not an image Pillow can read"),
+    (["project", "{run}", "{tmp}/junk.png", "--steps", "0", "--out", "{tmp}/p"], "--steps: must be from 1"),
+    (["project", "{run}", "{tmp}/junk.png", "--lr", "nan", "--out", "{tmp}/p"], "--lr: must be a positive"),
+    (["project", "{run}", "{tmp}", "--out", "{tmp}/p"], "is a folder (give one image file)"),
+])
+def test_bad_inputs_are_one_line_errors(cli, run, tmp_path, args, msg):
+    (tmp_path / "junk.png").write_bytes(b"no picture here")
+    code, _, err = cli(*[a.format(run=run, tmp=tmp_path) for a in args])
+    assert code == 2 and msg in err and one_line(err), err
+    assert not (tmp_path / "p").exists()  # refused before any work
+
+
+def test_export_safetensors_carries_w_avg(cli, run, G, tmp_path):
+    code, out, err = cli("export", run, "--format", "safetensors", "--out", tmp_path / "g.safetensors")
+    assert code == 0, err
+    G2 = load_safetensors_generator(tmp_path / "g.safetensors")
+    assert torch.equal(G2.w_avg, G.w_avg)
+    z = torch.randn(3, 16)
+    with torch.no_grad():
+        assert torch.equal(G2(z), G(z))
+
+
+def test_export_onnx_takes_z_through_the_mapping_network(cli, run, G, tmp_path):
+    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "g.onnx")
+    if importlib.util.find_spec("onnx") is None:
+        assert code == 2 and "pip install ganforge[onnx]" in err
+        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
+    assert code == 0, err
+    if importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("onnxruntime is not installed: the file is written but not run")
+    assert "ran with onnxruntime" in out
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    (inp,) = sess.get_inputs()
+    assert inp.shape[1] == G.z_dim  # the graph starts at z: the mapping network is inside
+    z = torch.randn(4, G.z_dim)
+    (got,) = sess.run(None, {inp.name: z.numpy()})
+    with torch.no_grad():
+        want = G.synthesis(G.mapping(z))
+    np.testing.assert_allclose(got, want.numpy(), atol=1e-4)
+    meta = json.loads((tmp_path / "g.onnx.json").read_text())
+    assert [i["name"] for i in meta["inputs"]] == ["z"]
+    assert meta["w_space"]["num_ws"] == 6 and meta["w_space"]["w_avg"] == pytest.approx(G.w_avg.tolist())
+
+
+def test_export_the_synthesis_network_alone_takes_ws(cli, run, G, tmp_path):
+    code, out, err = cli("export", run, "--format", "torchscript", "--synthesis", "--out", tmp_path / "s.pt")
+    assert code == 0, err
+    assert "ws (N, 6, 16) -> images" in out
+    ws = torch.randn(3, 6, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.load(str(tmp_path / "s.pt"))(ws), G.synthesis(ws))
+    meta = json.loads((tmp_path / "s.pt.json").read_text())
+    assert meta["inputs"][0]["name"] == "ws" and meta["inputs"][0]["shape"] == ["N", 6, 16]
+    code, _, err = cli("export", run, "--format", "safetensors", "--synthesis", "--out", tmp_path / "s.safetensors")
+    assert code == 2 and "use --format onnx or torchscript" in err and one_line(err)
+    if importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("onnx or onnxruntime is not installed (pip install ganforge[onnx])")
+    code, out, err = cli("export", run, "--format", "onnx", "--synthesis", "--out", tmp_path / "s.onnx")
+    assert code == 0, err
+    assert "ran with onnxruntime" in out
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "s.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = sess.run(None, {"ws": ws.numpy()})
+    with torch.no_grad():
+        np.testing.assert_allclose(got, G.synthesis(ws).numpy(), atol=1e-4)
