@@ -24,8 +24,8 @@ Tables:
 Timing. The shared core changes speed from one minute to the next, so every variant is built
 and warmed up first, then the variants take turns (round-robin) for ``--rounds`` rounds and a
 figure is the median of its rounds. A step timing covers ``--steps`` steps (4: one path-length
-step each); the lazy R1 step (one in 16) falls in one round in four, so the median mostly leaves
-it out (the JSON keeps every round). The 1-minute load average is recorded at every round.
+step each); the lazy R1 step (one in 16) falls in at most one timing in four, so the median
+leaves it out (the JSON keeps every round). The 1-minute load average is recorded at every round.
 bf16 runs natively only with AVX512-BF16 or AMX (``cpu_isa`` in the machine info); elsewhere
 oneDNN emulates it and the bf16 rows show what that costs.
 Results are printed and appended, with machine info, to benchmarks/results/stylegan_speed.jsonl.
