@@ -3,8 +3,8 @@ and as a whole training step, in fp32 and bf16, and the stylegan2 preset's train
 other widths. The default implementation (``MODCONV_DEFAULT``) and the presets' widths
 (``STYLEGAN_WIDTHS``) come from these tables.
 
-    python benchmarks/stylegan_speed.py                  # the three tables (~15 min on one shared core)
-    python benchmarks/stylegan_speed.py --parts layers   # the per-layer table only (~1 min)
+    python benchmarks/stylegan_speed.py                  # the three tables (~20 min on one shared core)
+    python benchmarks/stylegan_speed.py --parts layers   # the per-layer table only (~5 min shared)
     python benchmarks/stylegan_speed.py --smoke          # toy sizes, one round, no file (the test suite)
 
 Tables:
