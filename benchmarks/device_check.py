@@ -24,9 +24,11 @@ warm-up steps that include any compile or graph capture):
 * ganforge default - what ``ganforge train --preset P`` does on this device; and the default
   plus CUDA graphs.
 
-Each row has achieved TFLOP/s (the step's convolution and matmul FLOPs from torch's FLOP counter,
-fwd + bwd, over the time), MFU against the device's dense bf16 peak (:data:`PEAK_BF16_TFLOPS`) and
-against a bf16 matmul measured here, and the mode's peak GPU memory.
+Each row has achieved TFLOP/s (the step's convolution and matmul FLOPs by torch's formulas, fwd +
+bwd, the mean over the preset's lazy-regularisation cycle: ``throughput.step_flops``, over the time),
+MFU against the device's dense bf16 peak (:data:`PEAK_BF16_TFLOPS`) and against a bf16 matmul
+measured here, and the mode's peak GPU memory. A preset runs at its own image size and channels
+(stylegan2-64 and progan-64: 64 px RGB).
 """
 from __future__ import annotations
 

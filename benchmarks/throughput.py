@@ -3,6 +3,7 @@
     python benchmarks/throughput.py                        # tf-tutorial (28x28 grey, batch 256)
     python benchmarks/throughput.py --preset dcgan --size 64
     python benchmarks/throughput.py --all                  # tf-tutorial, dcgan 32 px, dcgan 64 px
+    python benchmarks/throughput.py --stylegan --no-compile  # stylegan2 (32 px) and stylegan2-64, fp32 and bf16
     python benchmarks/throughput.py --smoke                # 1 step per mode, tiny batch (in make test)
 
 Every mode builds the same G and D (same preset, same batch) and runs warm-up steps; then the
@@ -19,7 +20,12 @@ rounds, and each row shows its mode's median. Rows:
   phase's fakes in the G phase, multi-tensor optimizers).
 * ganforge default - what ``ganforge train`` does for this preset on this machine.
 
-Achieved FLOP/s uses the convolution/matmul FLOPs of one step (torch's FLOP counter, fwd+bwd).
+A preset's own image size and channels are used (stylegan2-64: 64 px RGB); the data is random uint8.
+Achieved FLOP/s uses the convolution/matmul FLOPs of one step (torch's FLOP counter, fwd+bwd, with
+the backward of a grouped convolution counted per group: :func:`flop_counter`), averaged over the
+preset's regularisation cycle (StyleGAN2: 16 steps, one with lazy R1 and four with path length).
+The bf16 row appears where bf16 runs natively, and with ``--bf16`` (or ``--stylegan``) also where
+it does not (a CPU without AVX512-BF16/AMX emulates it: slow, and the row says so).
 The ceiling line divides them into the rate of a large, well-shaped conv on the same machine
 (fp32, and bf16 where it runs natively): no step of this model can run much faster than that.
 Then generating 10,000 images with the preset's G (default precision) and scoring them (the
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import sys
 import time
@@ -40,7 +47,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import conv_flop_count, flop_registry, shape_wrapper
 
 from ganforge.config import RunConfig, set_field
 from ganforge.metrics.functional import (feature_statistics, frechet_distance, kernel_inception_distance,
@@ -59,16 +67,23 @@ RESULTS = Path(__file__).resolve().parent / "results" / "throughput.jsonl"
 
 
 def preset_config(preset: str, batch_size: int | None, size: int | None) -> tuple[RunConfig, int]:
+    """The preset's config (batch size overridden when given) and its image size: ``size``, else the
+    preset's own (``data.size``), else the architecture's native size, else 28."""
     cfg = get_preset(preset)
     if batch_size:
         set_field(cfg, "train.batch_size", batch_size)
-    size = size or ARCHS[cfg.model.arch].native_size or 28
+    size = size or cfg.data.size or ARCHS[cfg.model.arch].native_size or 28
     return cfg, size
 
 
-def fake_dataset(n: int, size: int, device: torch.device) -> torch.Tensor:
+def img_channels(cfg: RunConfig) -> int:
+    """The preset's image channels (stylegan2-64 and progan-64: RGB); 1 when it keeps the data's."""
+    return cfg.data.channels or 1
+
+
+def fake_dataset(n: int, size: int, device: torch.device, channels: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(0)
-    return torch.randint(0, 256, (n, 1, size, size), dtype=torch.uint8, generator=g).to(device)
+    return torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=g).to(device)
 
 
 def sync(device: torch.device) -> None:
@@ -83,10 +98,11 @@ def sync(device: torch.device) -> None:
 def naive_eager(cfg: RunConfig, size: int, device: torch.device, warmup: int):
     """A plain PyTorch GAN loop, warmed up; returns run(steps) -> seconds."""
     torch.manual_seed(0)
-    G, D = build_models(cfg.model, 1, size)
+    c = img_channels(cfg)
+    G, D = build_models(cfg.model, c, size)
     G.to(device), D.to(device)
     b = cfg.train.batch_size
-    data = fake_dataset(b * 4, size, device).float() / 127.5 - 1.0
+    data = fake_dataset(b * 4, size, device, c).float() / 127.5 - 1.0
     loader = DataLoader(TensorDataset(data), batch_size=b, shuffle=True, drop_last=True)
     o = cfg.optim
     if o.optimizer == "adam":
@@ -136,7 +152,7 @@ def ganforge_step(cfg: RunConfig, size: int, device: torch.device, warmup: int, 
     for k, v in overrides.items():
         set_field(cfg, f"train.{k}", v)
     torch.manual_seed(0)
-    tr = GANTrainer(cfg, 1, size, device)
+    tr = GANTrainer(cfg, img_channels(cfg), size, device)
     for opt in (tr.opt_g, tr.opt_d):
         for group in opt.param_groups:
             if not foreach:  # one kernel per parameter tensor, as optimizers did before multi-tensor kernels
@@ -144,7 +160,7 @@ def ganforge_step(cfg: RunConfig, size: int, device: torch.device, warmup: int, 
             if not fused and group.get("fused"):  # CUDA: the multi-tensor kernels instead of the fused one
                 group["fused"], group["foreach"] = False, True
     b = cfg.train.batch_size
-    images = fake_dataset(b * 4, size, device)
+    images = fake_dataset(b * 4, size, device, img_channels(cfg))
 
     def run(steps: int) -> float:
         sync(device)
@@ -161,16 +177,78 @@ def ganforge_step(cfg: RunConfig, size: int, device: torch.device, warmup: int, 
     return run, t_first
 
 
+def _conv_backward_flop(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
+                        _output_padding, _groups, output_mask, out_shape=None, **kwargs) -> int:
+    """The backward of a convolution: the input's gradient (a transposed conv of the output's
+    gradient) plus the weight's gradient, which multiplies each input channel with the output
+    channels of its own group only - as many multiplications as the forward conv. (torch's own
+    formula counts the weight's gradient as if ``groups`` were 1: ``groups`` times too many, which
+    for StyleGAN2's grouped modulated conv - one group per image - is batch-size times.)"""
+    flops = 0
+    if output_mask[0]:
+        flops += conv_flop_count(grad_out_shape, w_shape, out_shape[0], not transposed)
+    if output_mask[1]:
+        flops += conv_flop_count(x_shape, w_shape, grad_out_shape, transposed)
+    return flops
+
+
+class FlopCounter(TorchDispatchMode):
+    """FLOPs of the matmuls and convolutions run inside it, forward and backward (2 per multiply-add),
+    by torch's formulas (``torch.utils.flop_counter``), except a grouped convolution's backward
+    (:func:`_conv_backward_flop`); ungrouped ones count as in torch.
+
+    It is torch's ``FlopCounterMode`` without its per-module attribution, whose hooks reject two
+    things a StyleGAN2 step does: ``autograd.grad`` with respect to a leaf input (R1), and a module
+    input made without grad from a parameter (the synthesis network's constant, when sampling)."""
+
+    def __init__(self):
+        super().__init__()
+        self.registry = {**flop_registry, torch.ops.aten.convolution_backward: shape_wrapper(_conv_backward_flop)}
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = self.registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+    def get_total_flops(self) -> int:
+        return self.total
+
+
+def flop_counter() -> FlopCounter:
+    """A :class:`FlopCounter` to use as a context manager."""
+    return FlopCounter()
+
+
+MAX_FLOP_CYCLE = 64  # steps: a longer regularisation cycle is counted over its first 64 steps
+
+
+def regularisation_cycle(tr: GANTrainer) -> int:
+    """Steps after which the lazy regularisers' pattern repeats: the least common multiple of their
+    intervals (StyleGAN2: R1 every 16, path length every 4 -> 16); 1 when every step is alike."""
+    cycle = 1
+    for reg in tr.regularisers:
+        cycle = math.lcm(cycle, max(1, int(reg.interval)))
+    return min(cycle, MAX_FLOP_CYCLE)
+
+
 def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
-    """FLOPs of one ganforge fp32 training step (forward and backward of G and D)."""
+    """FLOPs of one ganforge fp32 training step (forward and backward of G and D), the mean over
+    one regularisation cycle (:func:`regularisation_cycle`), so a lazy R1 or path-length step counts
+    at its share."""
     cfg = RunConfig.from_dict(cfg.to_dict())
     set_field(cfg, "train.precision", "fp32")
     torch.manual_seed(0)
-    tr = GANTrainer(cfg, 1, size, device)
-    images = fake_dataset(cfg.train.batch_size, size, device)
-    with FlopCounterMode(display=False) as fc:
-        tr.train_step(images)
-    return fc.get_total_flops()
+    tr = GANTrainer(cfg, img_channels(cfg), size, device)
+    images = fake_dataset(cfg.train.batch_size, size, device, img_channels(cfg))
+    cycle = regularisation_cycle(tr)
+    with flop_counter() as fc:
+        for _ in range(cycle):
+            tr.train_step(images)
+    return round(fc.get_total_flops() / cycle)
 
 
 def conv_peak(device: torch.device, dtype: torch.dtype, batch: int = 64) -> float:
@@ -194,18 +272,21 @@ def conv_peak(device: torch.device, dtype: torch.dtype, batch: int = 64) -> floa
 def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list[dict]:
     cfg, size = preset_config(preset, a.batch_size, size)
     b = cfg.train.batch_size
-    # the bf16 row wherever bf16 runs natively, fast or not; the default uses it only where it is faster
-    bf16 = bf16_supported(device) or (device.type == "cpu" and cpu_has_bf16())
+    # the bf16 row wherever bf16 runs natively, fast or not (the default uses it only where it is
+    # faster), and with --bf16 also where it is emulated
+    native_bf16 = bf16_supported(device) or (device.type == "cpu" and cpu_has_bf16())
+    bf16 = native_bf16 or getattr(a, "bf16", False)
     seed_step = cfg.train.step
     other_step = "alternating" if seed_step == "joint" else "joint"
-    G, D = build_models(cfg.model, 1, size)
+    G, D = build_models(cfg.model, img_channels(cfg), size)
     has_dropout = any(isinstance(m, nn.Dropout) and m.p > 0 for m in D.modules())
     has_mirror = use_mirrored_padding(G) + use_mirrored_padding(D) > 0
     off = {"precision": "fp32", "channels_last": False, "fast_dropout": False, "reuse_fake": False,
            "mirror_padding": False}
     modes: list[tuple[str, dict]] = [
         ("ganforge fp32", off),
-        *([("+ bf16 autocast", {**off, "precision": "bf16"})] if bf16 else []),
+        *([("+ bf16 autocast" + ("" if native_bf16 else " (emulated)"), {**off, "precision": "bf16"})]
+          if bf16 else []),
         ("+ channels-last", {**off, "channels_last": True}),
         *([("+ fast dropout", {**off, "fast_dropout": True})] if has_dropout and device.type == "cpu" else []),
         *([("+ mirrored padding", {**off, "mirror_padding": True})] if has_mirror else []),
@@ -238,7 +319,8 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         r["vs_naive"] = round(r["img_per_s"] / base, 2)
         r["tflops"] = round(flops * a.steps / r["seconds"] / 1e12, 3)
         r["seconds"] = round(r["seconds"], 3)
-    header = f"{preset} {size}x{size}, batch {b}, median of {a.repeats} rounds of {a.steps} timed steps " \
+    header = f"{preset} {size}x{size}x{img_channels(cfg)}, batch {b}, median of {a.repeats} rounds of {a.steps} " \
+             f"timed steps " \
              f"(modes take turns) after {a.warmup} warm-up, {flops / 1e9:.1f} GFLOP/step"
     print(header)
     print(f"  {'mode':<38} {'img/s':>9} {'vs naive':>9} {'TFLOP/s':>8}")
@@ -247,7 +329,7 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         print(f"  {r['mode']:<38} {r['img_per_s']:>9.1f} {r['vs_naive']:>8.2f}x {r['tflops']:>8.3f}{extra}")
     # the ceiling: this step's FLOPs at the best conv rate measured here, in each native precision
     peaks = {"fp32": conv_peak(device, torch.float32)}
-    if bf16:
+    if native_bf16:  # (an emulated bf16 conv is no ceiling of anything)
         peaks["bf16"] = conv_peak(device, torch.bfloat16)
     ceiling = {k: round(v / flops * b / base, 2) for k, v in peaks.items()}
     print("  ceiling: " + "; ".join(
@@ -277,9 +359,10 @@ def generate_and_score(cfg: RunConfig, size: int, device: torch.device, n: int) 
     """Seconds to generate ``n`` images with the preset's G (default precision) and to score them
     (features, then FD, KID and precision/recall against ``n`` reference rows)."""
     torch.manual_seed(0)
-    tr = GANTrainer(RunConfig.from_dict(cfg.to_dict()), 1, size, device)
-    extractor, which = feature_network(cfg, 1)
-    real_feats, _ = extractor(fake_dataset(n, size, torch.device("cpu")))  # the reference: untimed, cached in use
+    tr = GANTrainer(RunConfig.from_dict(cfg.to_dict()), img_channels(cfg), size, device)
+    extractor, which = feature_network(cfg, img_channels(cfg))
+    # the reference: untimed (cached in use)
+    real_feats, _ = extractor(fake_dataset(n, size, torch.device("cpu"), img_channels(cfg)))
     mu_r, sigma_r = feature_statistics(real_feats)
     real_radii = knn_radii(real_feats, 3)
     row: dict = {"mode": f"generate + score {n:,} images", "n": n, "features": f"{extractor.name} ({which})"}
@@ -305,8 +388,14 @@ def generate_and_score(cfg: RunConfig, size: int, device: torch.device, n: int) 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--preset", default="tf-tutorial")
-    p.add_argument("--size", type=int, default=None, help="image size for configurable archs (dcgan: 28, 32, 64)")
+    p.add_argument("--size", type=int, default=None,
+                   help="image size for configurable archs (dcgan: 28, 32, 64); default: the preset's, else the "
+                        "architecture's native size")
     p.add_argument("--all", action="store_true", help="tf-tutorial, dcgan at 32 px and dcgan at 64 px")
+    p.add_argument("--stylegan", action="store_true",
+                   help="stylegan2 (32 px) and stylegan2-64 (64 px RGB), with the bf16 row (as --bf16)")
+    p.add_argument("--bf16", action="store_true",
+                   help="add the bf16 autocast row even where bf16 is not native here (emulated: slow)")
     p.add_argument("--steps", type=int, default=8, help="timed steps per mode")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="rounds; each mode's figure is its median")
@@ -321,7 +410,9 @@ def main(argv=None) -> int:
     device = resolve_device(a.device)
     info = machine_info(device)
     print(f"{info['cpu']}, {info['threads']} threads, torch {info['torch']}, device {device}")
-    jobs = [("tf-tutorial", None), ("dcgan", 32), ("dcgan", 64)] if a.all else [(a.preset, a.size)]
+    a.bf16 = a.bf16 or a.stylegan
+    jobs = [("tf-tutorial", None), ("dcgan", 32), ("dcgan", 64)] if a.all else \
+        [("stylegan2", None), ("stylegan2-64", None)] if a.stylegan else [(a.preset, a.size)]
     rows = [r for preset, size in jobs for r in bench_preset(preset, size, a, device)]
     if not a.smoke:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -56,3 +56,94 @@ def test_progan_stages_smoke(capsys):
     out = capsys.readouterr().out
     for line in ("4x4 stable", "8x8 fade", "32x32 stable", "fully faded in after"):
         assert line in out, line
+
+
+def test_stylegan_speed_smoke(capsys):
+    """benchmarks/stylegan_speed.py at toy sizes: the three tables, every impl and precision."""
+    assert load("stylegan_speed").main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    for line in ("modulated conv, forward + backward", "modulated conv impl (G and G_ema)", "widths, impl scaled",
+                 "grouped bf16", "scaled fp32", "bmm fp32", "8->8 3x3 @64", "8->3 1x1 @64", "bf16, channels 8",
+                 "mapping 1"):
+        assert line in out, line
+
+
+def test_flop_counter_counts_each_modulated_conv_as_by_hand():
+    """The FLOP counter of throughput.py on one modulated conv, forward + backward: the hand count
+    of its three convolutions (output, input gradient, weight gradient) whichever the impl - the
+    grouped one included, whose weight gradient torch's own formula counts once per group."""
+    import torch
+
+    from ganforge.models.stylegan import modulated_conv2d
+
+    tp = load("throughput")
+    n, c_in, c_out, k, r = 4, 8, 16, 3, 8
+    hand = 3 * 2 * n * c_out * c_in * k * k * r * r
+    demod = 3 * 2 * n * c_in * c_out  # "scaled": (s^2) @ (sum_k w^2).T, forward and its two gradients
+    for impl, expected in (("grouped", hand), ("bmm", hand), ("scaled", hand + demod)):
+        x = torch.randn(n, c_in, r, r, requires_grad=True)
+        w = torch.randn(c_out, c_in, k, k, requires_grad=True)
+        s = torch.randn(n, c_in, requires_grad=True)
+        with tp.flop_counter() as fc:
+            modulated_conv2d(x, w, s, True, impl).sum().backward()
+        assert fc.get_total_flops() == expected, impl
+
+
+def test_flop_counter_agrees_with_torch_without_groups():
+    """On a step without grouped convolutions the counter gives torch's FlopCounterMode's number, so
+    the GFLOP/step of the presets measured before stays comparable."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ganforge.train.trainer import GANTrainer
+
+    tp = load("throughput")
+    cfg, size = tp.preset_config("tf-tutorial", 4, None)
+    torch.manual_seed(0)
+    tr = GANTrainer(cfg, 1, size)
+    images = tp.fake_dataset(4, size, torch.device("cpu"))
+    with FlopCounterMode(display=False) as theirs:
+        tr.train_step(images)
+    with tp.flop_counter() as ours:
+        tr.train_step(images)
+    assert ours.get_total_flops() == theirs.get_total_flops() > 0
+    assert tp.regularisation_cycle(tr) == 1
+
+
+def test_throughput_uses_stylegan2_64_size_channels_and_cycle():
+    """stylegan2-64 is timed at 64 px RGB, and its FLOPs are the mean over the 16-step cycle of
+    lazy R1 (every 16) and path length (every 4): less than the first step, which runs both."""
+    import torch
+
+    from ganforge.config import set_field
+    from ganforge.train.trainer import GANTrainer
+
+    tp = load("throughput")
+    cfg, size = tp.preset_config("stylegan2-64", 2, None)
+    assert (size, tp.img_channels(cfg)) == (64, 3)
+    for f, v in (("model.g_channels", 8), ("model.d_channels", 8), ("model.w_dim", 8), ("model.z_dim", 8)):
+        set_field(cfg, f, v)
+    torch.manual_seed(0)
+    tr = GANTrainer(cfg, 3, size)
+    assert tp.regularisation_cycle(tr) == 16
+    with tp.flop_counter() as first:
+        tr.train_step(tp.fake_dataset(2, size, torch.device("cpu"), 3))
+    mean = tp.step_flops(cfg, size, torch.device("cpu"))
+    assert 0 < mean < first.get_total_flops()
+
+
+def test_device_check_throughput_part_runs_stylegan(tmp_path):
+    """device_check.py's throughput part with a stylegan preset (--smoke): every CPU mode measured,
+    CUDA-only modes skipped, and CUDA graphs refused by ganforge's own check (lazy R1)."""
+    import json
+
+    dc = load("device_check")
+    out = tmp_path / "check.json"
+    assert dc.main(["throughput", "--preset", "stylegan2-64", "--smoke", "--out", str(out), "--device", "cpu"]) == 0
+    part = json.loads(out.read_text())["parts"]["throughput stylegan2-64"]
+    assert part["size"] == 64 and part["gflop_per_step"] > 0
+    rows = {r["mode"]: r for r in part["rows"]}
+    for mode in ("naive eager fp32", "ganforge fp32 (every option off)", "ganforge default", "+ bf16 autocast",
+                 "+ channels-last", "+ batch 32 (4x)"):
+        assert rows[mode]["img_per_s"] > 0 and rows[mode]["tflops"] > 0, mode
+    assert rows["+ CUDA graphs"]["skipped"] == "needs CUDA"
