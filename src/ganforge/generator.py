@@ -168,7 +168,22 @@ def _autocast(G: nn.Module, precision: str):
     return contextlib.nullcontext()
 
 
-@torch.no_grad()
+def _batched(G: nn.Module, n: int, fn, batch_size: int, precision: str, empty: torch.Tensor) -> torch.Tensor:
+    """``torch.cat`` of ``fn(i, j)`` (rows i:j, moved to the CPU) over batches of ``n`` rows, with G
+    in inference mode (its mode restored after) under the precision's autocast; ``empty`` if n = 0."""
+    check_batch_size(batch_size)
+    was_training = G.training
+    G.eval()
+    out = []
+    try:
+        with torch.no_grad(), _autocast(G, precision):
+            for i in range(0, n, batch_size):
+                out.append(fn(i, i + batch_size).cpu())
+    finally:
+        G.train(was_training)
+    return torch.cat(out) if out else empty
+
+
 def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
            batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
     """Images of latents ``z`` (N, z_dim) as uint8 (N, C, H, W) on the CPU, in batches.
@@ -176,20 +191,11 @@ def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
     G runs in inference mode (its train/eval mode is restored after). y: class ids (N,) or one
     id, for a conditional G. precision: "fp32", or "bf16" for autocast (as the run trains).
     """
-    check_batch_size(batch_size)
-    was_training = G.training
-    G.eval()
-    out = []
-    try:
-        with _autocast(G, precision):
-            for i in range(0, z.shape[0], batch_size):
-                yi = y[i:i + batch_size] if torch.is_tensor(y) else y
-                out.append(from_model_range(run_G(G, z[i:i + batch_size], yi).float(), G.output).cpu())
-    finally:
-        G.train(was_training)
-    if not out:
-        return torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
-    return torch.cat(out)
+    def draw(i: int, j: int) -> torch.Tensor:
+        return from_model_range(run_G(G, z[i:j], y[i:j] if torch.is_tensor(y) else y).float(), G.output)
+
+    empty = torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
+    return _batched(G, z.shape[0], draw, batch_size, precision, empty)
 
 
 # --------------------------------------------------------------------------- W space (style-based G)
@@ -201,22 +207,12 @@ def has_w_space(G: nn.Module) -> bool:
             and torch.is_tensor(getattr(G, "w_avg", None)))
 
 
-@torch.no_grad()
 def map_latents(G: nn.Module, z: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
     """``G.mapping`` of latents ``z`` (N, z_dim): w (N, w_dim) float32 on the CPU, in batches,
     in inference mode (as :func:`render`)."""
-    check_batch_size(batch_size)
     device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    out = []
-    try:
-        with _autocast(G, precision):
-            for i in range(0, z.shape[0], batch_size):
-                out.append(G.mapping(z[i:i + batch_size].to(device)).float().cpu())
-    finally:
-        G.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, int(G.w_dim))
+    return _batched(G, z.shape[0], lambda i, j: G.mapping(z[i:j].to(device)).float(), batch_size, precision,
+                    torch.empty(0, int(G.w_dim)))
 
 
 def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor:
@@ -226,24 +222,16 @@ def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor
     return truncate(w, G.w_avg.detach().float().cpu(), psi)
 
 
-@torch.no_grad()
 def render_ws(G: nn.Module, ws: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
     """Images of styles as uint8 (N, C, H, W) on the CPU: ``G.synthesis`` of ws (N, num_ws, w_dim),
     or of one w (N, w_dim) for every layer; batches, inference mode and precision as :func:`render`."""
-    check_batch_size(batch_size)
     device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    out = []
-    try:
-        with _autocast(G, precision):
-            for i in range(0, ws.shape[0], batch_size):
-                out.append(from_model_range(G.synthesis(ws[i:i + batch_size].to(device)).float(), G.output).cpu())
-    finally:
-        G.train(was_training)
-    if not out:
-        return torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
-    return torch.cat(out)
+
+    def draw(i: int, j: int) -> torch.Tensor:
+        return from_model_range(G.synthesis(ws[i:j].to(device)).float(), G.output)
+
+    empty = torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
+    return _batched(G, ws.shape[0], draw, batch_size, precision, empty)
 
 
 # --------------------------------------------------------------------------- truncation
