@@ -20,9 +20,6 @@ the evaluator's 28x28 (each row's protocol says how).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,19 +27,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results" / "quality_over_time.jsonl"
-
-
-def ganforge(args: list, threads: int | None, cpu: int | None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    if threads:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
-    pin = (lambda: os.sched_setaffinity(0, {cpu})) if cpu is not None else None
-    return subprocess.run([sys.executable, "-m", "ganforge.cli", *map(str, args)], capture_output=True, text=True,
-                          env=env, preexec_fn=pin)
-
-
-def read_log(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
 
 
 def main() -> None:
@@ -61,6 +45,7 @@ def main() -> None:
     marks = sorted(float(m) for m in a.at.split(","))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+    from runs import append_row, evaluate_or_exit, metrics_line, read_log, train_or_exit  # noqa: E402
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.keep or tmp)
@@ -75,15 +60,10 @@ def main() -> None:
                 else:
                     args = ["train", "--resume", out, *common]
                 t0 = time.monotonic()
-                tr = ganforge(args, a.threads, a.cpu)
+                train_or_exit(preset, args, a.threads, a.cpu)
                 wall = time.monotonic() - t0
-                if tr.returncode != 0:
-                    sys.exit(f"{preset}: training failed:\n{tr.stderr.strip()[-3000:]}")
                 done = mark
-                ev = ganforge(["evaluate", out, "-n", a.n, "--json", "--no-progress"], a.threads, a.cpu)
-                if ev.returncode != 0:
-                    sys.exit(f"{preset}: evaluation failed: {ev.stderr.strip()[-3000:]}")
-                result = json.loads(ev.stdout)
+                result = evaluate_or_exit(preset, out, a.n, a.threads, a.cpu)
                 log = read_log(out)
                 steps = max((r["step"] for r in log if "step" in r), default=0)
                 kimg = max((r["kimg"] for r in log if "kimg" in r), default=None)
@@ -92,13 +72,9 @@ def main() -> None:
                        "segment_wall_s": round(wall, 1), "clock": a.clock, "threads": a.threads, "cpu_pinned": a.cpu,
                        "stage": next((r["stage"] for r in reversed(log) if "stage" in r), None),
                        "metrics": result["metrics"], "protocol": result["protocol"], "machine": machine_info()}
-                m = result["metrics"]
-                print(f"{preset:<12} {mark:g} min, {steps} steps: FD {m['fd']:.3f}  KID {m['kid']:.4f}  "
-                      f"precision {m['precision']:.3f}  recall {m['recall']:.3f}", flush=True)
+                print(f"{preset:<12} {mark:g} min, {steps} steps: {metrics_line(result['metrics'])}", flush=True)
                 if not a.no_save:
-                    RESULTS.parent.mkdir(exist_ok=True)
-                    with RESULTS.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
+                    append_row(RESULTS, row)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,6 @@ as they are measured.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -27,10 +25,6 @@ VARIANTS = {
     "diffaugment": ["--augment", "translation,cutout"],
     "ada": ["--ada-target", "0.6"],
 }
-
-
-def ganforge(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ganforge.cli", *map(str, args)], capture_output=True, text=True)
 
 
 def main() -> None:
@@ -46,34 +40,26 @@ def main() -> None:
     a = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info  # noqa: E402
+    from runs import append_row, evaluate_or_exit, metrics_line, read_log, train_or_exit  # noqa: E402
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.keep or tmp)
         for seed in map(int, a.seeds.split(",")):
             for name in a.variants.split(","):
                 out = root / f"{name}-seed{seed}"
-                tr = ganforge("train", "--preset", a.preset, "--limit", a.limit, "--steps", a.steps, "--epochs", "none",
+                train_or_exit(name, ["train", "--preset", a.preset, "--limit", a.limit, "--steps", a.steps, "--epochs", "none",
                               "--seed", seed, "--eval-minutes", 0, "--out", out, "--overwrite", "--no-progress",
-                              *VARIANTS[name])
-                if tr.returncode != 0:
-                    sys.exit(f"{name}: training failed:\n{tr.stderr.strip()[-3000:]}")
-                ev = ganforge("evaluate", out, "-n", a.n, "--json", "--no-progress")
-                if ev.returncode != 0:
-                    sys.exit(f"{name}: evaluation failed: {ev.stderr.strip()[-3000:]}")
-                res = json.loads(ev.stdout)
-                log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
+                              *VARIANTS[name]])
+                res = evaluate_or_exit(name, out, a.n)
+                log = read_log(out)
                 last = log[-1] if log else {}
                 row = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "preset": a.preset,
                        "variant": name, "flags": VARIANTS[name], "limit": a.limit, "steps": a.steps, "seed": seed,
                        "train_time_s": last.get("time_s"), "augment_p": last.get("augment_p"),
                        "metrics": res["metrics"], "protocol": res["protocol"], "machine": machine_info()}
-                m = res["metrics"]
-                print(f"seed {seed} {name:<12} FD {m['fd']:.3f}  KID {m['kid']:.4f}  precision {m['precision']:.3f}"
-                      f"  recall {m['recall']:.3f}", flush=True)
+                print(f"seed {seed} {name:<12} {metrics_line(res['metrics'])}", flush=True)
                 if not a.no_save:
-                    RESULTS.parent.mkdir(exist_ok=True)
-                    with RESULTS.open("a") as f:
-                        f.write(json.dumps(row) + "\n")
+                    append_row(RESULTS, row)
 
 
 if __name__ == "__main__":
