@@ -3,6 +3,7 @@ images without augmentation, with DiffAugment and with ADA, at equal steps and s
 each scored by ``ganforge evaluate`` (FD and the rest against the full test split).
 
     python benchmarks/small_data_augment.py --limit 1000 --steps 1500 --seeds 0,1
+    python benchmarks/small_data_augment.py --limit 500 --steps 2500 --seeds 0 --threads 1 --cpu 0
 
 With a thousand images, 1,500 steps of 64 show each image ~100 times: D memorises the real set
 and its feedback to G degrades - the regime augmentation is for (a few thousand images, like the
@@ -35,6 +36,8 @@ def main() -> None:
     p.add_argument("--seeds", default="0,1")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("-n", type=int, default=5000, help="generated images per evaluation")
+    p.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for training and evaluation")
+    p.add_argument("--cpu", type=int, default=None, help="pin training and evaluation to this CPU core")
     p.add_argument("--keep", help="keep the run folders here (default: a temp folder)")
     p.add_argument("--no-save", action="store_true")
     a = p.parse_args()
@@ -49,13 +52,15 @@ def main() -> None:
                 out = root / f"{name}-seed{seed}"
                 train_or_exit(name, ["train", "--preset", a.preset, "--limit", a.limit, "--steps", a.steps, "--epochs", "none",
                               "--seed", seed, "--eval-minutes", 0, "--out", out, "--overwrite", "--no-progress",
-                              *VARIANTS[name]])
-                res = evaluate_or_exit(name, out, a.n)
+                              *VARIANTS[name]], a.threads, a.cpu)
+                res = evaluate_or_exit(name, out, a.n, a.threads, a.cpu)
                 log = read_log(out)
                 last = log[-1] if log else {}
                 row = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "preset": a.preset,
                        "variant": name, "flags": VARIANTS[name], "limit": a.limit, "steps": a.steps, "seed": seed,
                        "train_time_s": last.get("time_s"), "augment_p": last.get("augment_p"),
+                       "augment_p_max": max((r["augment_p"] for r in log if "augment_p" in r), default=None),
+                       "threads": a.threads, "cpu_pinned": a.cpu,
                        "metrics": res["metrics"], "protocol": res["protocol"], "machine": machine_info()}
                 print(f"seed {seed} {name:<12} {metrics_line(res['metrics'])}", flush=True)
                 if not a.no_save:
