@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -122,6 +123,18 @@ def test_console_script_help():
     exe = [sys.executable, "-m", "ganforge.cli"]
     out = subprocess.run([*exe, "train", "--help"], capture_output=True, text=True, check=True).stdout
     assert "--lr-d" in out and "discriminator learning rate" in out and "--resume" in out
+
+
+def test_output_read_by_a_reader_that_stops_early_ends_quietly(monkeypatch, capsys):
+    # `ganforge presets | head -1`: the reader has gone while ganforge still writes
+    from ganforge.cli import main
+    r, w = os.pipe()
+    os.close(r)
+    with open(w, "w", buffering=1) as out:  # line-buffered: each line is a write into the dead pipe
+        monkeypatch.setattr(sys, "stdout", out)
+        assert main(["presets"]) == 141
+        print("after", file=out)  # stdout now points at /dev/null: later writes are silent
+    assert capsys.readouterr().err == ""
 
 
 def test_an_unknown_loss_is_refused_before_a_dry_run_naming_the_flag(cli):

@@ -8,6 +8,7 @@ adds its parsers and names its commands.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import GanforgeError
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         print(f"ganforge {args.command}: error: {e}", file=sys.stderr)
         return getattr(e, "exit_code", EXIT_USAGE)
+    except BrokenPipeError:
+        # whoever read the output stopped reading (`ganforge runs | head -1`): end quietly, as
+        # Unix tools do, and point stdout at /dev/null so that Python's own flush at exit is quiet too
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # SIGPIPE
     except KeyboardInterrupt as e:
         # a second Ctrl-C or SIGTERM while stopping (see train.loop.StopNow) says which it was
         signum = getattr(e, "signum", None)
