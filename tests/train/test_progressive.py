@@ -102,6 +102,14 @@ def test_bad_stage_tables_name_the_flag(cli, npz_data, tmp_path):
         _trainer(**{"grow.stage_lr": "8:-1"})
 
 
+@pytest.mark.parametrize("flag", [["--minibatch-disc", "4"], ["--d-dropout", "0.3"], ["--spectral-norm"]])
+def test_d_options_progan_cannot_honour_are_refused_before_a_run_folder(cli, npz_data, tmp_path, flag):
+    code, _, err = cli("train", "--data", npz_data, *TINY, *flag, "--steps", 1, "--out", tmp_path / "r")
+    assert code == 2 and "Traceback" not in err, err
+    assert f"error: {flag[0]}: not available for --arch progan" in err
+    assert not (tmp_path / "r").exists()
+
+
 def _same(a, b) -> bool:
     if isinstance(a, torch.Tensor):
         return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
