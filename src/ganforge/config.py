@@ -318,6 +318,24 @@ def set_field(cfg: RunConfig, dotted: str, value: Any, where: str | None = None)
                                    where or field_flag(section_name, name)))
 
 
+# Architectures with the paper's own D, which the generic D options (they wrap DCGAN-style layers)
+# cannot change: the options refused for them, and what their D is instead.
+OWN_D_ARCHS = {
+    "progan": "whose D is the paper's (equalised learning rate, a mini-batch standard-deviation layer)",
+    "stylegan2": "whose D is the paper's residual one",
+}
+GENERIC_D_OPTIONS = ("minibatch_disc", "d_dropout", "spectral_norm")
+
+
+def own_d_refusals(m: ModelConfig) -> list[tuple[str, str]]:
+    """``(field, why)`` for each generic D option ``m`` turns on that its architecture's D cannot
+    honour (see ``OWN_D_ARCHS``); empty when there is none."""
+    why = OWN_D_ARCHS.get(m.arch)
+    if why is None:
+        return []
+    return [(name, f"not available for --arch {m.arch}, {why}") for name in GENERIC_D_OPTIONS if getattr(m, name)]
+
+
 def field_label(dotted: str, where: dict[str, str] | None = None) -> str:
     """How an error names field ``dotted``: ``where[dotted]`` (where its value came from, such
     as ``--config my.json: optim.lr_d``) when given, else the field's flag."""
@@ -412,6 +430,8 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
                          (lo.r1_gamma > 0 and lo.r1_every > 1, "--r1-every > 1"), (m.arch == "progan", "--arch progan")):
             need(not on, "train", "cuda_graphs", f"cannot be combined with {flag} (see ganforge.train.cuda_graphs)")
         need(_cuda_device(t.device), "train", "cuda_graphs", f"needs CUDA (--device {t.device} is not a CUDA device here)")
+    for name, why in own_d_refusals(m):  # (build_models refuses them too; here, before a run folder exists)
+        need(False, "model", name, why)
     validate_grow(cfg, need, lambda dotted: field_label(dotted, where))
     validate_style(cfg, need)
     return cfg

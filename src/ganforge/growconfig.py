@@ -45,9 +45,3 @@ def validate_grow(cfg, need: Callable[[bool, str, str, str], None], label: Calla
     need(cfg.grow.stage_kimg > 0, "grow", "stage_kimg", "must be positive")
     parse_stage_table(cfg.grow.stage_batch, label("grow.stage_batch"))
     parse_stage_table(cfg.grow.stage_lr, label("grow.stage_lr"))
-    m = cfg.model
-    if m.arch == "progan":  # (the model builder refuses them too; here, before a run folder exists)
-        for name, on in (("minibatch_disc", m.minibatch_disc), ("d_dropout", m.d_dropout),
-                         ("spectral_norm", m.spectral_norm)):
-            need(not on, "model", name, "not available for --arch progan, whose D is the paper's (equalised "
-                 "learning rate, a mini-batch standard-deviation layer)")

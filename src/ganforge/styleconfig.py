@@ -37,7 +37,3 @@ def validate_style(cfg, need: Callable[[bool, str, str, str], None]) -> None:
     need(s.pl_batch_shrink >= 1, "style", "pl_batch_shrink", "must be >= 1")
     need(1 <= m.w_dim <= 4096, "model", "w_dim", "must be between 1 and 4096")
     need(1 <= m.mapping_layers <= 16, "model", "mapping_layers", "must be between 1 and 16")
-    if m.arch == "stylegan2":  # (the model builder refuses them too; here, before a run folder exists)
-        for name, on in (("minibatch_disc", m.minibatch_disc), ("d_dropout", m.d_dropout),
-                         ("spectral_norm", m.spectral_norm)):
-            need(not on, "model", name, "not available for --arch stylegan2, whose D is the paper's residual one")

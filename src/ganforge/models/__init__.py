@@ -14,7 +14,7 @@ from typing import Callable
 
 from torch import nn
 
-from ..config import ModelConfig
+from ..config import ModelConfig, field_flag, own_d_refusals
 from ..errors import ConfigError
 from ..regularisers import apply_spectral_norm
 from .dcgan import (
@@ -181,17 +181,20 @@ def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
                                **_d_options(cfg)))
 
 
+def _refuse_generic_d_options(cfg: ModelConfig) -> None:
+    """Refuse D options an architecture with its own D cannot honour (``config.OWN_D_ARCHS``; the
+    config's validation refuses them first, this is for models built directly)."""
+    for name, why in own_d_refusals(cfg):
+        raise ConfigError(f"{field_flag('model', name)}: {why}")
+
+
 @register_arch("progan", output="linear", native_size=32, sizes=PROGAN_SIZES, default_dropout=0.0,
                description="Karras et al. ProGAN: G and D grow from 4x4 by doubling, each new block faded in; "
                            "equalised learning rate, pixel norm in G, mini-batch std-dev in D; widths "
                            "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. "
                            "Its own N(0, 1) init (--init is ignored).")
 def _build_progan(cfg: ModelConfig, c: int, size: int) -> Models:
-    for flag, on in (("--minibatch-disc", cfg.minibatch_disc), ("--d-dropout", cfg.d_dropout),
-                     ("--spectral-norm", cfg.spectral_norm)):
-        if on:  # (its layers are not the ones these options wrap; --minibatch-stddev is always on)
-            raise ConfigError(f"{flag}: not available for --arch progan, whose D is the paper's (equalised "
-                              f"learning rate, a mini-batch standard-deviation layer)")
+    _refuse_generic_d_options(cfg)  # (--minibatch-stddev is always on)
     return (ProGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, base_channels=cfg.g_channels),
             ProGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
 
@@ -202,10 +205,7 @@ def _build_progan(cfg: ModelConfig, c: int, size: int) -> Models:
                            "4x4 constant; residual D with mini-batch std-dev; equalised learning rate. Widths "
                            "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. --init is ignored.")
 def _build_stylegan2(cfg: ModelConfig, c: int, size: int) -> Models:
-    for flag, on in (("--minibatch-disc", cfg.minibatch_disc), ("--d-dropout", cfg.d_dropout),
-                     ("--spectral-norm", cfg.spectral_norm)):
-        if on:
-            raise ConfigError(f"{flag}: not available for --arch stylegan2, whose D is the paper's residual one")
+    _refuse_generic_d_options(cfg)
     return (StyleGAN2Generator(z_dim=cfg.z_dim, img_channels=c, img_size=size, w_dim=cfg.w_dim,
                                mapping_layers=cfg.mapping_layers, base_channels=cfg.g_channels),
             StyleGAN2Discriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
