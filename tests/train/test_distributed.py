@@ -110,40 +110,53 @@ def test_two_processes_of_batch_32_train_what_one_process_of_batch_64_does(tmp_p
 
 
 WORKER = """
-import sys, torch
+import json, sys, torch
 from pathlib import Path
 from ganforge.config import set_field
 from ganforge.presets import get_preset
 from ganforge.train.distributed import process_group
 from ganforge.train.loop import _Loop, prepare
-out, data = Path(sys.argv[1]), sys.argv[2]
-cfg = get_preset("dcgan")
-for k, v in {"data.source": data, "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 8,
-             "train.precision": "fp32", "train.n_fixed": 4, "train.steps": 3, "train.log_every": 1,
-             "tricks.ema_kimg": 0.05, "model.d_dropout": 0.3, "tricks.augment": "translation"}.items():
+out, data, preset, fields = Path(sys.argv[1]), sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+cfg = get_preset(preset)
+for k, v in {"data.source": data, **fields}.items():
     set_field(cfg, k, v)
 with process_group("cpu") as ctx:
     data, cfg = prepare(cfg, False)
     loop = _Loop(cfg, out / "run", data, resume=False, progress=False, log=print, evaluator=None, ctx=ctx)
     loop.run()
-    torch.save({"G_ema": loop.trainer.G_ema.state_dict(), "D": loop.trainer.D.state_dict(),
-                "z": loop.trainer.sample_z(4)}, out / f"rank{ctx.rank}.pt")
+    tr = loop.trainer
+    torch.save({"G": tr.G.state_dict(), "G_ema": tr.G_ema.state_dict(), "D": tr.D.state_dict(),
+                "z": tr.sample_z(4)}, out / f"rank{ctx.rank}.pt")
 """
+
+
+def run_workers(tmp_path, data, preset: str, fields: dict) -> tuple[dict, dict]:
+    """Two processes train ``preset`` with ``fields`` set; each saves its G, G_ema, D and 4 latents."""
+    port = free_port()
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), str(data), preset, json.dumps(fields)],
+                              env=env_for(r, 2, port), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for r in range(2)]
+    for rc, o, e in finish(procs):
+        assert rc == 0, e
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
+    return a, b
+
+
+def assert_equal_on_both(a: dict, b: dict, nets: tuple[str, ...]) -> None:
+    for net in nets:
+        assert a[net].keys() == b[net].keys()
+        for name in a[net]:
+            assert torch.equal(a[net][name], b[net][name]), f"{net}.{name} differs between ranks"
 
 
 def test_g_ema_and_both_networks_stay_equal_on_every_process(tmp_path, data256):
     """dcgan has BatchNorm, D dropout and augmentation drawn from each process's own stream: the
     all-reduced updates (and averaged BatchNorm statistics) keep every copy equal all the same."""
-    port = free_port()
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(tmp_path), str(data256)], env=env_for(r, 2, port),
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in range(2)]
-    for rc, o, e in finish(procs):
-        assert rc == 0, e
-    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
-    for net in ("G_ema", "D"):
-        assert a[net].keys() == b[net].keys()
-        for name in a[net]:
-            assert torch.equal(a[net][name], b[net][name]), f"{net}.{name} differs between ranks"
+    a, b = run_workers(tmp_path, data256, "dcgan", {
+        "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 8, "train.precision": "fp32",
+        "train.n_fixed": 4, "train.steps": 3, "train.log_every": 1, "tricks.ema_kimg": 0.05, "model.d_dropout": 0.3,
+        "tricks.augment": "translation"})
+    assert_equal_on_both(a, b, ("G_ema", "D"))
     assert any("running_mean" in k for k in a["G_ema"])  # the BatchNorm statistics were compared too
     assert not torch.equal(a["z"], b["z"])  # each process draws its own slice of the latents
 
@@ -193,3 +206,17 @@ def test_torchrun_starts_a_two_process_run(tmp_path, data256):
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("finished at step 2") == 1  # rank 0 reports, the other stays quiet
     assert torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)["world_size"] == 2
+
+
+def test_stylegan2_state_w_avg_and_path_length_mean_agree_on_every_process(tmp_path, data256):
+    """StyleGAN2's own state - the running mean of w (moved in G's forward by each process's
+    latents) and the path-length mean (moved by each process's lengths) - is averaged over the
+    processes with the other floating buffers after each step: every copy of G and G_ema, and D,
+    stay equal, with style mixing, lazy R1 and the path-length penalty all acting in 4 steps."""
+    a, b = run_workers(tmp_path, data256, "stylegan2", {
+        "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2, "model.g_channels": 8,
+        "model.d_channels": 8, "train.batch_size": 4, "train.precision": "fp32", "train.n_fixed": 4,
+        "train.steps": 4, "train.log_every": 1, "style.pl_every": 2, "loss.r1_every": 2})
+    assert_equal_on_both(a, b, ("G", "G_ema", "D"))
+    assert a["G"]["w_avg"].abs().sum() > 0 and a["G"]["pl_mean"] > 0  # both moved: the comparison means something
+    assert not torch.equal(a["z"], b["z"])
