@@ -214,6 +214,16 @@ def test_instance_noise_keeps_bf16_and_channels_last_and_is_off_at_zero():
     assert add_instance_noise(x, 0.0) is x
 
 
+def test_instance_noise_is_the_same_draw_in_either_memory_layout():
+    x = torch.rand(4, 3, 8, 8)
+    torch.manual_seed(0)
+    nchw = add_instance_noise(x, 0.1)
+    torch.manual_seed(0)
+    nhwc = add_instance_noise(x.contiguous(memory_format=torch.channels_last), 0.1)
+    assert nhwc.is_contiguous(memory_format=torch.channels_last) and not nhwc.is_contiguous()
+    assert torch.equal(nchw, nhwc)
+
+
 def test_instance_noise_std_anneals_linearly_to_zero_at_the_given_step():
     std0, steps = 0.2, 40
     for step in range(0, 2 * steps):

@@ -40,7 +40,8 @@ class PathLengthReg(Regulariser):
             if G.mixing_prob > 0:
                 ws = G._mix(z, ws)
             img = G.synthesis(ws)  # (n, C, H, W)
-        noise = torch.randn_like(img, dtype=torch.float32) / math.sqrt(img.shape[2] * img.shape[3])
+        # drawn in NCHW order (not randn_like), so a channels-last run draws the same y
+        noise = torch.randn(img.shape, dtype=torch.float32, device=img.device) / math.sqrt(img.shape[2] * img.shape[3])
         (grad,) = torch.autograd.grad((img.float() * noise).sum(), ws, create_graph=True)
         return grad.float().square().sum(dim=2).mean(dim=1).sqrt()
 

@@ -108,15 +108,24 @@ def instance_noise_std(step: int, std0: float, steps: int) -> float:
     return std0 * max(0.0, 1.0 - step / steps)
 
 
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    """The memory format to give back a batch of images in: channels-last where ``x`` is (and
+    is not also plain contiguous, as a one-channel or 1x1 batch is), else NCHW."""
+    cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if cl else torch.contiguous_format
+
+
 def add_instance_noise(x: torch.Tensor, std: float) -> torch.Tensor:
-    """``x + std * N(0, 1)`` (same shape, dtype and layout); ``x`` itself when ``std`` is 0.
+    """``x + std * N(0, 1)`` (same shape, dtype and layout); ``x`` itself when ``std`` is 0. The
+    noise is drawn in NCHW order whatever ``x``'s layout, so channels-last draws the same noise.
 
     Applied to D's real and fake inputs alike, it makes their distributions overlap, so D's
     optimum stays smooth early in training (Sønderby et al. 2016, Arjovsky & Bottou 2017).
     """
     if std <= 0:
         return x
-    return x + std * torch.randn_like(x)
+    noise = torch.randn(x.shape, dtype=x.dtype, device=x.device)
+    return (x + std * noise).contiguous(memory_format=_layout(x))
 
 
 # --------------------------------------------------------------------------- generator EMA
@@ -245,11 +254,11 @@ def diff_augment(x: torch.Tensor, ops: list[str] | tuple[str, ...], p: float = 1
         raise ValueError(f"diff_augment expects images (N, C, H, W), got shape {tuple(x.shape)}")
     if not ops or (not torch.is_tensor(p) and p <= 0):  # (a tensor p, ADA's on a GPU, is never read back)
         return x
-    channels_last = x.shape[1] > 1 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    layout = _layout(x)
     for op in ops:
         for fn in _OPS[op]:
             x = fn(x, p)
-    return x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+    return x.contiguous(memory_format=layout)
 
 
 # --------------------------------------------------------------------------- adaptive augmentation
