@@ -5,6 +5,7 @@ other widths. The default implementation (``MODCONV_DEFAULT``) and the presets' 
 
     python benchmarks/stylegan_speed.py                  # the three tables (~20 min on one shared core)
     python benchmarks/stylegan_speed.py --parts layers   # the per-layer table only (~5 min shared)
+    python benchmarks/stylegan_speed.py --parts layout --rounds 5 --steps 8   # memory layout, both presets
     python benchmarks/stylegan_speed.py --smoke          # toy sizes, one round, no file (the test suite)
 
 Tables:
@@ -20,6 +21,9 @@ Tables:
   (``G.set_modconv``): fp32 at --g/d-channels 32, 64 (the preset's) and 128, bf16 at 64.
 * widths - the same step with the default impl in fp32 at --g/d-channels 32, 64, 128 and
   --mapping-layers 2 (the preset's) and 8.
+* layout - the step of each of --presets (at its own size, channels and colour) with the default
+  impl, in each of --precisions, with contiguous (NCHW) tensors and with channels-last (NHWC,
+  ``--channels-last``): whether the presets should train channels-last.
 
 Timing. The shared core changes speed from one minute to the next, so every variant is built
 and warmed up first, then the variants take turns (round-robin) for ``--rounds`` rounds and a
@@ -196,7 +200,7 @@ def step_config(preset: str, v: dict, batch: int) -> RunConfig:
     cfg = get_preset(preset)
     for field, value in (("model.g_channels", v["channels"]), ("model.d_channels", v["channels"]),
                          ("model.mapping_layers", v["mapping_layers"]), ("train.precision", v["precision"]),
-                         ("train.batch_size", batch)):
+                         ("train.batch_size", batch), ("train.channels_last", v.get("channels_last", False))):
         set_field(cfg, field, value)
     return cfg
 
@@ -266,6 +270,44 @@ def bench_steps(a) -> list[dict]:
     return rows
 
 
+LAYOUTS = {"contiguous": False, "channels-last": True}
+
+
+def bench_layout(a) -> list[dict]:
+    """The layout table: each preset's step, NCHW against NHWC, in each precision."""
+    variants = []
+    for preset in a.presets:
+        model = get_preset(preset).model
+        for prec in a.precisions:
+            for layout, cl in LAYOUTS.items():
+                variants.append({"preset": preset, "channels": a.channels or model.g_channels,
+                                 "mapping_layers": model.mapping_layers, "impl": MODCONV_DEFAULT, "precision": prec,
+                                 "layout": layout, "channels_last": cl})
+    runners = {}
+    with progress_bar(total=len(variants), desc="building + warm-up", unit="variant") as bar:
+        for v in variants:
+            cfg = step_config(v["preset"], v, a.batch)
+            runners[(v["preset"], v["precision"], v["layout"])] = step_runner(cfg, v["impl"], a.steps, a.warmup)
+            bar.update(1)
+    loads: list = []
+    times = round_robin(runners, a.rounds, "training steps", loads)
+    rows = []
+    for v in variants:
+        ts = times[(v["preset"], v["precision"], v["layout"])]
+        rows.append({"part": "layout", **v, "batch": a.batch, "steps": a.steps, "rounds": a.rounds,
+                     "img_per_s": round(a.steps * a.batch / statistics.median(ts), 1),
+                     "all_img_per_s": [round(a.steps * a.batch / t, 1) for t in ts], "loadavg": loads})
+    by = {(r["preset"], r["precision"], r["layout"]): r["img_per_s"] for r in rows}
+    print(f"\nmemory layout: training step (GANTrainer.train_step), impl {MODCONV_DEFAULT}, batch {a.batch}: img/s, "
+          f"median of {a.rounds} rounds of {a.steps} steps; load {_span(loads)}")
+    print(f"  {'preset, precision':<26}" + "".join(f"{name:>15}" for name in LAYOUTS) + f"{'NHWC / NCHW':>13}")
+    for preset in a.presets:
+        for prec in a.precisions:
+            nchw, nhwc = by[(preset, prec, "contiguous")], by[(preset, prec, "channels-last")]
+            print(f"  {preset + ', ' + prec:<26}{nchw:>15.1f}{nhwc:>15.1f}{nhwc / nchw:>12.2f}x")
+    return rows
+
+
 def _key(v: dict) -> tuple:
     return v["channels"], v["mapping_layers"], v["impl"], v["precision"]
 
@@ -282,8 +324,9 @@ def _ints(text: str) -> list[int]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", default="layers,impls,widths",
-                   help="comma-separated tables to measure: layers, impls, widths")
-    p.add_argument("--presets", default="stylegan2,stylegan2-64", help="the presets whose layer shapes are timed")
+                   help="comma-separated tables to measure: layers, impls, widths, layout")
+    p.add_argument("--presets", default="stylegan2,stylegan2-64",
+                   help="the presets whose layer shapes (layers) and steps (layout) are timed")
     p.add_argument("--step-preset", default="stylegan2", help="the preset whose training step is timed")
     p.add_argument("--widths", type=_ints, default=[32, 64, 128], help="--g/d-channels of the step tables")
     p.add_argument("--mapping-layers", type=_ints, default=[2, 8], help="--mapping-layers of the widths table")
@@ -302,7 +345,7 @@ def main(argv=None) -> int:
     a.presets = [x for x in a.presets.split(",") if x]
     a.precisions = [x for x in a.precisions.split(",") if x]
     a.channels = None
-    bad = [x for x in a.parts if x not in ("layers", "impls", "widths")] + \
+    bad = [x for x in a.parts if x not in ("layers", "impls", "widths", "layout")] + \
         [x for x in a.precisions if x not in PRECISIONS]
     if bad:
         p.error(f"unknown --parts or --precisions entries: {', '.join(bad)}")
@@ -317,7 +360,8 @@ def main(argv=None) -> int:
           f"{info['threads']} threads, torch {info['torch']}, load {info.get('loadavg_1min')}; "
           f"bf16 {'native' if native else 'emulated (no AVX512-BF16/AMX)'}")
     t0 = time.perf_counter()
-    rows = (bench_layers(a) if "layers" in a.parts else []) + bench_steps(a)
+    rows = (bench_layers(a) if "layers" in a.parts else []) + bench_steps(a) + \
+        (bench_layout(a) if "layout" in a.parts else [])
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
     if not a.no_save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -66,6 +67,15 @@ def test_stylegan_speed_smoke(capsys):
                  "grouped bf16", "scaled fp32", "bmm fp32", "8->8 3x3 @64", "8->3 1x1 @64", "bf16, channels 8",
                  "mapping 1"):
         assert line in out, line
+
+
+def test_stylegan_speed_layout_smoke(capsys):
+    """The layout table at toy sizes: both presets, both precisions, NCHW and NHWC, and their ratio."""
+    assert load("stylegan_speed").main(["--smoke", "--parts", "layout"]) == 0
+    out = capsys.readouterr().out
+    assert "memory layout: training step" in out
+    for line in ("stylegan2, fp32", "stylegan2, bf16", "stylegan2-64, fp32", "stylegan2-64, bf16"):
+        assert re.search(rf"^  {re.escape(line)} +[0-9.]+ +[0-9.]+ +[0-9.]+x$", out, re.M), line
 
 
 def test_flop_counter_counts_each_modulated_conv_as_by_hand():
