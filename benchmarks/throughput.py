@@ -12,7 +12,9 @@ rounds, and each row shows its mode's median. Rows:
 
 * naive eager fp32 - the loop most PyTorch code has, written out below: a DataLoader over a
   float32 TensorDataset, one G forward reused for both phases (three D forwards), BCE module
-  losses, ``.item()`` on both losses every step. The baseline all ratios refer to.
+  losses, ``.item()`` on both losses every step; with the preset's lazy R1 and (StyleGAN2) path
+  length at their intervals, so that it does the work ganforge's step does. The baseline all
+  ratios refer to.
 * ganforge fp32 - ganforge's step with every option off.
 * one row per option switched on alone over ganforge fp32 (bf16 autocast, channels-last,
   fast dropout masks when D has dropout, TF-'same' convs in a mirrored frame when the model has
@@ -113,8 +115,14 @@ def naive_eager(cfg: RunConfig, size: int, device: torch.device, warmup: int):
         opt_d = torch.optim.RMSprop(D.parameters(), lr=o.lr_d, alpha=o.rho, foreach=False)
     bce = nn.BCEWithLogitsLoss()
     ones, zeros = torch.ones(b, device=device), torch.zeros(b, device=device)
+    # the preset's lazy regularisers, as a plain StyleGAN2 loop writes them: the same work as ganforge's
+    lo, st = cfg.loss, cfg.style
+    r1_every = lo.r1_every if lo.r1_gamma > 0 else 0
+    pl_every = st.pl_every if cfg.model.arch == "stylegan2" and st.pl_weight > 0 else 0
+    count, pl_mean = 0, torch.zeros((), device=device)
 
     def run(steps: int) -> float:
+        nonlocal count, pl_mean
         done = 0
         sync(device)
         t0 = time.perf_counter()
@@ -126,14 +134,27 @@ def naive_eager(cfg: RunConfig, size: int, device: torch.device, warmup: int):
                 fake = G(z)
                 opt_d.zero_grad()
                 d_loss = bce(D(real), ones) + bce(D(fake.detach()), zeros)
+                if r1_every and count % r1_every == 0:  # R1 on the reals, scaled by its interval
+                    x = real.detach().requires_grad_(True)
+                    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
+                    d_loss = d_loss + lo.r1_gamma / 2 * r1_every * grad.square().sum(dim=(1, 2, 3)).mean()
                 d_loss.backward()
                 opt_d.step()
                 opt_g.zero_grad()
                 g_loss = bce(D(fake), ones)
+                if pl_every and count % pl_every == 0:  # path length on a fresh, smaller batch
+                    ws = G.broadcast(G.mapping(torch.randn(b // st.pl_batch_shrink, cfg.model.z_dim, device=device)))
+                    img = G.synthesis(ws)
+                    y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+                    (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+                    lengths = grad.square().sum(dim=2).mean(dim=1).sqrt()
+                    pl_mean = pl_mean.lerp(lengths.mean().detach(), st.pl_decay)
+                    g_loss = g_loss + st.pl_weight * pl_every * (lengths - pl_mean).square().mean()
                 g_loss.backward()
                 opt_g.step()
                 _ = (d_loss.item(), g_loss.item())  # the usual per-step logging
                 done += 1
+                count += 1
         sync(device)
         return time.perf_counter() - t0
 

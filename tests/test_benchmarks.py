@@ -23,6 +23,34 @@ def test_throughput_smoke(capsys):
     assert "GFLOP/step" in out
 
 
+def test_the_naive_loop_does_stylegan2s_lazy_r1_and_path_length(monkeypatch):
+    """The naive baseline does the work ganforge's step does: over 16 steps of the stylegan2
+    preset, R1 once (every 16) and path length four times (every 4), each an autograd.grad call."""
+    import torch
+
+    from ganforge.config import set_field
+    from ganforge.presets import get_preset
+
+    bench = load("throughput")
+    cfg = get_preset("stylegan2")
+    for k, v in {"model.g_channels": 8, "model.d_channels": 8, "model.z_dim": 16, "model.w_dim": 16,
+                 "train.batch_size": 4}.items():
+        set_field(cfg, k, v)
+    calls = []
+    grad = torch.autograd.grad
+
+    def counting(outputs, inputs, **kw):
+        calls.append(tuple(inputs.shape))
+        return grad(outputs, inputs, **kw)
+
+    monkeypatch.setattr(torch.autograd, "grad", counting)
+    bench.naive_eager(cfg, 32, torch.device("cpu"), warmup=16)
+    r1 = [c for c in calls if len(c) == 4]  # gradients of images (N, C, H, W) and of ws (N, num_ws, w_dim)
+    pl = [c for c in calls if len(c) == 3]
+    assert r1 == [(4, 1, 32, 32)]
+    assert len(pl) == 4 and all(c[0] == 2 and c[2] == 16 for c in pl), pl  # batch 4 / pl_batch_shrink 2
+
+
 def test_device_check_smoke(tmp_path):
     """benchmarks/device_check.sh --smoke: every part of the GPU check at toy sizes on the CPU (a
     stand-in Fashion-MNIST, a 1-epoch evaluator), one JSON with every part and the table."""
