@@ -240,8 +240,8 @@ def _stylegan2(size: int, source: str, channels: int | None, batch: int, r1_gamm
                  description="Karras et al. StyleGAN2 at 32 px, grey or RGB, with the ADA paper's small-data "
                              "recipe: mapping + synthesis networks, modulated convs, noise inputs, residual D, "
                              "non-saturating loss with lazy R1 (gamma 0.01, every 16) and path length (every 4), "
-                             "style mixing 0.9, G_ema, Adam 0.0025 betas (0, 0.99), batch 32. 28-px data "
-                             "(Fashion-MNIST) is resized to 32 (antialiased bilinear).")
+                             "style mixing 0.9, G_ema, Adam 0.0025 betas (0, 0.99), batch 32, channels-last. "
+                             "28-px data (Fashion-MNIST) is resized to 32 (antialiased bilinear).")
 def _stylegan2_32() -> RunConfig:
     return _stylegan2(32, "fashion-mnist", None, 32, 0.01, "", 0.0)
 
