@@ -81,3 +81,20 @@ def test_rendered_once_then_cached_with_two_splits(monkeypatch, tmp_path):
     assert train.images.shape[1:] == (3, 16, 16) and test.images.shape[1:] == (3, 16, 16)
     assert train.images.shape[0] + test.images.shape[0] == 32 and test.images.shape[0] == 3  # every 10th
     assert train.labels is None and train.name == "emoji"
+
+
+def test_the_font_folders_can_be_switched_off(tmp_path, monkeypatch):
+    """GANFORGE_SYSTEM_DATA=0 hides the installed fonts; $GANFORGE_EMOJI_FONT still counts, and
+    the message says the folders are off."""
+    monkeypatch.delenv("GANFORGE_SYSTEM_DATA", raising=False)  # (CI's second pass sets it)
+    fonts = tmp_path / "fonts"
+    fonts.mkdir()
+    (fonts / emoji.FONT_NAME).write_bytes(b"stand-in")
+    monkeypatch.setattr(emoji, "FONT_DIRS", (str(fonts),))
+    monkeypatch.delenv("GANFORGE_EMOJI_FONT", raising=False)
+    assert emoji.find_font() == fonts / emoji.FONT_NAME
+    monkeypatch.setenv("GANFORGE_SYSTEM_DATA", "0")
+    assert emoji.find_font() is None
+    assert "GANFORGE_SYSTEM_DATA=0" in str(emoji.missing_font_error(None))
+    monkeypatch.setenv("GANFORGE_EMOJI_FONT", str(fonts / emoji.FONT_NAME))
+    assert emoji.find_font() == fonts / emoji.FONT_NAME

@@ -10,11 +10,10 @@ import pytest
 import torch
 
 from datatest_util import idx_bytes, make_split
+from gf_helpers import needs_real_fashion_mnist
 from ganforge.config import DataConfig
 from ganforge.data import data_name, download, idx, load_data
 from ganforge.errors import DataError
-
-DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 
 
 def test_fashion_mnist_from_data_dir_both_splits(write_idx_dir, no_debian):
@@ -147,14 +146,30 @@ def test_download_of_garbage_is_rejected(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()  # nothing bad left in the cache, not even an empty folder
 
 
-@pytest.mark.skipif(not (DEBIAN / "train-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian package dataset-fashion-mnist is not installed")
+REAL = idx.find_local("fashion-mnist")  # before this folder's fixtures empty the cache
+
+
+@needs_real_fashion_mnist
 def test_real_fashion_mnist():
     t = time.perf_counter()
-    data = load_data(DataConfig(), progress=False)
+    data = load_data(DataConfig(data_dir=str(REAL)), progress=False)
     seconds = time.perf_counter() - t
     assert data.images.shape == (60000, 1, 28, 28) and data.images.dtype == torch.uint8
     assert data.labels.bincount().tolist() == [6000] * 10
     assert len(data.class_names) == 10
     assert seconds < 4, f"loading took {seconds:.1f} s"
     print(f"real Fashion-MNIST loaded in {seconds:.2f} s", file=os.sys.stderr)
+
+
+def test_system_data_folders_can_be_switched_off(tmp_path, monkeypatch, write_idx_dir):
+    """GANFORGE_SYSTEM_DATA=0 hides Debian's folder (what CI's second pass relies on): the
+    files there are not found, and the error lists only the folders still searched."""
+    monkeypatch.delenv("GANFORGE_SYSTEM_DATA", raising=False)  # (CI's second pass sets it)
+    debian = write_idx_dir(tmp_path / "debian")
+    monkeypatch.setattr(idx, "DEBIAN_FASHION_MNIST", str(debian))
+    assert load_data(DataConfig(), progress=False).source_path == str(debian)
+    monkeypatch.setenv("GANFORGE_SYSTEM_DATA", "0")
+    assert idx.find_local("fashion-mnist") is None
+    with pytest.raises(DataError, match="not found in") as e:
+        load_data(DataConfig(), progress=False)
+    assert str(debian) not in str(e.value)

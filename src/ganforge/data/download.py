@@ -22,6 +22,18 @@ class DownloadError(OSError):
     """A download failed; the message is one line saying why (for the caller's DataError)."""
 
 
+SYSTEM_DATA_ENV = "GANFORGE_SYSTEM_DATA"
+
+
+def system_data_enabled() -> bool:
+    """Whether ganforge looks in the machine's own data folders (Debian's Fashion-MNIST
+    package, the distributions' font folders). ``GANFORGE_SYSTEM_DATA=0`` (or off/no/false)
+    switches them off, so only ``--data-dir``, the cache and a download remain: how CI checks
+    that nothing depends on what happens to be installed on a machine."""
+    value = os.environ.get(SYSTEM_DATA_ENV, "").strip().lower()
+    return value not in ("0", "off", "no", "false")
+
+
 def cache_root() -> Path:
     """Where the cache is, without creating it (for searching)."""
     env = os.environ.get("GANFORGE_CACHE")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
-from .download import cache_dir
+from .download import cache_dir, system_data_enabled
 
 FONT_NAME = "NotoColorEmoji.ttf"
 PACKAGE = "fonts-noto-color-emoji"
@@ -41,18 +41,24 @@ class EmojiFontMissing(DataError, ConfigError):
 
 def find_font(data_dir: str | None = None) -> Path | None:
     """The Noto Color Emoji font file: in ``data_dir`` when given, else ``$GANFORGE_EMOJI_FONT``,
-    else the distributions' font folders. None when there is none."""
+    else the distributions' font folders (unless ``$GANFORGE_SYSTEM_DATA`` is 0). None when there is none."""
     if data_dir:
         candidates = [Path(data_dir).expanduser() / FONT_NAME, Path(data_dir).expanduser()]
     else:
         env = os.environ.get("GANFORGE_EMOJI_FONT")
         candidates = [Path(env).expanduser()] if env else []
-        candidates += [Path(d).expanduser() / FONT_NAME for d in FONT_DIRS]
+        if system_data_enabled():  # $GANFORGE_SYSTEM_DATA=0 hides the installed fonts
+            candidates += [Path(d).expanduser() / FONT_NAME for d in FONT_DIRS]
     return next((p for p in candidates if p.is_file()), None)
 
 
 def missing_font_error(data_dir: str | None) -> EmojiFontMissing:
-    where = f"in {data_dir} (--data-dir)" if data_dir else f"in {', '.join(FONT_DIRS[:2])} or $GANFORGE_EMOJI_FONT"
+    if data_dir:
+        where = f"in {data_dir} (--data-dir)"
+    elif system_data_enabled():
+        where = f"in {', '.join(FONT_DIRS[:2])} or $GANFORGE_EMOJI_FONT"
+    else:
+        where = "in $GANFORGE_EMOJI_FONT (the font folders are switched off by GANFORGE_SYSTEM_DATA=0)"
     return EmojiFontMissing(f"--data emoji: the font {FONT_NAME} was not found {where}; install the Debian/Ubuntu "
                             f"package {PACKAGE} (sudo apt-get install -y {PACKAGE}, or `make data-emoji`), "
                             f"or point --data-dir at a folder holding {FONT_NAME}")

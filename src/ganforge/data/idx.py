@@ -116,27 +116,40 @@ def _load_pair(images_path: Path, labels_path: Path) -> tuple[torch.Tensor, torc
             torch.from_numpy(labels.astype(np.int64)))
 
 
-def load_idx_dataset(name: str, data_dir: str | None, split: str, progress: bool = True):
-    """Load ``fashion-mnist`` or ``mnist``; returns (images, labels, class_names, folder).
-
-    Looks in ``data_dir`` (or its ``name`` subfolder), then for Fashion-MNIST the Debian
-    package folder, then the cache; downloads the split's two files into the cache if needed.
-    """
-    stems = SPLIT_FILES[split]
+def search_folders(name: str, data_dir: str | None = None) -> list[Path]:
+    """Where ``name`` (fashion-mnist or mnist) is looked for, in order: ``data_dir`` and its
+    ``name`` subfolder, Debian's package folder for Fashion-MNIST (unless
+    ``$GANFORGE_SYSTEM_DATA`` is 0), then the download cache."""
     folders: list[Path] = []
     if data_dir:
         d = Path(data_dir).expanduser()
         folders += [d, d / name]
-    if name == "fashion-mnist":
+    if name == "fashion-mnist" and download.system_data_enabled():
         folders.append(Path(DEBIAN_FASHION_MNIST))
-    cached = download.cache_root() / name
-    folders.append(cached)
+    folders.append(download.cache_root() / name)
+    return folders
 
-    for folder in folders:
+
+def find_local(name: str, data_dir: str | None = None, split: str = "train") -> Path | None:
+    """The first folder of :func:`search_folders` holding ``split``'s two files; None when the
+    split would have to be downloaded."""
+    stems = SPLIT_FILES[split]
+    return next((f for f in search_folders(name, data_dir) if all(_find(f, s) for s in stems)), None)
+
+
+def load_idx_dataset(name: str, data_dir: str | None, split: str, progress: bool = True):
+    """Load ``fashion-mnist`` or ``mnist``; returns (images, labels, class_names, folder).
+
+    Looks where :func:`search_folders` says; downloads the split's two files into the cache if
+    they are in none of those folders.
+    """
+    stems = SPLIT_FILES[split]
+    folders = search_folders(name, data_dir)
+    folder = find_local(name, data_dir, split)
+    if folder is not None:
         found = [_find(folder, s) for s in stems]
-        if all(found):
-            images, labels = _load_pair(found[0], found[1])
-            return images, labels, list(_classes(name)), str(folder)
+        images, labels = _load_pair(found[0], found[1])
+        return images, labels, list(_classes(name)), str(folder)
 
     # Not found anywhere: fetch the split's two files into the cache.
     tried = ", ".join(str(f) for f in dict.fromkeys(folders))
