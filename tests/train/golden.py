@@ -121,8 +121,9 @@ def run_case(preset: str, fields: dict) -> dict:
         out = {"losses": losses, "G": weights_hash(tr.G), "D": weights_hash(tr.D)}
         if tr.G_ema is not None:
             out["G_ema"] = weights_hash(tr.G_ema)
-        out["norms"] = [float(sum(p.detach().double().abs().sum() for p in m.parameters()))
-                        for m in (tr.G, tr.D)]
+        nets = (tr.G, tr.D) if tr.G_ema is None else (tr.G, tr.D, tr.G_ema)
+        # L1 norms of every weight (G_ema's too): what another CPU can compare, closely, not bitwise
+        out["norms"] = [float(sum(p.detach().double().abs().sum() for p in m.parameters())) for m in nets]
         return out
     finally:
         torch.set_num_threads(threads)

@@ -27,6 +27,8 @@ def test_three_steps_match_the_golden_values(name, preset, fields):
     # A loss after three steps moves most: between an AVX2 and an AVX-512 machine (the values are now
     # recorded on the latter), up to 1.04e-3 relative (geron-dcgan-unmirrored's third G loss), the
     # weight norms at most 8e-6; so 5e-3 for the losses and 1e-3 for the norms.
+    assert len(got["losses"]) == len(want["losses"]) and len(got["norms"]) == len(want["norms"])
+    assert got.keys() == want.keys()  # G_ema present in both or in neither
     for (wd, wg), (gd, gg) in zip(want["losses"], got["losses"]):
         assert math.isclose(gd, wd, rel_tol=5e-3, abs_tol=1e-5) and math.isclose(gg, wg, rel_tol=5e-3, abs_tol=1e-5)
     for w, g in zip(want["norms"], got["norms"]):
