@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from ganforge.models import ARCHS
     from ganforge.presets import get_preset
     from ganforge.train.loop import seed_everything
-    from ganforge.train.trainer import GANTrainer
+    from ganforge.train.builder import build_trainer
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 
     cfg = get_preset(a.preset)
@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=False)
     images = data.images[:4096]
     seed_everything(0)
-    tr = GANTrainer(cfg, images.shape[1], images.shape[2])
-    sched, g = tr.growth.schedule, torch.Generator().manual_seed(0)
+    tr = build_trainer(cfg, images.shape[1], images.shape[2])
+    sched, g = tr.family.schedule, torch.Generator().manual_seed(0)
     rows = []
     for stage, size in enumerate(sched.sizes):
         phases = [("stable", sched.fade_start(stage) + sched.fade if stage else 0)]
@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             phases.insert(0, ("fade", sched.fade_start(stage) + sched.fade // 2))
         for phase, at in phases:
             tr.G.images_seen.fill_(at)
-            tr.growth.apply()
-            b = tr.growth.batch_size()
+            tr.family.apply()
+            b = tr.family.batch_size()
 
             def step():
                 tr.train_step(images[torch.randint(0, images.shape[0], (b,), generator=g)])

@@ -48,10 +48,10 @@ import torch
 
 from ganforge.config import RunConfig, set_field
 from ganforge.models import build_models
-from ganforge.models.stylegan import MODCONV_DEFAULT, MODCONV_IMPLS, ModulatedLayer, modulated_conv2d
+from ganforge.models.stylegan2 import MODCONV_DEFAULT, MODCONV_IMPLS, ModulatedLayer, modulated_conv2d
 from ganforge.presets import get_preset
 from ganforge.progress import progress_bar
-from ganforge.train.trainer import GANTrainer
+from ganforge.train.builder import build_trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
@@ -210,7 +210,7 @@ def step_runner(cfg: RunConfig, impl: str, steps: int, warmup: int):
     seconds of ``steps`` training steps."""
     torch.manual_seed(0)
     size, c = cfg.data.size, img_channels(cfg)
-    tr = GANTrainer(cfg, c, size)
+    tr = build_trainer(cfg, c, size)
     for G in (tr.G, tr.G_ema):
         if G is not None:
             G.set_modconv(impl)

@@ -60,6 +60,7 @@ from ganforge.models import ARCHS, build_models
 from ganforge.presets import get_preset
 from ganforge.models.layers_fast import use_mirrored_padding
 from ganforge.device import bf16_supported, cpu_has_bf16, resolve_device
+from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -173,7 +174,7 @@ def ganforge_step(cfg: RunConfig, size: int, device: torch.device, warmup: int, 
     for k, v in overrides.items():
         set_field(cfg, f"train.{k}", v)
     torch.manual_seed(0)
-    tr = GANTrainer(cfg, img_channels(cfg), size, device)
+    tr = build_trainer(cfg, img_channels(cfg), size, device)
     for opt in (tr.opt_g, tr.opt_d):
         for group in opt.param_groups:
             if not foreach:  # one kernel per parameter tensor, as optimizers did before multi-tensor kernels
@@ -263,7 +264,7 @@ def step_flops(cfg: RunConfig, size: int, device: torch.device) -> int:
     cfg = RunConfig.from_dict(cfg.to_dict())
     set_field(cfg, "train.precision", "fp32")
     torch.manual_seed(0)
-    tr = GANTrainer(cfg, img_channels(cfg), size, device)
+    tr = build_trainer(cfg, img_channels(cfg), size, device)
     images = fake_dataset(cfg.train.batch_size, size, device, img_channels(cfg))
     cycle = regularisation_cycle(tr)
     with flop_counter() as fc:
@@ -380,7 +381,7 @@ def generate_and_score(cfg: RunConfig, size: int, device: torch.device, n: int) 
     """Seconds to generate ``n`` images with the preset's G (default precision) and to score them
     (features, then FD, KID and precision/recall against ``n`` reference rows)."""
     torch.manual_seed(0)
-    tr = GANTrainer(RunConfig.from_dict(cfg.to_dict()), img_channels(cfg), size, device)
+    tr = build_trainer(RunConfig.from_dict(cfg.to_dict()), img_channels(cfg), size, device)
     extractor, which = feature_network(cfg, img_channels(cfg))
     # the reference: untimed (cached in use)
     real_feats, _ = extractor(fake_dataset(n, size, torch.device("cpu"), img_channels(cfg)))

@@ -25,12 +25,12 @@ import sys, time, torch
 sys.path.insert(0, sys.argv[1])
 from ganforge.presets import get_preset
 from ganforge.config import set_field
-from ganforge.train.trainer import GANTrainer
+from ganforge.train.builder import build_trainer
 preset, warmup, steps = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 cfg = get_preset(preset)
 set_field(cfg, "train.device", "cpu")
 torch.manual_seed(0)
-tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
 n = cfg.train.batch_size * cfg.tricks.n_critic
 data = torch.randint(0, 256, (n * 8, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
 for i in range(warmup):

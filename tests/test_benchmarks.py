@@ -120,7 +120,7 @@ def test_flop_counter_counts_each_modulated_conv_as_by_hand():
     grouped one included, whose weight gradient torch's own formula counts once per group."""
     import torch
 
-    from ganforge.models.stylegan import modulated_conv2d
+    from ganforge.models.stylegan2 import modulated_conv2d
 
     tp = load("throughput")
     n, c_in, c_out, k, r = 4, 8, 16, 3, 8
@@ -141,12 +141,12 @@ def test_flop_counter_agrees_with_torch_without_groups():
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ganforge.train.trainer import GANTrainer
+    from ganforge.train.builder import build_trainer
 
     tp = load("throughput")
     cfg, size = tp.preset_config("tf-tutorial", 4, None)
     torch.manual_seed(0)
-    tr = GANTrainer(cfg, 1, size)
+    tr = build_trainer(cfg, 1, size)
     images = tp.fake_dataset(4, size, torch.device("cpu"))
     with FlopCounterMode(display=False) as theirs:
         tr.train_step(images)
@@ -162,7 +162,7 @@ def test_throughput_uses_stylegan2_64_size_channels_and_cycle():
     import torch
 
     from ganforge.config import set_field
-    from ganforge.train.trainer import GANTrainer
+    from ganforge.train.builder import build_trainer
 
     tp = load("throughput")
     cfg, size = tp.preset_config("stylegan2-64", 2, None)
@@ -170,7 +170,7 @@ def test_throughput_uses_stylegan2_64_size_channels_and_cycle():
     for f, v in (("model.g_channels", 8), ("model.d_channels", 8), ("model.w_dim", 8), ("model.z_dim", 8)):
         set_field(cfg, f, v)
     torch.manual_seed(0)
-    tr = GANTrainer(cfg, 3, size)
+    tr = build_trainer(cfg, 3, size)
     assert tp.regularisation_cycle(tr) == 16
     with tp.flop_counter() as first:
         tr.train_step(tp.fake_dataset(2, size, torch.device("cpu"), 3))

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -20,8 +19,8 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import train as cli_train
 from ganforge.config import RunConfig, set_field
 from ganforge.errors import GanforgeError
-from ganforge.train import runfolder
-from ganforge.train.monitor import Monitor, read_log, write_loss_plot
+from ganforge.runs import folder as runfolder
+from ganforge.runs.monitor import Monitor, read_log, write_loss_plot
 from ganforge.presets import get_preset
 from ganforge.train.trainer import GANTrainer
 

@@ -8,11 +8,12 @@ from .config import RunConfig
 from .data import data_name, is_data_path
 from .errors import DataError
 from .generator import class_labels, generate, load_generator, load_run_config  # noqa: F401  (the public API)
-from .train.loop import TrainResult, check_run, fit, prepare  # noqa: F401  (check_run: for the CLI)
-from .train.runfolder import (OVERWRITE_REMOVES, RunFolderError, check_out_dir, clear_run,  # noqa: F401
+from .train.checks import check_resume, check_run  # noqa: F401  (for the CLI)
+from .train.loop import TrainResult, fit, prepare  # noqa: F401
+from .runs.folder import (OVERWRITE_REMOVES, RunFolderError, check_out_dir, clear_run,  # noqa: F401
                               make_run_dir, resume_dir)
-from .train.report import write_report  # noqa: F401  (the public API: ganforge report RUN)
-from .train.runstatus import check_not_running, list_runs  # noqa: F401  (list_runs: ganforge runs)
+from .runs.report import write_report  # noqa: F401  (the public API: ganforge report RUN)
+from .runs.status import check_not_running, list_runs  # noqa: F401  (list_runs: ganforge runs)
 
 RUNS_ROOT = Path("runs")
 
@@ -32,8 +33,11 @@ def train(config: RunConfig, out: str | Path | None = None, *, resume: bool = Fa
     out: the run folder; default the next ``runs/NNNNN-<preset>-<data>/``. A new run never
         writes into a folder that holds files: it must not exist yet or be empty, unless
         ``overwrite`` (else RunFolderError).
-    resume: continue the run in ``out`` (its folder, or its checkpoint.pt) exactly. Its data may
-        be given by another path, but must be the same images (checked by content).
+    resume: continue the run in ``out`` (its folder, or its checkpoint.pt) exactly. ``config``
+        must be the run's own (``load_run_config(out)``) but for its length, device and output
+        frequencies (``ganforge.train.checks.RESUME_OK``); anything else is refused
+        (ConfigError). Its data may be given by another path, but must be the same images
+        (checked by content).
     overwrite: first delete the ganforge files of the run already in ``out`` (config.json,
         log.jsonl, checkpoints, samples/step-*.png, progress.gif, losses.png, report.html, run.lock,
         tensorboard/); other files in it are left alone. A run that a live process is training
@@ -61,6 +65,7 @@ def _train(config: RunConfig, out, *, resume: bool, overwrite: bool, progress: b
                                  "in its folder; to start afresh, drop --resume)")
         run_dir = ctx.from_main(resume_dir, out)
         ctx.from_main(check_not_running, run_dir, "--resume")
+        check_resume(ctx.from_main(load_run_config, run_dir), config)  # what a resume may change
         source = config.data.source
         if is_data_path(source) and not Path(source).expanduser().exists():
             raise DataError(f"--data {source}: the run's data is not there any more (if it moved, pass "

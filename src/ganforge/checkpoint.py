@@ -21,10 +21,10 @@ import torch
 from .device import resolve_device
 from .errors import CheckpointError
 from .images import DISK_FULL, remove_stale_temps, temp_path
+from .runs.layout import BEST_NAME, CHECKPOINT_NAME
 
 FORMAT = "ganforge-checkpoint"
 VERSION = 1
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def rng_state() -> dict[str, Any]:
@@ -103,7 +103,7 @@ def resolve_checkpoint(path: str | Path) -> Path:
     """A run folder or a checkpoint file -> the checkpoint file; clear error if there is none."""
     p = Path(path)
     if p.is_dir():
-        for name in (CHECKPOINT_NAME, "best.pt"):
+        for name in (CHECKPOINT_NAME, BEST_NAME):
             if (p / name).is_file():
                 return p / name
         raise CheckpointError(f"{p}: no {CHECKPOINT_NAME} in this folder (is it a ganforge run folder?)")

@@ -26,6 +26,7 @@ from .device import resolve_device
 from .errors import CheckpointError, ConfigError, GanforgeError
 from .images import atomic_write
 from .models import build_models
+from .runs.layout import LATENT_MEAN_NAME
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -217,7 +218,7 @@ def map_latents(G: nn.Module, z: torch.Tensor, batch_size: int = 256, *, precisi
 
 def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor:
     """The truncation trick in W: ``w_avg + psi (w - w_avg)`` toward G's running mean of w
-    (:meth:`~ganforge.models.stylegan.StyleGAN2Generator.truncate`), for w (N, w_dim) or
+    (:meth:`~ganforge.models.stylegan2.StyleGAN2Generator.truncate`), for w (N, w_dim) or
     ws (N, num_ws, w_dim) on the CPU. psi 1 (or None) returns ``w`` as it is; 0 gives ``w_avg``."""
     return truncate(w, G.w_avg.detach().float().cpu(), psi)
 
@@ -236,7 +237,6 @@ def render_ws(G: nn.Module, ws: torch.Tensor, batch_size: int = 256, *, precisio
 
 # --------------------------------------------------------------------------- truncation
 
-LATENT_MEAN_NAME = "latent_mean.pt"
 LATENT_MEAN_SAMPLES = 10_000
 LATENT_MEAN_SEED = 0
 

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzztest_util import fuzz, problems, report, run_cli
-from test_fuzz_train_flags import DOCS, EITHER, FIELDS, INT64, INVALID, RULES, TYPES, _strict, expected
+from test_fuzz_train_flags import (DOCS, EITHER, FAMILY_ARCHS, FIELDS, INT64, INVALID, RULES, TYPES, _strict,
+                                   expected)
 
 
 def run_config(capsys, path, *extra):
@@ -96,15 +97,16 @@ def test_every_field_with_wrong_json_types(dotted, capsys, tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     section, name = dotted.split(".")
     path = tmp_path / "cfg.json"
+    family = ["--preset", FAMILY_ARCHS[dotted][0]] if dotted in FAMILY_ARCHS else []  # its family's preset
     bad = []
     for value in WRONG[_kind(dotted)]:
         path.write_text(json.dumps({section: {name: value}}))
-        o = run_config(capsys, path)
+        o = run_config(capsys, path, *family)
         bad += [f"{{{section!r}: {{{name!r}: {value!r}}}}}: {p}  [{o.show()}]"
                 for p in judge(o, path, dotted, json_expected(dotted, value))]
     for literal in LITERALS:
         path.write_text(f'{{"{section}": {{"{name}": {literal}}}}}')
-        o = run_config(capsys, path)
+        o = run_config(capsys, path, *family)
         # non-finite, beyond any float or int64, or more digits than Python reads: always refused
         bad += [f"{{{section!r}: {{{name!r}: {literal[:12]}{'...' if len(literal) > 12 else ''}}}}}: {p}  "
                 f"[{o.show()}]" for p in judge(o, path, dotted, INVALID)]

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzztest_util import fuzz, problems, report, run_cli
-from ganforge.config import RunConfig, field_docs
+from ganforge.config import RunConfig, field_docs, section_types
 from ganforge.losses import LOSSES
 from ganforge.models import ARCHS
 
@@ -78,8 +78,29 @@ CHOICES = {
     "data.load": {"auto", "memory", "stream"},
 }
 # The fields' rules above hold on their own for the plain DCGAN; the default preset couples some
-# (its reused fakes need the alternating step), so the field sweeps start from dcgan.
+# (its reused fakes need the alternating step), so the field sweeps start from dcgan - except a
+# model family's own settings, which apply to its architecture only: they start from its preset.
 BASE = ["--preset", "dcgan"]
+
+
+def _family_archs() -> dict[str, tuple[str, ...]]:
+    """Dotted field -> the architectures it applies to, for the fields that name some."""
+    out = {}
+    for section, typ in section_types().items():
+        for f in dataclasses.fields(typ):
+            archs = f.metadata.get("archs") or getattr(typ, "archs", None)
+            if archs:
+                out[f"{section}.{f.name}"] = archs
+    return out
+
+
+FAMILY_ARCHS = _family_archs()
+
+
+def base_for(dotted: str) -> list[str]:
+    """The preset a sweep of ``dotted`` starts from: dcgan, or the field's family's preset."""
+    archs = FAMILY_ARCHS.get(dotted)
+    return ["--preset", archs[0]] if archs else BASE
 TRUE, FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 INVALID, EITHER = object(), object()
 
@@ -197,14 +218,14 @@ def test_every_field_at_and_beyond_its_limits(dotted, capsys, tmp_path, monkeypa
     bad = []
     for text in values_for(typ):
         want = expected(dotted, text, via_set=True)
-        o = run_cli(["train", "--dry-run", *BASE, "--set", f"{dotted}={text}"], capsys)
+        o = run_cli(["train", "--dry-run", *base_for(dotted), "--set", f"{dotted}={text}"], capsys)
         bad += [f"--set {dotted}={text!r}: {p}  [{o.show()}]" for p in judge(o, dotted, want)]
         if dotted in HIDDEN:
             continue
         if typ.startswith("bool") or text not in BY_FLAG:
             continue  # --flag/--no-flag take no value; the flag and --set read values the same way
         want = expected(dotted, text, via_set=False)
-        o = run_cli(["train", "--dry-run", *BASE, f"{flag}={text}"], capsys)
+        o = run_cli(["train", "--dry-run", *base_for(dotted), f"{flag}={text}"], capsys)
         bad += [f"{flag}={text!r}: {p}  [{o.show()}]" for p in judge(o, dotted, want)]
     assert not list(tmp_path.iterdir()), f"--dry-run wrote files: {list(tmp_path.iterdir())}"
     report(bad, f"train --dry-run with {dotted}")
@@ -256,10 +277,10 @@ def test_random_values_never_crash(dotted, text, by_flag, capsys):
         text = text.replace("\x00", "")  # no argv can hold a NUL
     typ = TYPES[dotted]
     if by_flag and dotted not in HIDDEN and not typ.startswith("bool"):
-        argv = ["train", "--dry-run", *BASE, f"{DOCS[dotted].flag}={text}"]
+        argv = ["train", "--dry-run", *base_for(dotted), f"{DOCS[dotted].flag}={text}"]
         want = expected(dotted, text, via_set=False)
     else:
-        argv = ["train", "--dry-run", *BASE, "--set", f"{dotted}={text}"]
+        argv = ["train", "--dry-run", *base_for(dotted), "--set", f"{dotted}={text}"]
         want = expected(dotted, text, via_set=True)
     o = run_cli(argv, capsys)
     report([f"{p}  [{o.show()}]" for p in judge(o, dotted, want)], "train --dry-run")

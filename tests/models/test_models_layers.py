@@ -203,7 +203,7 @@ def test_mirrored_same_conv_transpose_is_the_same_function(size, k, s):
 
 
 def test_mirrored_frames_span_the_asymmetric_convs_only():
-    from ganforge.models.dcgan import CholletGenerator, TFTutorialDiscriminator, TFTutorialGenerator
+    from ganforge.models.seeds import CholletGenerator, TFTutorialDiscriminator, TFTutorialGenerator
 
     G, D = TFTutorialGenerator(), TFTutorialDiscriminator()
     assert use_mirrored_padding(G) == 1 and use_mirrored_padding(D) == 1

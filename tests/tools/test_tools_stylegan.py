@@ -15,7 +15,7 @@ from PIL import Image
 from ganforge.api import load_generator
 from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
-from ganforge.models.stylegan import StyleGAN2Generator
+from ganforge.models.stylegan2 import StyleGAN2Generator
 from gf_helpers import make_images
 
 

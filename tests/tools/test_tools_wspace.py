@@ -11,7 +11,7 @@ from ganforge.data import from_model_range
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.generator import generate, latents, map_latents, render, render_ws, truncate, truncate_w
 from ganforge.latent import lerp, seed_latents
-from ganforge.models.stylegan import StyleGAN2Generator
+from ganforge.models.stylegan2 import StyleGAN2Generator
 from ganforge.tools import (arithmetic, interpolate, latent_space, load_projection, project, read_target,
                             save_projection, style_mix)
 from ganforge.tools.style_mixing import mix_ws, parse_layers, parse_sources

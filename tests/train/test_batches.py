@@ -9,9 +9,9 @@ from ganforge.config import set_field
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.batches import EpochSampler
-from ganforge.train.context import RunContext
-from ganforge.train.distributed import Distributed, SharedNoise, env_world, process_group, rank_seed
-from ganforge.train.trainer import GANTrainer
+from ganforge.context import RunContext
+from ganforge.train.distributed import SharedNoise, env_world, process_group, rank_seed
+from ganforge.train.builder import build_trainer
 
 CPU = torch.device("cpu")
 
@@ -64,15 +64,13 @@ def test_sync_batchnorm_on_cpu_with_many_processes_is_refused_with_the_flag_name
     cfg = get_preset("dcgan")
     set_field(cfg, "train.sync_batchnorm", True)
     ctx = RunContext(device=CPU, rank=0, world_size=2, any_fn=lambda f: f)
-    tr = GANTrainer(cfg, 1, 28, ctx=ctx)
     with pytest.raises(ConfigError, match="--sync-batchnorm: needs CUDA"):
-        Distributed(tr, ctx, seed=0, global_batch=128)
+        build_trainer(cfg, 1, 28, ctx=ctx)
 
 
 def test_a_checkpoint_position_carries_over_to_another_global_batch():
     cfg = get_preset("geron-dense")
-    tr = GANTrainer(cfg, 1, 28)
-    d = Distributed(tr, RunContext(device=CPU), seed=0, global_batch=32)
+    d = build_trainer(cfg, 1, 28, global_batch=32).dist
     s = EpochSampler(256, 32, seed=0, device=CPU)
     s.pos = 3
     d.load_state_dict({"global_batch": 64}, s)  # 3 batches of 64 = 6 of 32

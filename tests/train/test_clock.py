@@ -8,7 +8,7 @@ import pytest
 from ganforge import api
 from ganforge.config import validate
 from ganforge.errors import ConfigError
-from ganforge.train.monitor import read_log
+from ganforge.runs.monitor import read_log
 from test_loop import small_cfg
 
 

@@ -9,7 +9,7 @@ from ganforge.config import set_field, validate
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.cuda_graphs import set_capturable
-from ganforge.train.trainer import GANTrainer
+from ganforge.train.builder import build_trainer
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -27,7 +27,7 @@ def test_cpu_run_is_a_config_error_naming_the_flag():
     with pytest.raises(ConfigError, match=r"--cuda-graphs: needs CUDA"):
         validate(cfg)
     with pytest.raises(ConfigError, match=r"--cuda-graphs: needs CUDA"):  # a trainer built directly, too
-        GANTrainer(cfg, 1, 28, torch.device("cpu"))
+        build_trainer(cfg, 1, 28, torch.device("cpu"))
 
 
 def test_cli_refuses_it_on_cpu_before_making_a_run_folder(cli, npz_data, tmp_path):
@@ -62,14 +62,14 @@ def test_a_checkpoint_of_a_capturable_run_resumes_on_cpu():
     """A --cuda-graphs checkpoint marks its optimizers capturable; loading it into a CPU trainer
     turns that off again (capturable Adam refuses CPU tensors), and training goes on."""
     torch.manual_seed(0)
-    tr = GANTrainer(small(), 1, 28, torch.device("cpu"))
+    tr = build_trainer(small(), 1, 28, torch.device("cpu"))
     images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8)
     tr.train_step(images)
     state = tr.state_dict()
     for key in ("opt_g", "opt_d"):
         for group in state[key]["param_groups"]:
             group["capturable"] = True
-    tr2 = GANTrainer(small(), 1, 28, torch.device("cpu"))
+    tr2 = build_trainer(small(), 1, 28, torch.device("cpu"))
     tr2.load_state_dict(state)
     assert all(not g["capturable"] for opt in (tr2.opt_g, tr2.opt_d) for g in opt.param_groups)
     stats = tr2.train_step(images)
@@ -96,7 +96,7 @@ def test_replayed_steps_train_like_eager_ones(preset):
     params = {}
     for graphs in (False, True):
         torch.manual_seed(0)
-        tr = GANTrainer(small(preset, **{"train.cuda_graphs": graphs}), 1, 28, device)
+        tr = build_trainer(small(preset, **{"train.cuda_graphs": graphs}), 1, 28, device)
         losses = [tr.train_step(images[i % 4]).d_loss for i in range(10)]
         assert tr.step == 10 and len({float(v) for v in losses}) > 1  # statistics are per step, not the last one
         params[graphs] = (torch.cat([p.detach().flatten() for p in tr.G.parameters()]), losses)
@@ -111,7 +111,7 @@ def test_replayed_steps_train_like_eager_ones(preset):
 def test_a_learning_rate_change_captures_again_and_a_run_trains(npz_data, tmp_path):
     device = torch.device("cuda")
     torch.manual_seed(0)
-    tr = GANTrainer(small(**{"train.cuda_graphs": True}), 1, 28, device)
+    tr = build_trainer(small(**{"train.cuda_graphs": True}), 1, 28, device)
     images = torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8, device=device)
     for _ in range(6):
         tr.train_step(images)
@@ -130,7 +130,7 @@ def test_the_capture_key_sees_python_values_a_graph_would_freeze():
     new capture. Checked on CPU modules; the capture itself needs CUDA."""
     from ganforge.train.cuda_graphs import GraphedStep
 
-    tr = GANTrainer(small("tf-tutorial"), 1, 28, torch.device("cpu"))
+    tr = build_trainer(small("tf-tutorial"), 1, 28, torch.device("cpu"))
     g = GraphedStep.__new__(GraphedStep)  # (no CUDA here: only the key's bookkeeping)
     g.tr = tr
     g.watched = g._watch()

@@ -11,7 +11,7 @@ import torch
 from ganforge import api
 from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
 from ganforge.checkpoint import load_checkpoint
-from ganforge.train.monitor import read_log
+from ganforge.runs.monitor import read_log
 from test_loop import small_cfg
 
 
@@ -99,7 +99,7 @@ def test_every_process_takes_the_same_collective_decisions_with_or_without_an_ev
     # multi-process run would pair mismatched collectives.
     import torch
 
-    from ganforge.train.context import RunContext
+    from ganforge.context import RunContext
 
     counts = []
     for rank, evaluator in ((0, ScriptedEvaluator([5.0] * 10)), (1, None)):

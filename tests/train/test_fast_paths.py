@@ -12,7 +12,7 @@ from ganforge.config import set_field, validate
 from ganforge.errors import ConfigError
 from ganforge.models.layers_fast import DROPOUT_BITS, FastDropout, bernoulli_keep_mask, use_fast_dropout
 from ganforge.presets import get_preset
-from ganforge.train.trainer import GANTrainer
+from ganforge.train.builder import build_trainer
 
 
 def test_keep_mask_rate_and_lanes():
@@ -64,11 +64,11 @@ def test_fast_dropout_swap_keeps_rates_and_trainer_uses_it_on_cpu():
     assert rates == [0.3, 0.5] and all(isinstance(m, FastDropout) for m in net.modules() if isinstance(m, nn.Dropout))
 
     cfg = get_preset("tf-tutorial")
-    tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
     assert {type(m) for m in tr.D.modules() if isinstance(m, nn.Dropout)} == {FastDropout}
     assert tr.add_d_dropout(0.1) == pytest.approx(0.4)  # remedies still reach the rate
     set_field(cfg, "train.fast_dropout", False)
-    tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
     assert {type(m) for m in tr.D.modules() if isinstance(m, nn.Dropout)} == {nn.Dropout}
 
 
@@ -79,7 +79,7 @@ def test_joint_step_gradients_equal_one_concatenated_D_pass():
     cfg = get_preset("tf-tutorial")
     set_field(cfg, "train.precision", "fp32")
     set_field(cfg, "model.d_dropout", 0.0)
-    tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
     G, D = copy.deepcopy(tr.G), copy.deepcopy(tr.D)
     real_u8 = torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8)
     rng = torch.get_rng_state()
@@ -114,7 +114,7 @@ def test_reuse_fake_runs_G_once_and_trains_G_on_the_D_phase_fakes(reuse):
     for k, v in {"model.g_channels": 8, "model.d_channels": 8, "train.precision": "fp32",
                  "train.reuse_fake": reuse}.items():
         set_field(cfg, k, v)
-    tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
     g_out, d_in = _count_forwards(tr.G), []
     tr.D.register_forward_hook(lambda m, i, o: d_in.append(i[0].detach().clone()))
     stats = tr.train_step(torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8))
@@ -141,7 +141,7 @@ def test_mirrored_padding_step_equals_the_plain_step():
         cfg = get_preset("tf-tutorial")
         for k, v in {"train.precision": "fp32", "model.d_dropout": 0.0, "train.mirror_padding": mirror}.items():
             set_field(cfg, k, v)
-        tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+        tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
         assert any(m.mirror.active for m in tr.D.modules() if hasattr(m, "mirror")) == mirror
         stats = tr.train_step(torch.randint(0, 256, (8, 1, 28, 28), dtype=torch.uint8,
                                             generator=torch.Generator().manual_seed(1)))

@@ -11,6 +11,7 @@ from ganforge import api
 from ganforge.config import RunConfig, set_field
 from ganforge.presets import get_preset
 from ganforge.checkpoint import load_checkpoint
+from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 
 
@@ -39,7 +40,7 @@ def test_each_network_gets_exactly_one_gradient_per_step(step):
     set_field(cfg, "model.g_channels", 8)
     set_field(cfg, "model.d_channels", 8)
     set_field(cfg, "train.step", step)
-    tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
     d_calls, g_calls = count_grad_calls(tr.D), count_grad_calls(tr.G)
     tr.train_step(torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8))
     # D phase gives D one gradient; the G phase (D frozen) must give it none.
@@ -52,7 +53,7 @@ def test_g_phase_does_not_change_or_touch_D():
     cfg = get_preset("dcgan")
     set_field(cfg, "model.g_channels", 8)
     set_field(cfg, "model.d_channels", 8)
-    tr = GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    tr = build_trainer(cfg, 1, 28, torch.device("cpu"))
     snap = {}
     orig = tr.opt_d.step
 
@@ -98,7 +99,7 @@ def test_resume_is_bitwise_exact(tmp_path, npz_data, preset, extra):
             for k, v in st.items():
                 assert torch.equal(torch.as_tensor(v), torch.as_tensor(b[opt]["state"][i][k])), f"{opt} {i} {k}"
     # the log has each step once
-    steps = [r["step"] for r in __import__("ganforge.train.monitor", fromlist=["x"]).read_log(half)]
+    steps = [r["step"] for r in __import__("ganforge.runs.monitor", fromlist=["x"]).read_log(half)]
     assert steps == [1, 2, 3, 4]
 
 

@@ -11,10 +11,11 @@ from ganforge import api
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import set_field
 from ganforge.losses import LOSSES
-from ganforge.train.context import RunContext
-from ganforge.train.phases import (AlternatingStep, GradientPenaltyReg, JointStep, R1Reg, Regulariser,
-                                   WeightClip)
-from ganforge.train.trainer import GANTrainer
+from ganforge.context import RunContext
+from ganforge.train.hooks import WeightClip
+from ganforge.train.penalties import GradientPenaltyReg, R1Reg, Regulariser
+from ganforge.train.strategies import AlternatingStep, JointStep
+from ganforge.train.builder import build_trainer
 from test_loop import small_cfg
 
 QUIET = {"progress": False, "log": lambda *_: None}
@@ -36,7 +37,7 @@ class OutputEnergy(Regulariser):
 def g_grads_per_step(step: str, reg: Regulariser | None, steps: int = 3) -> list[list[torch.Tensor]]:
     """G's gradients at each of ``steps`` steps (captured just before G's optimizer step)."""
     torch.manual_seed(0)
-    tr = GANTrainer(small_cfg("unused.npz", **{"train.step": step}), 1, 28)
+    tr = build_trainer(small_cfg("unused.npz", **{"train.step": step}), 1, 28)
     if reg is not None:
         tr.regularisers.append(reg)
     grads = []
@@ -73,18 +74,18 @@ def test_regulariser_due_counts_updates_from_zero():
 def test_losses_declare_clipping_and_penalties_and_the_trainer_follows():
     assert LOSSES["wgan"].weight_clip and not LOSSES["wgan"].gradient_penalty
     assert LOSSES["wgan-gp"].gradient_penalty and not LOSSES["wgan-gp"].weight_clip
-    tr = GANTrainer(small_cfg("unused.npz", **{"loss.loss": "wgan"}), 1, 28)
+    tr = build_trainer(small_cfg("unused.npz", **{"loss.loss": "wgan"}), 1, 28)
     assert any(isinstance(h, WeightClip) for h in tr.hooks) and not tr.regularisers
-    tr = GANTrainer(small_cfg("unused.npz", **{"loss.loss": "wgan-gp", "loss.r1_gamma": 1.0}), 1, 28)
+    tr = build_trainer(small_cfg("unused.npz", **{"loss.loss": "wgan-gp", "loss.r1_gamma": 1.0}), 1, 28)
     assert [type(r) for r in tr.regularisers] == [GradientPenaltyReg, R1Reg]
     assert not any(isinstance(h, WeightClip) for h in tr.hooks)
-    tr = GANTrainer(small_cfg("unused.npz", **{"loss.loss": "hinge"}), 1, 28)
+    tr = build_trainer(small_cfg("unused.npz", **{"loss.loss": "hinge"}), 1, 28)
     assert not tr.regularisers and not any(isinstance(h, WeightClip) for h in tr.hooks)
 
 
 def test_the_step_strategy_follows_the_config():
-    assert isinstance(GANTrainer(small_cfg("unused.npz"), 1, 28).strategy, AlternatingStep)
-    assert isinstance(GANTrainer(small_cfg("unused.npz", **{"train.step": "joint"}), 1, 28).strategy, JointStep)
+    assert isinstance(build_trainer(small_cfg("unused.npz"), 1, 28).strategy, AlternatingStep)
+    assert isinstance(build_trainer(small_cfg("unused.npz", **{"train.step": "joint"}), 1, 28).strategy, JointStep)
 
 
 # --------------------------------------------------------------------------- run context

@@ -14,8 +14,8 @@ from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.loop import seed_everything
-from ganforge.train.progressive import GrowthSchedule, StagedSampler, blend_reals
-from ganforge.train.trainer import GANTrainer
+from ganforge.train.families.progan import GrowthSchedule, StagedSampler, blend_reals
+from ganforge.train.builder import build_trainer
 
 # A tiny progan: 16 px (stages 4, 8, 16), 2 images a kimg-step apart: stage 4 for 2 steps of 4
 # images, each fade 4 steps, each stable stretch 2 steps; the batch halves at 16 px.
@@ -68,7 +68,7 @@ def _trainer(**grow):
         section, name = k.split(".")
         setattr(getattr(cfg, section), name, v)
     seed_everything(0)
-    return GANTrainer(cfg, 1, 16)
+    return build_trainer(cfg, 1, 16)
 
 
 def test_stage_learning_rates_and_batch_sizes_follow_the_tables():
@@ -76,8 +76,8 @@ def test_stage_learning_rates_and_batch_sizes_follow_the_tables():
     images = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8)
     seen = []
     for _ in range(7):
-        seen.append((tr.G.stage_size, float(tr.G.alpha), tr.growth.batch_size(), tr.state.lr_g))
-        tr.train_step(images[:tr.growth.batch_size()])
+        seen.append((tr.G.stage_size, float(tr.G.alpha), tr.family.batch_size(), tr.state.lr_g))
+        tr.train_step(images[:tr.family.batch_size()])
     assert seen[0] == (4, 1.0, 4, 5e-4)  # the first stage's factor from the start
     assert seen[2] == (8, 0.0, 6, 1e-3)  # 8 images: stage 8 begins, lr factor 1, batch 6
     assert seen[3][:3] == (8, 0.75, 6) and seen[4][:2] == (8, 1.0)

@@ -14,6 +14,7 @@ import torch
 import ganforge.regularisers as regularisers
 from ganforge.config import set_field
 from ganforge.presets import get_preset
+from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 
 N = 8  # images per D step
@@ -27,7 +28,7 @@ def make_trainer(**fields) -> GANTrainer:
     for k, v in {**base, **fields}.items():
         set_field(cfg, k, v)
     torch.manual_seed(0)
-    return GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    return build_trainer(cfg, 1, 28, torch.device("cpu"))
 
 
 def real_batches(k: int, n: int = N) -> list[torch.Tensor]:

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from ganforge import api
-from ganforge.train import report
-from ganforge.train.monitor import read_log
+from ganforge.runs import report
+from ganforge.runs.monitor import read_log
 from test_loop import small_cfg
 
 BROWSER = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
@@ -196,7 +196,7 @@ def test_ganforge_report_writes_the_page_of_an_older_run(cli, trained, tmp_path)
 
 
 def test_training_refreshes_the_page_at_most_every_few_seconds_and_only_on_the_main_process(tmp_path, monkeypatch):
-    from ganforge.train.context import RunContext
+    from ganforge.context import RunContext
 
     writes = []
     monkeypatch.setattr(report, "write_report", lambda run_dir, status=None: writes.append(status))

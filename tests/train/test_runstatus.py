@@ -14,9 +14,9 @@ import pytest
 
 from ganforge import api
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
-from ganforge.train import runstatus
-from ganforge.train.monitor import read_log
-from ganforge.train.runfolder import RunFolderError
+from ganforge.runs import status as runstatus
+from ganforge.runs.monitor import read_log
+from ganforge.runs.folder import RunFolderError
 from ganforge.train.trainer import GANTrainer
 from test_loop import small_cfg
 
@@ -31,7 +31,7 @@ def hold_lock_in_a_subprocess(run):
     """A separate process that takes run.lock as training does and waits; returns it once it holds it."""
     code = textwrap.dedent(f"""
         import sys, time
-        from ganforge.train.runstatus import RunLock
+        from ganforge.runs.status import RunLock
         lock = RunLock({str(run)!r})
         print("holding", flush=True)
         time.sleep(120)

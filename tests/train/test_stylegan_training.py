@@ -13,9 +13,11 @@ import torch
 from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
-from ganforge.train.loop import check_run, seed_everything
-from ganforge.train.phases import GBatch
-from ganforge.train.stylebased import PathLengthReg, lazy_factor
+from ganforge.train.checks import check_run
+from ganforge.train.loop import seed_everything
+from ganforge.train.state import GBatch
+from ganforge.train.families.stylegan2 import PathLengthReg, lazy_factor
+from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 
 # A tiny stylegan2 (32 px: Fashion-MNIST-like 28 px data is resized), 4 images a step.
@@ -35,7 +37,7 @@ def _trainer(channels: int = 1, **over) -> GANTrainer:
         setattr(getattr(cfg, section), name, v)
     check_run(cfg)
     seed_everything(0)
-    return GANTrainer(cfg, channels, 32)
+    return build_trainer(cfg, channels, 32)
 
 
 def _images(n: int = 4) -> torch.Tensor:
@@ -51,12 +53,12 @@ def _betas(opt) -> tuple[float, float]:
 # --------------------------------------------------------------------------- regularisers' schedule
 def test_path_length_and_lazy_r1_act_at_their_intervals():
     tr = _trainer()
-    pl = tr.path_length
+    pl = tr.family.path_length
     assert isinstance(pl, PathLengthReg) and pl in tr.regularisers and pl.net == "G"
     assert (pl.weight, pl.interval, pl.decay, pl.batch_shrink) == (2.0, 4, 0.01, 2)
     (r1,) = [r for r in tr.regularisers if r.name == "r1"]
     assert r1.interval == 16 and r1.gamma == 0.01
-    assert tr.G.mixing_prob == 0.9
+    assert tr.family.mixing_prob == 0.9 and pl.mixing_prob == 0.9
     pl_calls, r1_calls, moves = [], [], []
     pl_term, pl_lengths, r1_term = pl.term, pl.lengths, r1.term
 
@@ -92,7 +94,7 @@ def test_path_length_and_lazy_r1_act_at_their_intervals():
 
 def test_path_length_penalty_is_the_spread_of_the_lengths_scaled_by_the_interval():
     tr = _trainer(**{"style.pl_every": 3, "style.pl_weight": 5.0, "style.mixing_prob": 0.0})
-    pl = tr.path_length
+    pl = tr.family.path_length
     tr.G.pl_mean.fill_(0.5)
     measured = []
     pl_lengths = pl.lengths
@@ -122,7 +124,7 @@ def test_path_lengths_are_the_rms_over_layers_of_the_jacobian_product():
     tr = _trainer(**{"style.mixing_prob": 0.0})
     G, n = tr.G, 3
     torch.manual_seed(7)
-    lengths = tr.path_length.lengths(tr, n)
+    lengths = tr.family.path_length.lengths(tr, n)
     torch.manual_seed(7)  # the same draws: z, the layers' noise, y
     ws = G.broadcast(G.mapping(tr.sample_z(n))).detach().clone().requires_grad_(True)
     img = G.synthesis(ws)
@@ -135,7 +137,7 @@ def test_path_lengths_are_the_rms_over_layers_of_the_jacobian_product():
 
 def test_pl_weight_0_adds_no_regulariser():
     tr = _trainer(**{"style.pl_weight": 0.0})
-    assert tr.path_length is None and all(r.net != "G" for r in tr.regularisers)
+    assert tr.family.path_length is None and all(r.net != "G" for r in tr.regularisers)
     for _ in range(5):
         tr.train_step(_images())
     assert float(tr.G.pl_mean) == 0.0
@@ -147,8 +149,8 @@ def test_other_families_get_nothing():
     cfg = get_preset("progan")
     cfg.data.size, cfg.model.g_channels, cfg.model.d_channels, cfg.model.z_dim = 16, 8, 8, 16
     cfg.loss.r1_gamma, cfg.loss.r1_every = 1.0, 16
-    tr = GANTrainer(cfg, 1, 16)
-    assert tr.path_length is None and tr.state.lr_d == cfg.optim.lr_d
+    tr = build_trainer(cfg, 1, 16)
+    assert not any(r.net == "G" for r in tr.regularisers) and tr.state.lr_d == cfg.optim.lr_d
     assert _betas(tr.opt_d) == (cfg.optim.beta1, cfg.optim.beta2)
 
 

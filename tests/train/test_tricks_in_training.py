@@ -12,7 +12,8 @@ from ganforge.losses import LOSSES
 from ganforge.train import loop as loop_mod
 from ganforge.checkpoint import load_checkpoint
 from ganforge.train.diagnostics import Finding
-from ganforge.train.monitor import read_log
+from ganforge.runs.monitor import read_log
+from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 from test_loop import small_cfg
 
@@ -22,7 +23,7 @@ QUIET = {"progress": False, "log": lambda *_: None}
 def trainer_for(**fields) -> GANTrainer:
     torch.manual_seed(0)
     cfg = small_cfg("unused.npz", **fields)
-    return GANTrainer(cfg, 1, 28, torch.device("cpu"))
+    return build_trainer(cfg, 1, 28, torch.device("cpu"))
 
 
 def batch(n=8):

@@ -5,7 +5,7 @@ from torch import nn
 
 from ganforge.config import ModelConfig
 from ganforge.models import ARCHS, build_models, count_params
-from ganforge.models.dcgan import CholletDiscriminator, TFTutorialDiscriminator
+from ganforge.models.seeds import CholletDiscriminator, TFTutorialDiscriminator
 from ganforge.models.dense import GeronDenseDiscriminator
 from ganforge.models.layers import (
     MinibatchDiscrimination,

@@ -42,7 +42,7 @@ def add_parsers(sub) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ..train.runstatus import list_runs, runs_table
+    from ..runs.status import list_runs, runs_table
 
     rows = list_runs(args.dir)
     if args.json:
@@ -55,8 +55,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..train.report import write_report
-    from ..train.runstatus import is_run_dir
+    from ..runs.report import write_report
+    from ..runs.status import is_run_dir
 
     run = Path(args.run)
     if not run.is_dir():

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..config import RunConfig, apply_dict, field_docs, field_flag, read_config_json, set_field
 from ..errors import ConfigError, GanforgeError
+from ..runs.layout import OVERWRITE_REMOVES
 from .common import EXIT_INTERRUPTED, _Formatter, _run_class, _truncation
 
 SECTIONS = {
@@ -23,18 +24,6 @@ SECTIONS = {
 }
 # Fields the train command does not expose as flags (split is for evaluation; num_classes is resolved).
 HIDDEN = {("data", "split"), ("model", "num_classes")}
-# On --resume, only these may change: they do not alter what is computed.
-RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.clock", "train.device", "train.sample_every",
-                   "train.checkpoint_every", "train.log_every", "train.dist_timeout", "data.load",
-                   "data.workers")  # (in the order messages list them)
-RESUME_OK = set(RESUME_OK_ORDER)
-# ...and these may name the same data in another place: the run checks it holds the same images.
-RESUME_SAME_DATA = {"data.source", "data.data_dir"}
-# What --overwrite deletes (ganforge.train.runfolder.RUN_FILES; a test keeps the two in step).
-OVERWRITE_REMOVES = ("config.json, log.jsonl, checkpoint.pt, best.pt, latent_mean.pt, progress.gif, "
-                     "losses.png, report.html, run.lock, samples/step-*.png and tensorboard/")
-
-
 METAVARS = {"--data": "NAME|PATH", "--data-dir": "DIR", "--class": "NAME|ID", "--arch": "NAME", "--init": "NAME",
             "--loss": "NAME", "--optimizer": "NAME", "--device": "DEV", "--precision": "P", "--step": "KIND", "--augment": "OPS",
             "--data-load": "HOW", "--dist-timeout": "S"}
@@ -148,15 +137,9 @@ def _config_file_labels(d: dict[str, Any], path: str) -> dict[str, str]:
             for section, fields in d.items() if isinstance(fields, dict) for name in fields}
 
 
-def _show(value: Any) -> str:
-    return "none" if value is None else repr(value) if isinstance(value, str) else str(value)
-
-
-def _check_resume(args: argparse.Namespace, cfg: RunConfig, overrides: dict[str, Any],
-                  where: dict[str, str]) -> None:
-    """What --resume accepts: the length, device and output-frequency flags (RESUME_OK); any other
-    flag only when it equals the stored value; --data/--data-dir naming the same data elsewhere
-    (the run checks the images). --preset, --config, --out and --overwrite are refused."""
+def _check_resume_flags(args: argparse.Namespace) -> None:
+    """--preset, --config, --out and --overwrite mean nothing to a resume: refused. (What the
+    other flags may change is the API's rule, :func:`ganforge.train.checks.check_resume`.)"""
     for flag, given, why in (("--preset", args.preset, "the preset is the run's"),
                              ("--config", args.config, "the settings are the run's"),
                              ("--out", args.out, f"a resumed run writes into its own folder, {args.resume}"),
@@ -164,30 +147,6 @@ def _check_resume(args: argparse.Namespace, cfg: RunConfig, overrides: dict[str,
         if given:
             raise ConfigError(f"{flag}: cannot be used with --resume ({why}; drop {flag}, or start a new run "
                               f"without --resume)")
-    probe = RunConfig.from_dict(cfg.to_dict())
-    changed = []
-    for key, value in overrides.items():
-        set_field(probe, key, value, where=where[key])
-        section, name = key.split(".")
-        stored, given = getattr(getattr(cfg, section), name), getattr(getattr(probe, section), name)
-        if key in RESUME_OK or given == stored or (key in RESUME_SAME_DATA and _may_be_same_data(key, stored, given)):
-            continue
-        changed.append((where[key], _show(stored), _show(given)))
-    if changed:
-        labels, stored, given = zip(*changed)
-        can = ", ".join(field_flag(*k.split(".")) for k in RESUME_OK_ORDER)
-        raise ConfigError(f"{', '.join(labels)}: cannot change on resume (the run has {' and '.join(stored)}, given "
-                          f"{' and '.join(given)}; only {can} can: start a new run to change the rest)")
-
-
-def _may_be_same_data(key: str, stored: str | None, given: str | None) -> bool:
-    """Whether --data/--data-dir on resume may name the run's data in another way: any path may
-    (training checks that it holds the same images); a dataset name must be the run's dataset."""
-    from ..data import is_data_path, source_name
-
-    if key == "data.data_dir" or is_data_path(given or ""):
-        return True
-    return source_name(given) == source_name(stored or "")  # an alias of the run's dataset
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -195,10 +154,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..presets import DEFAULT_PRESET, get_preset
 
     overrides, where = _overrides(args)
+    stored = None
     if args.resume:
+        _check_resume_flags(args)
         run_dir = api.resume_dir(args.resume)
-        cfg = api.load_run_config(run_dir)
-        _check_resume(args, cfg, overrides, where)
+        stored = api.load_run_config(run_dir)
+        cfg = RunConfig.from_dict(stored.to_dict())
     else:
         if args.overwrite and not args.out:
             raise ConfigError("--overwrite: needs --out RUN_DIR (the default run folder is always a new one)")
@@ -211,6 +172,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         set_field(cfg, key, value, where=where[key])
     for key in HIDDEN:  # a hidden field the user did not set is named by its place in the config
         where.setdefault(".".join(key), f"config field {'.'.join(key)}")
+    if stored is not None:
+        api.check_resume(stored, cfg, where)
     api.check_run(cfg, where)
     if args.dry_run:
         print(json.dumps(cfg.to_dict(), indent=2))

@@ -5,6 +5,7 @@ layers against mode collapse, and :func:`layer_param_counts` for Keras-style par
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -131,3 +132,23 @@ def layer_param_counts(module: nn.Module) -> list[tuple[str, int]]:
         if n:
             rows.append((name, n))
     return rows
+
+
+def dense_head(layers: "OrderedDict[str, nn.Module]", channels: int, side: int, *, minibatch_stddev: bool,
+                minibatch_disc: int, dropout: nn.Module | None = None) -> None:
+    """Append a D's Flatten -> Dense(1) head to ``layers``, with the optional batch-aware layers:
+    a mini-batch std-dev map before Flatten (one more channel) and mini-batch discrimination
+    right after it (``minibatch_disc`` more features). ``dropout``, if given, follows Flatten
+    (Chollet's order). With both options off this is exactly the seeds' Flatten -> Dense."""
+    if minibatch_stddev:
+        layers["mbstd"] = MinibatchStdDev()
+        channels += 1
+    # Flatten (not a view): a channels-last activation is not contiguous in NCHW order.
+    layers["flatten"] = nn.Flatten()
+    features = channels * side * side
+    if minibatch_disc:
+        layers["mbd"] = MinibatchDiscrimination(features, minibatch_disc)
+        features += minibatch_disc
+    if dropout is not None:
+        layers["drop"] = dropout
+    layers["fc"] = nn.Linear(features, 1)

@@ -9,7 +9,7 @@ G and D start at 4x4 and grow by doubling to the final size. Every block exists 
 * D: ``lerp(fromRGB_prev(downsample(x)), block_new(fromRGB_new(x)), alpha)``.
 
 Stage and alpha are module buffers, so checkpoints carry them and a resumed run continues the
-fade exactly; :mod:`ganforge.train.progressive` moves them as images are shown. G always
+fade exactly; :mod:`ganforge.train.families.progan` moves them as images are shown. G always
 returns images of the *final* size (the stage's image upsampled, nearest neighbour) and D
 always takes them (averaged down to the stage's size first), so sampling, grids, metrics and
 export never need to know the stage.
@@ -77,6 +77,16 @@ class _Growing:
         self.stage.fill_(stage)
         self.alpha.fill_(alpha)
         self._sync_growth()
+
+    @property
+    def stage_index(self) -> int:
+        """The current stage (0: 4x4)."""
+        return self._stage
+
+    @property
+    def fading(self) -> bool:
+        """Whether the newest block is still fading in (alpha < 1 past the first stage)."""
+        return self._fading
 
     @property
     def stage_size(self) -> int:

@@ -42,14 +42,12 @@ checkpoint replaces the optimizers' state tensors, so the trainer drops the grap
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 
 from ..errors import ConfigError
-
-if TYPE_CHECKING:  # the trainer imports this module
-    from .trainer import GANTrainer, StepStats
+from .state import StepStats
 
 WARMUP_STEPS = 3  # eager steps before the capture (PyTorch's documentation uses a few)
 
@@ -79,7 +77,9 @@ def set_capturable(opt: torch.optim.Optimizer, on: bool) -> None:
 class GraphedStep:
     """Runs the trainer's step through a CUDA graph; call it like ``GANTrainer.train_step``."""
 
-    def __init__(self, trainer: "GANTrainer", warmup: int = WARMUP_STEPS):
+    def __init__(self, trainer: Any, warmup: int = WARMUP_STEPS):
+        # (trainer: a GANTrainer, whose module imports this one; it needs eager_step, the
+        # counters, the optimizers and the networks)
         check_device(trainer.device)
         if trainer.ctx.world_size > 1:  # a cross-process gradient reduce inside a capture is untested
             raise ConfigError("--cuda-graphs: one process only for now (this run has "
@@ -93,7 +93,7 @@ class GraphedStep:
         self.watched: list[tuple[torch.nn.Module, str]] = []
         self.static_real: torch.Tensor | None = None
         self.static_labels: torch.Tensor | None = None
-        self.out: "StepStats | None" = None
+        self.out: StepStats | None = None
         self.d_updates = 0  # D updates one step makes (counted during the capture)
 
     def reset(self) -> None:
@@ -111,7 +111,7 @@ class GraphedStep:
         return [(m, k) for net in (self.tr.G, self.tr.D) for m in net.modules() for k, v in vars(m).items()
                 if isinstance(v, (bool, int, float, str)) and not k.startswith("__")]
 
-    def __call__(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> "StepStats":
+    def __call__(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> StepStats:
         tr = self.tr
         if self.eager_steps < self.warmup:
             self.eager_steps += 1

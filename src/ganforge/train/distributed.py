@@ -40,8 +40,8 @@ import torch.nn as nn
 
 from ..device import resolve_device
 from ..errors import ConfigError, GanforgeError
-from .context import RunContext
-from .phases import UpdateHook
+from ..context import RunContext
+from .hooks import UpdateHook
 
 DEFAULT_TIMEOUT_S = 600.0  # how long a collective waits for a silent process before failing
 
@@ -128,19 +128,6 @@ def process_group(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator
 def _first_line(e: BaseException) -> str:
     text = " ".join(str(e).split())
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def check_config(cfg, label) -> None:
-    """The data-loading and multi-process settings' ranges (``label``: dotted field -> how errors
-    name it, the flag or where the value came from)."""
-    d, t = cfg.data, cfg.train
-    for ok, dotted, value, msg in (
-            (d.load in ("auto", "memory", "stream"), "data.load", d.load, "must be auto, memory or stream"),
-            (0 <= d.workers <= 64, "data.workers", d.workers, "must be between 0 and 64"),
-            (10 <= t.dist_timeout <= 86400, "train.dist_timeout", t.dist_timeout,
-             "must be between 10 and 86400 seconds")):
-        if not ok:
-            raise ConfigError(f"{label(dotted)}: {msg} (got {value!r})")
 
 
 def collectives(ctx: RunContext) -> bool:
@@ -246,31 +233,42 @@ class Distributed:
     """What a run with several processes adds to one trainer: the gradient all-reduce hook, the
     shared latent stream, per-rank random streams, ADA's statistic over all processes, optional
     SyncBatchNorm, and the conversion of a checkpoint's data position between world sizes.
-    With one process it only does the last."""
+    With one process it only does the last. The builder takes its :meth:`hooks`, then binds it to
+    the trainer (:meth:`bind`)."""
 
-    def __init__(self, trainer, ctx: RunContext, seed: int, global_batch: int):
-        self.tr, self.ctx, self.seed, self.global_batch = trainer, ctx, seed, global_batch
+    def __init__(self, cfg, ctx: RunContext, global_batch: int):
+        self.cfg, self.ctx, self.seed, self.global_batch = cfg, ctx, cfg.train.seed, global_batch
         self.active = collectives(ctx)
-        cfg = trainer.cfg
+        self.tr = None
         if cfg.train.sync_batchnorm and ctx.world_size > 1 and ctx.device.type != "cuda":
             raise ConfigError("--sync-batchnorm: needs CUDA (torch's SyncBatchNorm runs on GPUs only); on CPU "
                               "each process normalises its own batch (drop --sync-batchnorm)")
+
+    def hooks(self) -> list[UpdateHook]:
+        """The gradient all-reduce, which must act first: clipping then sees the global gradient,
+        and G_ema copies the averaged buffers."""
+        return [GradAllReduce(self.ctx.world_size)] if self.active else []
+
+    def bind(self, trainer) -> None:
+        """Make the processes' copies identical and give them their random streams (after the
+        trainer is built, on every process from the same global RNG state)."""
+        self.tr = trainer
+        trainer.dist = self
         if not self.active:
             return
-        if cfg.train.sync_batchnorm:
+        if self.cfg.train.sync_batchnorm:
             for net in (trainer.G, trainer.D):  # in place: the optimizers keep the same parameters
                 for name, child in list(net.named_children()):
                     setattr(net, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
             trainer.d_batch_dependent = True
         broadcast_modules([trainer.G, trainer.D, trainer.G_ema])
-        trainer.hooks.insert(0, GradAllReduce(ctx.world_size))
         if trainer.ada is not None:
-            trainer.ada.reduce = _sum_over_ranks(ctx.device)
-            trainer.ada.batch_size = trainer.ada.batch_size * ctx.world_size
+            trainer.ada.reduce = _sum_over_ranks(self.ctx.device)
+            trainer.ada.batch_size = trainer.ada.batch_size * self.ctx.world_size
         # Every process reaches this point with the same global RNG state (same seed, same
         # construction): that state becomes the shared latent stream.
-        trainer.noise = SharedNoise(torch.get_rng_state(), ctx.rank, ctx.world_size)
-        seed_rank_stream(seed, ctx.rank, trainer.step)
+        trainer.noise = SharedNoise(torch.get_rng_state(), self.ctx.rank, self.ctx.world_size)
+        seed_rank_stream(self.seed, self.ctx.rank, trainer.step)
 
     def describe(self) -> dict[str, int]:
         """What config.json and the log state about the processes (nothing for one process)."""

@@ -15,8 +15,8 @@ from typing import Any, Callable
 import torch
 
 from ..config import TrainConfig
-from .context import RunContext
-from .runfolder import BEST_NAME, TENSORBOARD_DIR
+from ..context import RunContext
+from ..runs.layout import BEST_NAME, TENSORBOARD_DIR
 
 Evaluator = Callable[[Callable[[int], torch.Tensor]], dict]  # (sampler: n -> uint8 images) -> metrics; has .protocol
 

@@ -16,23 +16,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ..config import RunConfig, field_label, validate
-from ..data import ImageData, absolute_data_paths, is_data_path, load_data
+from ..checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ..runs.layout import CHECKPOINT_NAME
+from ..config import RunConfig
+from ..data import ImageData, absolute_data_paths, load_data
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..generator import latents
-from ..losses import LOSSES
 from ..models import ARCHS
-from .batches import EpochSampler, batch_source  # noqa: F401  (EpochSampler: where it was before)
-from .context import RunContext
-from .distributed import Distributed, check_config
-from .diagnostics import Diagnostics, batch_diversity
-from .monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
-from .report import RunSession
+from ..runs.monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
+from ..runs.report import RunSession
+from ..context import RunContext
 from ..data.fingerprint import check_same_data, data_fingerprint
+from .batches import EpochSampler, batch_source
+from .builder import build_trainer
+from .checks import check_run
+from .diagnostics import Diagnostics, batch_diversity
 from .evaluation import Evaluator, TrainingEvaluation
-from .trainer import GANTrainer, StepStats
+from .state import StepStats
+from .trainer import GANTrainer
 
 
 # --------------------------------------------------------------------------- fit
@@ -53,36 +55,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def check_run(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
-    """:func:`~ganforge.config.validate` plus what only the registries know: the architecture and
-    loss exist, and the combination can be built. Raises ConfigError naming the flag, or where
-    the value came from (``where``: dotted field -> a label such as ``--config FILE: loss.loss``)."""
-    validate(cfg, where)
-
-    def label(dotted: str) -> str:
-        return field_label(dotted, where)
-
-    check_config(cfg, label)  # (the data-loading and multi-process settings)
-    if cfg.loss.loss not in LOSSES:
-        raise ConfigError(f"{label('loss.loss')}: must be one of {', '.join(LOSSES)} (got {cfg.loss.loss!r})")
-    if cfg.model.arch not in ARCHS:
-        raise ConfigError(f"{label('model.arch')}: unknown architecture {cfg.model.arch!r} "
-                          f"(known: {', '.join(ARCHS)})")
-    if cfg.model.conditional and not ARCHS[cfg.model.arch].conditional:
-        can = ", ".join(n for n, s in ARCHS.items() if s.conditional)
-        raise ConfigError(f"{label('model.conditional')}: architecture {cfg.model.arch!r} has no "
-                          f"class-conditional form (use --arch {can})")
-    if cfg.model.conditional and cfg.tricks.replay_size:
-        raise ConfigError(f"{label('tricks.replay_size')}: experience replay does not keep class labels; it "
-                          f"cannot be used with --conditional")
-    if cfg.data.split != "train" and is_data_path(cfg.data.source):
-        # (a hidden field: named by where it was set, never by a flag `train` does not have)
-        raise ConfigError(f"{(where or {}).get('data.split', 'data.split')}: "
-                          f"{cfg.data.source} is a folder or array file, which has one split only "
-                          f"(got {cfg.data.split!r}; set data.split to train)")
-    return cfg
 
 
 def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig]:
@@ -141,16 +113,17 @@ class _Loop:
             raise ConfigError(f"--batch-size: {t.batch_size} x --n-critic {cfg.tricks.n_critic} x {ctx.world_size} "
                               f"process(es) real images per step, but the data has only {n_images} images")
         self.batch_size = t.batch_size * ctx.world_size  # the global batch
+        if ctx.world_size > 1 and not ARCHS[cfg.model.arch].shardable:
+            raise ConfigError(f"--arch: {cfg.model.arch}'s per-stage batches are not split between processes yet; "
+                              f"train it in one process (without torchrun)")
         seed_everything(t.seed)
-        self.trainer = GANTrainer(cfg, data.images.shape[1], data.images.shape[2], ctx=ctx)
+        self.trainer = build_trainer(cfg, data.images.shape[1], data.images.shape[2], ctx=ctx,
+                                     global_batch=per_step * ctx.world_size)
         near = torch.device("cpu") if data.streamed else device  # where batch indices live
-        grow = self.trainer.growth.sampler(n_images, t.batch_size, t.seed, near)
-        if grow is not None and ctx.world_size > 1:
-            raise ConfigError("--arch: a growing model's per-stage batches are not split between processes yet; "
-                              "train it in one process (without torchrun)")
-        self.sampler = grow or EpochSampler(n_images, per_step, t.seed, near, rank=ctx.rank,
-                                            world_size=ctx.world_size, parts=cfg.tricks.n_critic)
-        self.dist = Distributed(self.trainer, ctx, t.seed, per_step * ctx.world_size)
+        own = self.trainer.family.sampler(n_images, t.batch_size, t.seed, near)
+        self.sampler = own or EpochSampler(n_images, per_step, t.seed, near, rank=ctx.rank,
+                                           world_size=ctx.world_size, parts=cfg.tricks.n_critic)
+        self.dist = self.trainer.dist
         self.fixed_z = latents(t.n_fixed, cfg.model.z_dim, t.seed)
         # A conditional model's fixed batch cycles through the classes: grid column k shows class k.
         k = self.trainer.num_classes
@@ -223,7 +196,7 @@ class _Loop:
         images = self.trainer.render(self.fixed_z, self.fixed_y)
         if self.diagnostics is not None and images.shape[0] >= 2:
             self.fixed_diversity = batch_diversity(images)
-        return self.session.samples_saved(self.monitor.save_samples(step, images, tag=self.trainer.growth.tag()))
+        return self.session.samples_saved(self.monitor.save_samples(step, images, tag=self.trainer.family.tag()))
 
     def diagnose(self, record: dict[str, Any]) -> None:
         """Feed a log record to the diagnostics; say what they find, and act on it: a NaN always
@@ -315,7 +288,7 @@ class _Loop:
                     self.acc.append(tr.train_step(*self.batches.next()))
                     self.monitor.step()
                     s = tr.step
-                    if tr.growth.take_stage_end() or s % t.sample_every == 0:
+                    if tr.family.take_stage_end() or s % t.sample_every == 0:
                         self.samples(s)
                     log_point = s % t.log_every == 0 or done()
                     if log_point:
@@ -361,7 +334,7 @@ class _Loop:
                   "img_per_s": round(img_per_s, 1), "d_loss": d_loss, "g_loss": g_loss,
                   "d_real": d_real, "d_fake": d_fake}
         tr = self.trainer
-        record.update(tr.growth.log_fields())
+        record.update(tr.family.log_fields())
         if tr.ada is not None:
             record["augment_p"] = round(float(tr.ada.p), 4)
         if self.diagnostics is not None and self.fixed_diversity is not None:

@@ -1,85 +1,35 @@
 """The trainer: G, D (and G_ema), their optimizers, the training state, and one step.
 
 :class:`GANTrainer` owns the networks, optimizers and what changes while training; the step
-itself is made of the phases in :mod:`ganforge.train.phases`; the loop in
-:mod:`ganforge.train.loop` decides which batches it sees and when to log, sample and save.
+itself is made of the phases in :mod:`.strategies`, with the penalties of :mod:`.penalties`, the
+hooks of :mod:`.hooks` and what the model's family adds (:mod:`.family`). It is assembled by
+:func:`ganforge.train.builder.build_trainer`, which hands it all of these: the trainer imports no
+family. The loop in :mod:`ganforge.train.loop` decides which batches it sees and when to log,
+sample and save.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn as nn
 
-from ..config import AUGMENT_OPS, OptimConfig, RunConfig
-from ..device import resolve_precision
+from ..config import AUGMENT_OPS, RunConfig
+from ..context import RunContext
 from ..data import to_model_range
+from ..device import resolve_precision
 from ..generator import generate, render
 from ..losses import LOSSES, d_targets
-from ..models import ARCHS, build_models
-from ..models import batch_dependent, use_fast_dropout, use_mirrored_padding
-from .context import RunContext
-from .cuda_graphs import GraphedStep, set_capturable
-from .phases import STEP_STRATEGIES, DBatch, Regulariser, UpdateHook, add_regularisers, build_hooks, build_regularisers
-from .progressive import attach_growth
-from .stylebased import attach_style
+from ..models import ARCHS, batch_dependent
+from .cuda_graphs import set_capturable
+from .family import Family
+from .hooks import UpdateHook
+from .penalties import Regulariser, add_regularisers
+from .state import DBatch, StepStats, TrainState
+from .strategies import STEP_STRATEGIES
 from .tricks import AdaController, ReplayBuffer, add_instance_noise, diff_augment, instance_noise_std
-
-
-# --------------------------------------------------------------------------- optimizers
-def build_optimizer(params, cfg: OptimConfig, lr: float, device: torch.device,
-                    capturable: bool = False) -> torch.optim.Optimizer:
-    """Adam or RMSprop with the config's hyper-parameters (Keras semantics for rho/eps).
-    capturable: step counters on the device, so the step can be captured in a CUDA graph."""
-    params = list(params)
-    # Fused kernels exist for CUDA; on CPU the multi-tensor (foreach) path is the fast one.
-    kw: dict[str, Any] = {"fused": True} if device.type == "cuda" else {"foreach": True}
-    if capturable:
-        kw["capturable"] = True
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, **kw)
-    # Keras RMSprop divides by sqrt(v) + eps, as PyTorch does; rho is PyTorch's alpha.
-    kw.pop("fused", None)
-    return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rho, eps=cfg.eps, foreach=True, capturable=capturable)
-
-
-# --------------------------------------------------------------------------- state and stats
-@dataclass
-class TrainState:
-    """What changes while training, apart from weights and optimizer moments: the counters and
-    what the diagnostics' remedies and NaN rollbacks change (learning rates, D's dropout, the
-    replay buffer). The config stays what the user asked for; this goes into every checkpoint
-    and beside the config in ``config.json``."""
-
-    step: int = 0  # G updates so far
-    d_steps: int = 0  # D updates so far (n_critic per step)
-    lr_g: float = 0.0  # base learning rates (before Keras-style decay)
-    lr_d: float = 0.0
-    d_dropout: list[float] | None = None  # every D dropout rate, in module order, once a remedy changed them
-    replay_size: int = 0  # experience replay capacity; 0: off
-    replay_ratio: float = 0.5
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainState":
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-
-@dataclass
-class StepStats:
-    """Per-step values kept on the device; read (one sync) only when logging."""
-
-    d_loss: torch.Tensor
-    g_loss: torch.Tensor
-    d_real: torch.Tensor  # mean D(x): a probability for BCE losses, the raw score otherwise
-    d_fake: torch.Tensor  # mean D(G(z)) during the D phase, likewise
 
 
 # --------------------------------------------------------------------------- the trainer
@@ -87,34 +37,25 @@ class GANTrainer:
     """Holds G, D (and G_ema), their optimizers, the tricks' state and the training state; one
     call of :meth:`train_step` is one generator update (after ``n_critic`` D updates).
 
-    The step itself is a strategy from :mod:`ganforge.train.phases` (``--step``); penalties are
-    :attr:`regularisers`, clipping/ADA/EMA are :attr:`hooks` - lists a model family or a test
-    may extend.
+    The step itself is a strategy from :mod:`.strategies` (``--step``); penalties are
+    :attr:`regularisers`, clipping/ADA/EMA and a family's schedule are :attr:`hooks`, in the
+    order the builder put them; :attr:`family` is what the model's family adds.
     """
 
-    def __init__(self, cfg: RunConfig, img_channels: int, img_size: int, device: torch.device | None = None,
-                 ctx: RunContext | None = None):
-        self.ctx = ctx or RunContext(device=device or torch.device("cpu"))
-        self.cfg = cfg
-        self.device = device = self.ctx.device
+    def __init__(self, cfg: RunConfig, G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer,
+                 opt_d: torch.optim.Optimizer, *, ctx: RunContext, family: Family, state: TrainState,
+                 regularisers: list[Regulariser], hooks: list[UpdateHook]):
+        """Use :func:`ganforge.train.builder.build_trainer`, which makes every argument."""
+        self.cfg, self.ctx, self.family = cfg, ctx, family
+        self.device = device = ctx.device
         self.precision = resolve_precision(cfg.train.precision, device)
         self.spec = ARCHS[cfg.model.arch]
         self.loss = LOSSES[cfg.loss.loss]
-        self.G, self.D = build_models(cfg.model, img_channels, img_size)
-        if cfg.train.fast_dropout and device.type == "cpu":  # CUDA's fused dropout is fast already
-            for net in (self.G, self.D):
-                use_fast_dropout(net)
-        if cfg.train.mirror_padding:  # the same function; only where the padding goes changes
-            for net in (self.G, self.D):
-                use_mirrored_padding(net)
+        self.G, self.D = G, D
         self.memory_format = torch.channels_last if cfg.train.channels_last else torch.contiguous_format
-        self.G.to(device, memory_format=self.memory_format)
-        self.D.to(device, memory_format=self.memory_format)
-        o, k = cfg.optim, cfg.tricks
-        self.state = TrainState(lr_g=o.lr_g, lr_d=o.lr_d, replay_size=k.replay_size, replay_ratio=k.replay_ratio)
-        graphs = cfg.train.cuda_graphs
-        self.opt_g = build_optimizer(self.G.parameters(), o, o.lr_g, device, capturable=graphs)
-        self.opt_d = build_optimizer(self.D.parameters(), o, o.lr_d, device, capturable=graphs)
+        self.state = state
+        self.opt_g, self.opt_d = opt_g, opt_d
+        k = cfg.tricks
         # BatchNorm or mini-batch layers make D's output depend on the rest of its batch.
         self.d_batch_dependent = batch_dependent(self.D)
         self.num_classes = cfg.model.num_classes
@@ -130,13 +71,11 @@ class GANTrainer:
         self.augment_ops = ops or (list(AUGMENT_OPS) if k.ada_target else [])
         self.ada = (AdaController(target=k.ada_target, batch_size=cfg.train.batch_size, device=device)
                     if k.ada_target else None)
-        self.regularisers: list[Regulariser] = build_regularisers(cfg, self.loss)
-        self.hooks: list[UpdateHook] = build_hooks(cfg, self.loss)
+        self.regularisers, self.hooks = regularisers, hooks
         self.strategy = STEP_STRATEGIES[cfg.train.step]()
-        self.growth = attach_growth(self)  # ProGAN's stage and alpha; a no-op for other families
-        self.path_length = attach_style(self)  # StyleGAN2's mixing, path length, lazy corrections; else None
-        self.graphed = GraphedStep(self) if graphs else None  # --cuda-graphs: see train/cuda_graphs.py
+        self.graphed = None  # --cuda-graphs: the builder's GraphedStep (see train/cuda_graphs.py)
         self.noise = None  # with many processes: the latent stream they share (train.distributed)
+        self.dist = None  # with many processes: what keeps them identical (the builder's Distributed)
 
     # -- counters (kept in the training state)
     @property
@@ -182,7 +121,8 @@ class GANTrainer:
         return torch.randint(0, self.num_classes, (n,), device=self.device)
 
     def run_G(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        return self.G_train(z) if y is None else self.G_train(z, y)
+        """G's forward while training: the family's (StyleGAN2 mixes styles), on the training module."""
+        return self.family.run_G(self, self.G_train, z, y)
 
     def run_D(self, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.D_train(x) if y is None else self.D_train(x, y)
@@ -271,7 +211,7 @@ class GANTrainer:
 
     def eager_step(self, real_u8: torch.Tensor, labels: torch.Tensor | None = None) -> StepStats:
         """:meth:`train_step` run op by op (what a CUDA graph captures)."""
-        real = self.growth.blend_reals(self.to_input(real_u8))
+        real = self.family.blend_reals(self.to_input(real_u8))
         if self.num_classes and labels is None:
             raise ValueError("a conditional model trains on labelled batches: pass labels")
         y_real = labels.to(self.device) if self.num_classes else None

@@ -15,8 +15,8 @@ summed over the resolutions (the "skip" generator). Each of those layers reads i
   training, a fixed map per layer in eval mode (so a seed always gives the same image).
 * ``w_avg``: a running mean of ``w`` kept while training, the centre of the truncation trick
   in W (:meth:`StyleGAN2Generator.truncate`).
-* Style-mixing regularisation: while training, with probability ``mixing_prob`` a batch takes
-  a second latent's ``w`` from a random layer on.
+* Style-mixing regularisation: ``G(z, mixing_prob=p)`` - with probability ``p`` the batch takes
+  a second latent's ``w`` from a random layer on (what training asks for; sampling never mixes).
 
 The discriminator is the residual one, with a mini-batch standard-deviation layer before its
 last block. Every layer has an equalised learning rate. Resampling is bilinear (up) and 2x2
@@ -179,17 +179,17 @@ class StyleGAN2Generator(Generator):
     """z (N, z_dim) -> images (N, C, img_size, img_size), linear output (data in [-1, 1]).
 
     w_dim: size of w; mapping_layers: depth of the mapping network; base_channels: feature
-    maps at 4x4 and 8x8 (halved at each later doubling, as in ProGAN); mixing_prob: style-mixing
-    probability while training; w_avg_beta: decay of the running mean of w.
+    maps at 4x4 and 8x8 (halved at each later doubling, as in ProGAN); w_avg_beta: decay of the
+    running mean of w.
 
     For the latent tools: :meth:`mapping` (z -> w), :meth:`synthesis` (ws or w -> images),
     :meth:`truncate` (toward ``w_avg``), :attr:`num_ws` and :meth:`layer_groups`.
     """
 
     def __init__(self, z_dim: int, img_channels: int, img_size: int, w_dim: int = 256, mapping_layers: int = 4,
-                 base_channels: int = 128, mixing_prob: float = 0.9, w_avg_beta: float = 0.995):
+                 base_channels: int = 128, w_avg_beta: float = 0.995):
         super().__init__(z_dim, img_channels, img_size, output="linear")
-        self.w_dim, self.mixing_prob, self.w_avg_beta = w_dim, mixing_prob, w_avg_beta
+        self.w_dim, self.w_avg_beta = w_dim, w_avg_beta
         self.map = MappingNetwork(z_dim, w_dim, mapping_layers)
         self.syn = SynthesisNetwork(w_dim, img_channels, img_size, base_channels)
         self.num_ws = self.syn.num_ws
@@ -234,22 +234,25 @@ class StyleGAN2Generator(Generator):
         coarse = min(sum(r <= 8 for r in res_of), self.num_ws - fine)
         return {"coarse": (0, coarse), "middle": (coarse, self.num_ws - fine), "fine": (self.num_ws - fine, self.num_ws)}
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, mixing_prob: float = 0.0) -> torch.Tensor:
+        """Images of latents ``z``; in train mode w's running mean moves toward this batch's.
+        mixing_prob: the style-mixing regularisation's probability (training asks for it)."""
         self._with_class(z, y)  # (unconditional: refuses labels)
         w = self.mapping(z)
         if self.training:
             with torch.no_grad():  # running mean of w: where truncation pulls toward
                 self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, self.w_avg_beta))
         ws = self.broadcast(w)
-        if self.training and self.mixing_prob > 0 and self.num_ws > 1:
-            ws = self._mix(z, ws)
+        if mixing_prob > 0 and self.num_ws > 1:
+            ws = self.mix_styles(z, ws, mixing_prob)
         return self.syn(ws)  # (N, C, img_size, img_size)
 
-    def _mix(self, z: torch.Tensor, ws: torch.Tensor) -> torch.Tensor:
-        """Style-mixing regularisation: with probability ``mixing_prob`` the batch takes a second
-        latent's w from a random layer on (one crossover for the whole batch)."""
+    def mix_styles(self, z: torch.Tensor, ws: torch.Tensor, prob: float) -> torch.Tensor:
+        """Style-mixing regularisation: with probability ``prob`` the batch takes a second
+        latent's w from a random layer on (one crossover for the whole batch). The crossover,
+        the coin and the second latent are drawn every time, in that order, mixed or not."""
         cutoff = int(torch.randint(1, self.num_ws, ()))
-        if float(torch.rand(())) >= self.mixing_prob:
+        if float(torch.rand(())) >= prob:
             cutoff = self.num_ws
         w2 = self.mapping(torch.randn_like(z))
         if cutoff == self.num_ws:

@@ -18,12 +18,8 @@ import torch
 
 from ..images import save_gif, save_grid
 from ..progress import progress_bar
+from .layout import CONFIG_NAME, GIF_NAME, LOG_NAME, PLOT_NAME, SAMPLES_DIR  # noqa: F401  (re-exported)
 
-LOG_NAME = "log.jsonl"
-SAMPLES_DIR = "samples"
-CONFIG_NAME = "config.json"
-GIF_NAME = "progress.gif"
-PLOT_NAME = "losses.png"
 NONFINITE = "nonfinite"  # the key listing a record's values that were NaN or infinite
 
 
@@ -108,7 +104,7 @@ def truncate_log(run_dir: str | Path, step: int) -> None:
 class Monitor:
     """Writes what a person watches: log lines, sample grids, the bar; and at the end the GIF and plot.
 
-    writes: False on a process that writes no files (see :class:`~ganforge.train.context.RunContext`).
+    writes: False on a process that writes no files (see :class:`~ganforge.context.RunContext`).
     """
 
     def __init__(self, run_dir: Path, start_step: int, total_steps: int | None, deadline: float | None,

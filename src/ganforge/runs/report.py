@@ -9,26 +9,34 @@ losses and D outputs with the diagnostics' findings marked on the same steps, th
 reaches the network: images are data URIs, charts are drawn by the page's own script.
 
 :class:`RunSession` is what the training loop keeps beside it: it holds ``run.lock`` (see
-:mod:`ganforge.train.runstatus`) and refreshes the page when sample grids are written, at most
+:mod:`ganforge.runs.status`) and refreshes the page when sample grids are written, at most
 every :data:`REPORT_EVERY_S` seconds, and once more when the session ends.
+
+The page itself is ``report.html`` beside this module (package data): one self-contained file
+of HTML, CSS and JavaScript, with no network at all (system fonts, images as data URIs, the
+run's numbers as embedded JSON, charts drawn as SVG). ``__TITLE__`` and ``__DATA__`` are
+replaced; the data is JSON with every ``<`` escaped, so it cannot close the script element. The
+page marks ``<body data-rendered="ok">`` when it has drawn everything, and a script error both
+shows a banner and lands in ``data-errors`` (the browser test reads them).
 """
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 import math
 import sys
 import time
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..context import RunContext
 from ..images import atomic_write
-from .context import RunContext
 from .monitor import read_log
-from .report_page import PAGE
-from .runfolder import REPORT_NAME
-from .runstatus import RunLock, read_config, run_summary, sample_grids
+from .layout import REPORT_NAME
+from .status import RunLock, read_config, run_summary, sample_grids
 
 MAX_FRAMES = 60  # grids behind the slider
 FRAMES_BYTES = 4 << 20  # PNG bytes behind the slider (before base64): the page stays a few MB
@@ -39,6 +47,12 @@ MAX_ROWS = 5000  # log records drawn (a longer log is thinned evenly; the last r
 REPORT_EVERY_S = 10.0
 REPORT_COST_SHARE = 50
 TRAIN_COLS = ("step", "epoch", "time_s", "img_per_s", "d_loss", "g_loss", "d_real", "d_fake")
+
+
+@functools.lru_cache(maxsize=1)
+def page_template() -> str:
+    """The page's HTML with its ``__TITLE__`` and ``__DATA__`` slots (read once)."""
+    return resources.files(__package__).joinpath("report.html").read_text(encoding="utf-8")
 
 
 def _clean(v: Any) -> Any:
@@ -133,7 +147,7 @@ def gather(run_dir: str | Path, status: str | None = None) -> dict[str, Any]:
 def render(data: dict[str, Any]) -> str:
     """The page for ``data`` (from :func:`gather`)."""
     payload = json.dumps(data, allow_nan=False, separators=(",", ":")).replace("<", "\\u003c")
-    return PAGE.replace("__TITLE__", html.escape(f"{data['name']} - ganforge")).replace("__DATA__", payload)
+    return page_template().replace("__TITLE__", html.escape(f"{data['name']} - ganforge")).replace("__DATA__", payload)
 
 
 def write_report(run_dir: str | Path, status: str | None = None) -> Path:

@@ -1,29 +1,28 @@
-"""The growth schedule of progressive growing (ProGAN): which stage, and how far its new block
-has faded in, after a given number of real images.
+"""The ProGAN family: progressive growing. Its growth schedule says which stage, and how far its
+new block has faded in, after a given number of real images.
 
 Stage 0 (4x4) trains ``stage_kimg``; every later stage first fades its block in over
 ``fade_kimg`` (alpha rises linearly from 0 to 1), then trains ``stage_kimg`` more; the last
 stage trains until the run ends. The state is the generator's ``images_seen`` buffer, and stage
 and alpha are buffers of G, D and G_ema, so a checkpoint taken mid-fade resumes exactly.
 
-:class:`Growth` is an :class:`~ganforge.train.phases.UpdateHook` that moves stage and alpha after
-every step, blends the real images the way G's output is blended, changes the learning rates
-at stage changes (``--stage-lr``) and picks each step's batch size (``--stage-batch``). For
-every other family :func:`attach_growth` returns :class:`NoGrowth`, which does nothing.
+:class:`ProGANFamily` moves stage and alpha after every step (its update hook), blends the real
+images the way G's output is blended, changes the learning rates at stage changes
+(``--stage-lr``) and picks each step's batch size (``--stage-batch``), with a sampler whose batch
+size may change from step to step.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
-from ..config import RunConfig, field_flag, parse_stage_table
-from ..errors import ConfigError
-from .phases import UpdateHook
-
-if TYPE_CHECKING:  # the trainer imports this module; it only calls back into the trainer
-    from .trainer import GANTrainer
+from ...config import RunConfig, field_flag, parse_stage_table
+from ...errors import ConfigError
+from ..family import Family, register_family
+from ..hooks import UpdateHook
+from ..state import Trainer
 
 
 class GrowthSchedule:
@@ -96,35 +95,42 @@ class StagedSampler:
         return self.epoch + self.pos / self.n
 
 
-class NoGrowth:
-    """What a family that does not grow gets: no blending, no tags, the loop's own sampler."""
+class _Advance(UpdateHook):
+    """After each step: count its real images and move stage and alpha."""
 
-    def blend_reals(self, real: torch.Tensor) -> torch.Tensor:
-        return real
+    def __init__(self, family: "ProGANFamily"):
+        self.family = family
 
-    def sampler(self, n: int, batch_size: int, seed: int, device: torch.device) -> StagedSampler | None:
-        return None
-
-    def tag(self) -> str:
-        return ""
-
-    def take_stage_end(self) -> bool:
-        return False
-
-    def log_fields(self) -> dict:
-        return {}
+    def after_step(self, tr: Trainer, n: int) -> None:
+        self.family.advance(n)
 
 
-class Growth(UpdateHook, NoGrowth):
-    """Moves stage and alpha of G, D and G_ema after each step (see the module docstring)."""
+@register_family("progan")
+class ProGANFamily(Family):
+    """Progressive growing (see the module docstring)."""
 
-    def __init__(self, tr: "GANTrainer", cfg: RunConfig):
-        self.tr = tr
+    def __init__(self, cfg: RunConfig):
+        super().__init__(cfg)
         gr = cfg.grow
-        self.schedule = GrowthSchedule(tr.G.resolutions, gr.fade_kimg, gr.stage_kimg)
         self.batch_table = parse_stage_table(gr.stage_batch, field_flag("grow", "stage_batch"))
         self.lr_table = parse_stage_table(gr.stage_lr, field_flag("grow", "stage_lr"))
         self.base_batch, self.n_critic = cfg.train.batch_size, cfg.tricks.n_critic
+        self.schedule: GrowthSchedule | None = None  # (G's stage sizes: known once bound)
+        self._stage_ended = False
+
+    def hooks(self) -> list[UpdateHook]:
+        return [_Advance(self)]
+
+    def bind(self, tr: Trainer) -> None:
+        """Bind to the trainer; on a fresh one, the first stage's learning-rate factor is applied
+        to the training state."""
+        super().bind(tr)
+        self.schedule = GrowthSchedule(tr.G.resolutions, self.cfg.grow.fade_kimg, self.cfg.grow.stage_kimg)
+        if self.images_seen == 0:
+            factor = self.lr_factor(0)
+            tr.state.lr_g *= factor
+            tr.state.lr_d *= factor
+        self.apply()
         self._stage_ended = False
 
     # -- the schedule
@@ -145,7 +151,7 @@ class Growth(UpdateHook, NoGrowth):
         """Set every network's stage and alpha from ``images_seen``; at a stage change, scale the
         learning rates from the old stage's factor to the new one's (remedies' changes stay)."""
         tr = self.tr
-        old = tr.G._stage
+        old = tr.G.stage_index
         stage, alpha = self.schedule.at(self.images_seen)
         for net in (tr.G, tr.D, tr.G_ema):
             if net is not None:
@@ -156,16 +162,18 @@ class Growth(UpdateHook, NoGrowth):
             tr.state.lr_g *= ratio
             tr.state.lr_d *= ratio
 
-    def after_step(self, tr, n: int) -> None:
+    def advance(self, n: int) -> None:
+        """After a step of ``n`` real images per D update."""
+        tr = self.tr
         tr.G.images_seen += n * self.n_critic  # every real image of the step (n per D update)
         if tr.G_ema is not None:
             tr.G_ema.images_seen.copy_(tr.G.images_seen)
         self.apply()
 
-    # -- what the loop asks
+    # -- what the trainer and the loop ask
     def blend_reals(self, real: torch.Tensor) -> torch.Tensor:
         G = self.tr.G
-        return blend_reals(real, G.stage_size, float(G.alpha)) if G._fading else real
+        return blend_reals(real, G.stage_size, float(G.alpha)) if G.fading else real
 
     def sampler(self, n: int, batch_size: int, seed: int, device: torch.device) -> StagedSampler:
         return StagedSampler(n, self.batch_size, batch_size, seed, device)
@@ -174,7 +182,7 @@ class Growth(UpdateHook, NoGrowth):
         """What the samples show now: ``8x8``; ``16x16-fade40`` at alpha 0.4; at alpha 0 the
         previous stage's size, which is exactly what G draws then."""
         G = self.tr.G
-        stage, alpha = G._stage, float(G.alpha)
+        stage, alpha = G.stage_index, float(G.alpha)
         if stage > 0 and alpha == 0.0:
             stage, alpha = stage - 1, 1.0
         res = G.resolutions[stage]
@@ -188,20 +196,3 @@ class Growth(UpdateHook, NoGrowth):
     def log_fields(self) -> dict:
         G = self.tr.G
         return {"stage": G.stage_size, "alpha": round(float(G.alpha), 4), "kimg": round(self.images_seen / 1000, 3)}
-
-
-def attach_growth(tr: "GANTrainer") -> NoGrowth:
-    """The trainer's growth: a :class:`Growth` hook (first in ``tr.hooks``, so G_ema's copy of the
-    buffers follows it) when G grows, else :class:`NoGrowth`. On a fresh trainer the first
-    stage's learning-rate factor is applied to the training state."""
-    if not callable(getattr(tr.G, "set_stage", None)):
-        return NoGrowth()
-    growth = Growth(tr, tr.cfg)
-    tr.hooks.insert(0, growth)
-    if growth.images_seen == 0:
-        factor = growth.lr_factor(0)
-        tr.state.lr_g *= factor
-        tr.state.lr_d *= factor
-    growth.apply()
-    growth._stage_ended = False
-    return growth

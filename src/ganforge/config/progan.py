@@ -1,22 +1,22 @@
 """The progressive-growing section of the run configuration (``--arch progan``): how long each
-stage lasts and what changes per stage. A part of :mod:`ganforge.config`, which re-exports it;
-kept apart so that each file stays one concern."""
+stage lasts and what changes per stage. The ProGAN family's own settings: they apply to the
+architectures in :attr:`GrowConfig.archs` only."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
-from .errors import ConfigError
-
-
-def _opt(default: Any, flag: str, help: str) -> Any:  # as config.opt (which imports this module)
-    return field(default=default, metadata={"flag": flag, "help": help})
+from ..errors import ConfigError
+from .fields import opt as _opt
+from .sections import Label, Need
 
 
 @dataclass
 class GrowConfig:
-    """Progressive growing (--arch progan): how long each stage lasts, and per-stage settings."""
+    """progressive growing (--arch progan): how long each stage lasts, and per-stage settings"""
+
+    archs: ClassVar[tuple[str, ...]] = ("progan",)  # the architectures these settings apply to
 
     fade_kimg: float = _opt(600.0, "--fade-kimg", "thousands of real images over which a new block fades in")
     stage_kimg: float = _opt(600.0, "--stage-kimg", "thousands of real images each stage trains after its fade-in")
@@ -24,6 +24,12 @@ class GrowConfig:
                                                  "--batch-size); stages not named use 1")
     stage_lr: str = _opt("", "--stage-lr", "learning-rate factor per stage, SIZE:X,... e.g. 32:1.5 (times "
                                            "--lr-g/--lr-d); stages not named use 1")
+
+    def check(self, cfg, need: Need, label: Label) -> None:
+        need(self.fade_kimg > 0, "grow", "fade_kimg", "must be positive")
+        need(self.stage_kimg > 0, "grow", "stage_kimg", "must be positive")
+        parse_stage_table(self.stage_batch, label("grow.stage_batch"))
+        parse_stage_table(self.stage_lr, label("grow.stage_lr"))
 
 
 def parse_stage_table(text: str, flag: str) -> dict[int, float]:
@@ -36,12 +42,3 @@ def parse_stage_table(text: str, flag: str) -> dict[int, float]:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ConfigError(f"{flag}: expected SIZE:VALUE pairs with positive values, e.g. 16:0.5,32:2 (got {shown!r})")
     return table
-
-
-def validate_grow(cfg, need: Callable[[bool, str, str, str], None], label: Callable[[str], str]) -> None:
-    """The grow section's checks, and the drift term's, for :func:`ganforge.config.validate`."""
-    need(cfg.loss.drift >= 0, "loss", "drift", "must be >= 0")
-    need(cfg.grow.fade_kimg > 0, "grow", "fade_kimg", "must be positive")
-    need(cfg.grow.stage_kimg > 0, "grow", "stage_kimg", "must be positive")
-    parse_stage_table(cfg.grow.stage_batch, label("grow.stage_batch"))
-    parse_stage_table(cfg.grow.stage_lr, label("grow.stage_lr"))

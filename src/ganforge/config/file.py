@@ -1,12 +1,11 @@
-"""Reading a settings file (``--config``, or a run's ``config.json``) into a plain dict. A part of
-:mod:`ganforge.config`, which re-exports it."""
+"""Reading a settings file (``--config``, or a run's ``config.json``) into a plain dict."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # Keys of a run's config.json that describe the run rather than set anything: read_config_json
 # drops them, so a run's config.json is a valid --config file.

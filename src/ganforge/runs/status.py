@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import CHECKPOINT_NAME, load_checkpoint
+from ..checkpoint import load_checkpoint
 from ..errors import GanforgeError
 from .monitor import CONFIG_NAME, SAMPLES_DIR, read_log
-from .runfolder import BEST_NAME, LOCK_NAME, RunFolderError
+from .folder import RunFolderError
+from .layout import BEST_NAME, CHECKPOINT_NAME, LOCK_NAME
 
 try:
     import fcntl

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from ganforge.config import ModelConfig
 from ganforge.models import build_models
 from ganforge.models.progan import channels_at
-from ganforge.models.stylegan import (MODCONV_IMPLS, SIZES, MappingNetwork, ModulatedLayer, StyleGAN2Discriminator,
+from ganforge.models.stylegan2 import (MODCONV_IMPLS, SIZES, MappingNetwork, ModulatedLayer, StyleGAN2Discriminator,
                                       StyleGAN2Generator, modulated_conv2d, resolutions)
 
 Z, W = 16, 16
@@ -198,14 +198,14 @@ def _crossover(ws: torch.Tensor, w1: torch.Tensor) -> int:
 
 
 def test_style_mixing_uses_w1_before_the_crossover_and_w2_after():
-    G, _ = tiny(32, mixing_prob=1.0)
+    G, _ = tiny(32)
     G.train()
     seen = record_ws(G, run=False)
     z = torch.randn(3, Z)
     cuts = set()
     for seed in range(60):
         torch.manual_seed(seed)
-        G(z)
+        G(z, mixing_prob=1.0)
         cut = _crossover(seen[-1], G.mapping(z))
         assert 1 <= cut < G.num_ws  # mixing_prob 1: always mixed, never at layer 0
         cuts.add(cut)
@@ -219,43 +219,42 @@ def test_style_mixing_uses_w1_before_the_crossover_and_w2_after():
 
 
 def test_style_mixing_with_a_patched_crossover(monkeypatch):
-    G, _ = tiny(64, 3, mixing_prob=1.0)
+    G, _ = tiny(64, 3)
     G.train()
     seen = record_ws(G)
     z = torch.randn(2, Z)
     for cut in (1, 4, G.num_ws - 1):
         monkeypatch.setattr(torch, "randint", lambda lo, hi, size, cut=cut: torch.tensor(cut))
-        G(z)
+        G(z, mixing_prob=1.0)
         monkeypatch.undo()
         assert _crossover(seen[-1], G.mapping(z)) == cut
 
 
-def test_no_mixing_at_probability_0_or_in_eval_mode():
-    G, _ = tiny(32, mixing_prob=0.0)
+def test_no_mixing_unless_asked():
+    """G's own forward never mixes (sampling, G_ema, export): only a caller that asks for it,
+    as training does, gets mixed styles; probability 0 is never mixed either."""
+    G, _ = tiny(32)
     seen = record_ws(G, run=False)
     z = torch.randn(3, Z)
-    G.train()
-    for seed in range(20):
-        torch.manual_seed(seed)
-        G(z)
-        assert _crossover(seen[-1], G.mapping(z)) == G.num_ws
-    G.mixing_prob = 1.0
-    G.eval()
-    for seed in range(20):
-        torch.manual_seed(seed)
-        G(z)
-        assert _crossover(seen[-1], G.mapping(z)) == G.num_ws
+    for mode in (G.train, G.eval):
+        mode()
+        for seed in range(20):
+            torch.manual_seed(seed)
+            G(z)
+            assert _crossover(seen[-1], G.mapping(z)) == G.num_ws
+            G(z, mixing_prob=0.0)
+            assert _crossover(seen[-1], G.mapping(z)) == G.num_ws
 
 
 def test_mixing_prob_is_the_share_of_mixed_batches():
-    G, _ = tiny(32, mixing_prob=0.5)
+    G, _ = tiny(32)
     G.train()
     seen = record_ws(G, run=False)
     z = torch.randn(2, Z)
     torch.manual_seed(0)
     mixed = 0
     for _ in range(200):
-        G(z)
+        G(z, mixing_prob=0.5)
         mixed += _crossover(seen[-1], G.mapping(z)) < G.num_ws
     assert 70 < mixed < 130  # binomial(200, 0.5): mean 100, sd ~7
 
@@ -276,7 +275,7 @@ def test_truncation_psi_0_gives_w_avg_and_psi_1_gives_w():
 
 
 def test_noise_off_makes_train_mode_deterministic_and_on_makes_it_random():
-    G, _ = tiny(32, 3, mixing_prob=0.0)
+    G, _ = tiny(32, 3)
     strengths = [m.noise_strength for m in G.modules()
                  if isinstance(m, ModulatedLayer) and m.noise_strength is not None]
     assert len(strengths) == 2 * len(G.syn.resolutions) - 1 and all(float(s.detach()) == 0.0 for s in strengths)

@@ -9,21 +9,9 @@ import os
 import shutil
 from pathlib import Path
 
-from ..checkpoint import CHECKPOINT_NAME
 from ..errors import GanforgeError
-from ..generator import LATENT_MEAN_NAME
-from .monitor import CONFIG_NAME, GIF_NAME, LOG_NAME, PLOT_NAME, SAMPLES_DIR
-
-BEST_NAME = "best.pt"
-TENSORBOARD_DIR = "tensorboard"
-REPORT_NAME = "report.html"  # the run's page (train/report.py)
-LOCK_NAME = "run.lock"  # held while a process trains the run (train/runstatus.py)
-# Everything ganforge puts in a run folder: what --overwrite deletes (nothing else), and what
-# marks a folder as holding a run.
-RUN_FILES = (CONFIG_NAME, LOG_NAME, CHECKPOINT_NAME, BEST_NAME, LATENT_MEAN_NAME, GIF_NAME, PLOT_NAME, REPORT_NAME,
-             LOCK_NAME)
-RUN_DIRS = (SAMPLES_DIR, TENSORBOARD_DIR)
-OVERWRITE_REMOVES = ", ".join((*RUN_FILES, f"{SAMPLES_DIR}/step-*.png", f"{TENSORBOARD_DIR}/"))
+from .layout import (CHECKPOINT_NAME, OVERWRITE_REMOVES, RUN_DIRS, RUN_FILES, SAMPLES_DIR,  # noqa: F401
+                     TENSORBOARD_DIR)  # (OVERWRITE_REMOVES: for the API)
 
 
 class RunFolderError(GanforgeError):
