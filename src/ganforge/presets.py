@@ -27,11 +27,11 @@ class PresetInfo:
 PRESETS: dict[str, PresetInfo] = {}
 
 # ProGAN's stage lengths for a CPU budget, in thousands of real images: from benchmarks/progan_stages.py
-# (README, "Progressive growing"), a 10-minute CPU run fully fades in 32x32 after ~6.5 minutes.
+# (docs/progan.md), a 10-minute CPU run fully fades in 32x32 after ~6.5 minutes.
 PROGAN_FADE_KIMG = 4.0
 PROGAN_STAGE_KIMG = 4.0
 
-# StyleGAN2's widths for a CPU budget (benchmarks/stylegan_speed.py; README, "StyleGAN2").
+# StyleGAN2's widths for a CPU budget (benchmarks/stylegan_speed.py; docs/stylegan2.md).
 STYLEGAN_WIDTHS = {"z_dim": 128, "w_dim": 128, "mapping_layers": 2, "channels": 64}
 
 

@@ -39,7 +39,7 @@ from .progan import channels_at
 SIZES = (8, 16, 32, 64, 128, 256)
 ACT_GAIN = math.sqrt(2.0)  # leaky ReLU 0.2 followed by sqrt(2): unit second moment in, unit out
 MODCONV_IMPLS = ("grouped", "scaled", "bmm")
-MODCONV_DEFAULT = "scaled"  # the fastest here: benchmarks/stylegan_speed.py (README, "StyleGAN2")
+MODCONV_DEFAULT = "scaled"  # the fastest here: benchmarks/stylegan_speed.py (docs/stylegan2.md)
 
 
 def _act(x: torch.Tensor) -> torch.Tensor:

@@ -42,7 +42,7 @@ MAX_FRAMES = 60  # grids behind the slider
 FRAMES_BYTES = 4 << 20  # PNG bytes behind the slider (before base64): the page stays a few MB
 MAX_ROWS = 5000  # log records drawn (a longer log is thinned evenly; the last record is kept)
 # Writing the page of a run with 100 sample grids (64 images each) takes ~0.15 s on a busy 2-core
-# CPU (README, "The run folder"); during training it is refreshed at most every 10 s, and a slow
+# CPU (docs/training.md, "The run folder"); during training it is refreshed at most every 10 s, and a slow
 # write waits 50x what it took, so the page costs at most ~2% of the training time.
 REPORT_EVERY_S = 10.0
 REPORT_COST_SHARE = 50
