@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,9 +34,11 @@ def test_a_folder_becomes_one_memory_mappable_array_with_labels_and_a_header(tmp
     assert header["class_names"] == ["cats", "dogs"]
     assert [s["file"] for s in header["skipped"]] == ["dogs/broken.png"]
     assert "skipped 1 unreadable image(s)" in capsys.readouterr().err
-    arr = np.load(tmp_path / "prep" / "images.npy", mmap_mode="r")
+    arr = np.load(tmp_path / "prep" / header["images"], mmap_mode="r")
     assert arr.shape == (12, 3, 16, 16) and arr.dtype == np.uint8
-    assert np.load(tmp_path / "prep" / "labels.npy").tolist() == [0] * 6 + [1] * 6
+    assert np.load(tmp_path / "prep" / header["labels"]).tolist() == [0] * 6 + [1] * 6
+    assert sorted(f.name for f in (tmp_path / "prep").iterdir()) == sorted(
+        ["prepared.json", header["images"], header["labels"]])
     assert json.loads((tmp_path / "prep" / "prepared.json").read_text()) == header
     # the same pixels the in-memory folder loader makes
     direct = load_data(DataConfig(source=str(src), size=16, channels=3), progress=False)
@@ -83,3 +86,132 @@ def test_prepare_data_command_and_a_streamed_run_that_trains_like_the_in_memory_
     for name, w in runs["memory"]["G"].items():
         assert torch.equal(w, runs["stream"]["G"][name]), name
     assert runs["stream"]["epoch"] == 0 and runs["stream"]["pos"] == 3
+
+
+# --------------------------------------------------------------------------- a set is replaced whole or not at all
+def test_a_failed_overwrite_leaves_the_old_set_whole(tmp_path, monkeypatch):
+    """--overwrite over a good set, failing part-way (here: while decoding): the old set still
+    loads, with its own images, and nothing of the attempt is left."""
+    from ganforge.data import prepared
+
+    src = image_folder(tmp_path / "imgs")
+    prepare_folder(src, 16, tmp_path / "prep", progress=False)
+    before = load_data(DataConfig(source=str(tmp_path / "prep")), progress=False).images.clone()
+    files_before = sorted(f.name for f in (tmp_path / "prep").iterdir())
+
+    def fail(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(prepared, "_decode_into", fail)
+    with pytest.raises(OSError):
+        prepare_folder(src, 8, tmp_path / "prep", progress=False, overwrite=True)
+    assert sorted(f.name for f in (tmp_path / "prep").iterdir()) == files_before
+    assert torch.equal(load_data(DataConfig(source=str(tmp_path / "prep")), progress=False).images, before)
+
+
+def test_an_overwrite_that_completes_replaces_the_set_and_cleans_up(tmp_path):
+    src = image_folder(tmp_path / "imgs")
+    prepare_folder(src, 16, tmp_path / "prep", progress=False)
+    (tmp_path / "prep" / "images-stale.npy.part").write_bytes(b"left by a killed preparation")
+    header = prepare_folder(src, 8, tmp_path / "prep", progress=False, overwrite=True)
+    assert sorted(f.name for f in (tmp_path / "prep").iterdir()) == sorted(
+        ["prepared.json", header["images"], header["labels"]])
+    assert load_data(DataConfig(source=str(tmp_path / "prep")), progress=False).images.shape == (12, 3, 8, 8)
+
+
+def test_out_must_be_a_folder_for_a_set(tmp_path, cli):
+    src = image_folder(tmp_path / "imgs")
+    (tmp_path / "file").write_text("x")
+    code, _, err = cli("prepare-data", src, "--size", 16, "--out", tmp_path / "file", "--no-progress")
+    assert code == 2 and "is a file, not a folder" in err and "Traceback" not in err
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    code, _, err = cli("prepare-data", src, "--size", 16, "--out", tmp_path / "mine", "--overwrite", "--no-progress")
+    assert code == 2 and "not a prepared set (notes.txt)" in err
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_links_to_files_and_folders_are_followed_and_a_dangling_one_is_skipped(tmp_path):
+    """A linked class folder counts as a class (as a linked file counts as an image); a link to
+    nothing is listed as unreadable, never a traceback; a link loop is read once."""
+    src = image_folder(tmp_path / "imgs")
+    elsewhere = image_folder(tmp_path / "other")
+    (src / "birds").symlink_to(elsewhere / "cats", target_is_directory=True)
+    (src / "cats" / "gone.png").symlink_to(tmp_path / "nothing-here.png")
+    (src / "cats" / "loop").symlink_to(src, target_is_directory=True)
+    header = prepare_folder(src, 16, tmp_path / "prep", progress=False)
+    assert header["class_names"] == ["birds", "cats", "dogs"] and header["n"] == 18
+    assert {s["file"] for s in header["skipped"]} == {"cats/gone.png", "dogs/broken.png"}
+
+
+# --------------------------------------------------------------------------- streaming
+def test_a_growing_model_streams_like_it_trains_in_memory(tmp_path, cli):
+    """ProGAN's batch size changes with its stage; the streaming workers read ahead exactly the
+    batches training then takes, across stage changes."""
+    src = image_folder(tmp_path / "imgs", n_per_class=16, sizes=((20, 20),))
+    assert cli("prepare-data", src, "--size", 16, "--channels", 1, "--out", tmp_path / "prep", "--no-progress")[0] == 0
+    runs = {}
+    for how in ("memory", "stream"):
+        code, out, err = cli("train", "--preset", "progan", "--data", tmp_path / "prep", "--data-load", how,
+                             "--data-workers", 1, "--steps", 12, "--batch-size", 4, "--stage-batch", "8:2,16:0.5",
+                             "--size", 16,
+                             "--stage-kimg", "0.008", "--fade-kimg", "0.008", "--g-channels", 8, "--d-channels", 8,
+                             "--z-dim", 16, "--precision", "fp32", "--n-fixed", 4, "--no-progress", "--out",
+                             tmp_path / how)
+        assert code == 0, err
+        runs[how] = torch.load(tmp_path / how / "checkpoint.pt", weights_only=True)
+    assert int(runs["stream"]["G"]["stage"]) == 2  # it went through two stage changes
+    for net in ("G", "D"):
+        for name, w in runs["memory"][net].items():
+            assert torch.equal(w, runs["stream"][net][name]), (net, name)
+
+
+def _children(pid: int) -> list[int]:
+    import glob
+
+    kids = []
+    for path in glob.glob(f"/proc/{pid}/task/*/children"):
+        with open(path) as f:
+            kids += [int(k) for k in f.read().split()]
+    return kids
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to find the worker processes")
+def test_a_killed_reader_worker_saves_the_run_and_says_which(tmp_path):
+    """kill -9 of a DataLoader worker (as the OOM killer would): the run saves a checkpoint, exits
+    1 with one line naming the dead worker, and --resume continues from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = image_folder(tmp_path / "imgs", n_per_class=16, sizes=((20, 20),))
+    prepare_folder(src, 28, tmp_path / "prep", channels=1, progress=False)
+    run = tmp_path / "run"
+    train = [sys.executable, "-m", "ganforge", "train", "--data", str(tmp_path / "prep"), "--data-load", "stream",
+             "--data-workers", "2", "--batch-size", "4", "--g-channels", "8", "--d-channels", "8", "--z-dim", "16",
+             "--precision", "fp32", "--n-fixed", "4", "--no-progress", "--log-every", "5"]
+    proc = subprocess.Popen([*train, "--steps", "100000", "--out", str(run)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                (run / "log.jsonl").exists() and _children(proc.pid)):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+        workers = _children(proc.pid)
+        assert workers, "no DataLoader worker started"
+        os.kill(workers[0], signal.SIGKILL)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "a DataLoader worker" in lines[0] and "the run is saved at step" in lines[0], err
+    saved = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
+    assert saved > 0
+    resumed = subprocess.run([sys.executable, "-m", "ganforge", "train", "--resume", str(run), "--steps",
+                              str(saved + 2), "--no-progress"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == saved + 2

@@ -48,16 +48,46 @@ def test_reals_are_blended_like_the_generator_output():
     torch.testing.assert_close(blend_reals(x, 16, 1.0), x)
 
 
+class _Run:
+    """A stand-in for the trainer's count of real images, advanced as a step would."""
+
+    def __init__(self, sizes):
+        self.sizes, self.images = sizes, 0  # sizes: batch after (images) -> size, by thresholds
+
+    def batch_at(self, images: int) -> int:
+        return next(b for upto, b in self.sizes if images < upto)
+
+    def step(self, sampler) -> torch.Tensor:
+        idx = sampler.next_indices()
+        self.images += len(idx)
+        return idx
+
+
 def test_staged_sampler_changes_batch_size_without_repeats():
-    sizes = iter([4, 4, 2, 2, 2, 6, 6])
-    s = StagedSampler(12, lambda: next(sizes), nominal_batch=4, seed=0, device=torch.device("cpu"))
-    first = [s.next_indices() for _ in range(5)]  # 4 + 4 + 2 + 2 = 12, then a new epoch
+    run = _Run([(8, 4), (14, 2), (10**9, 6)])  # 4, 4, then 2 until 14 images, then 6
+    s = StagedSampler(12, run.batch_at, lambda: run.images, seed=0, device=torch.device("cpu"))
+    first = [run.step(s) for _ in range(5)]  # 4 + 4 + 2 + 2 = 12, then a new epoch
     assert [len(i) for i in first] == [4, 4, 2, 2, 2]
     assert sorted(torch.cat(first[:4]).tolist()) == list(range(12)) and s.epoch == 1
-    s.next_indices()  # 2 + 6 = 8 of 12
+    run.step(s)  # 2 + 6 = 8 of 12
     assert s.epoch == 1 and s.pos == 8
-    s.next_indices()  # another 6 would pass the end: a new epoch
+    run.step(s)  # another 6 would pass the end: a new epoch
     assert s.epoch == 2 and s.pos == 6
+
+
+def test_staged_sampler_lists_the_batches_to_come_and_counts_an_epochs_steps():
+    """What streaming workers read ahead is what training then takes, stage changes included;
+    and steps_until counts the steps to the end of an epoch at the stages' own batch sizes."""
+    run = _Run([(8, 4), (14, 2), (10**9, 6)])
+    s = StagedSampler(12, run.batch_at, lambda: run.images, seed=0, device=torch.device("cpu"))
+    run.step(s)
+    ahead = s.ahead()
+    planned = [next(ahead) for _ in range(6)]
+    assert (s.epoch, s.pos) == (0, 4)  # listing them moved nothing
+    # 4 | 4, 2, 2 (12: the first pass) | 2, 6 (8: a third batch of 6 would not fit: the second)
+    assert s.steps_until(1.0) == 3 and s.steps_until(2.0) == 5
+    for want in planned:
+        assert torch.equal(run.step(s), want)
 
 
 def _trainer(**grow):
@@ -151,3 +181,38 @@ def test_the_run_folder_shows_the_growth(cli, npz_data, tmp_path):
     assert records[-1]["stage"] == 16 and records[-1]["kimg"] == pytest.approx(0.036)
     assert (out / "progress.gif").is_file() and (out / "losses.png").is_file()
     assert Image.open(out / "progress.gif").n_frames > 1  # (Pillow merges frames that did not change)
+
+
+# --------------------------------------------------------------------------- every setting checked before the run folder
+@pytest.mark.parametrize("flags, says", [
+    (["--stage-batch", "61:0.5"], "--stage-batch: 61 is not a stage of this run (its stages: 4, 8, 16)"),
+    (["--stage-batch", "32:0.5"], "--stage-batch: 32 is not a stage of this run"),
+    (["--stage-lr", "64:2"], "--stage-lr: 64 is not a stage of this run"),
+    (["--stage-batch", "4:1e308"], "--stage-batch: the factor of stage 4 gives a batch beyond"),
+    (["--stage-batch", "8:100"], "--stage-batch: stage 8 takes batches of 400 images, but the data has only 48"),
+    (["--g-channels", "1"], "--g-channels: --arch progan needs at least 8"),
+])
+def test_stage_tables_and_widths_are_checked_before_a_run_folder_exists(cli, npz_data, tmp_path, flags, says):
+    code, _, err = cli("train", "--data", npz_data, *TINY, *flags, "--steps", 1, "--out", tmp_path / "r")
+    assert code == 2 and says in err and "Traceback" not in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_epoch_is_a_pass_over_the_data_whatever_the_stage_batch(cli, npz_data, tmp_path):
+    """48 images, a base batch of 4 and stages at a quarter of it: --epochs 2 is 96 images
+    seen, not 24 steps of the base batch; the log counts the same passes."""
+    out = tmp_path / "run"
+    code, _, err = cli("train", "--data", npz_data, *TINY, "--stage-batch", "8:0.5,16:0.25", "--epochs", 2,
+                       "--log-every", 1, "--out", out)
+    assert code == 0, err
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if '"d_loss"' in line]
+    assert records[-1]["epoch"] == pytest.approx(2.0)
+    assert records[-1]["kimg"] == pytest.approx(0.096) and records[-1]["step"] > 24
+
+
+def test_the_joint_step_trains_a_growing_model(cli, npz_data, tmp_path):
+    """The joint step's gradients of blocks a stage does not use yet are None, as after backward."""
+    code, _, err = cli("train", "--data", npz_data, *TINY, "--step", "joint", "--steps", 10, "--out", tmp_path / "r")
+    assert code == 0, err
+    ckpt = load_checkpoint(tmp_path / "r")
+    assert int(ckpt["G"]["stage"]) == 2  # it grew through 8x8 into 16x16

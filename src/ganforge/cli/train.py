@@ -81,8 +81,9 @@ def add_parsers(sub) -> None:
                         f"{OVERWRITE_REMOVES} there; other files are left alone")
     t.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run (its folder, or its checkpoint.pt) where its checkpoint stopped; "
-                        "only --steps, --epochs, --minutes, --clock, --device, --sample-every, --checkpoint-every and "
-                        "--log-every may change (--data may name the same images in a new place)")
+                        "only --steps, --epochs, --minutes, --clock, --device, --precision, --sample-every, "
+                        "--checkpoint-every, --log-every, --dist-timeout, --data-load and --data-workers may change "
+                        "(--data may name the same images in a new place)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and stop")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     _config_flags(t)

@@ -24,10 +24,18 @@ def list_images(root: Path) -> tuple[list[Path], list[Path]]:
     """Image files under ``root`` (recursive, sorted by relative path) and the other files.
 
     Hidden files and folders are ignored: ``.DS_Store``, ``._x.png`` resource forks and
-    ``.ipynb_checkpoints`` are not images the user meant to train on.
+    ``.ipynb_checkpoints`` are not images the user meant to train on. Links are followed, to
+    files and to folders alike (a folder reached twice, by a link loop, is read once); a link
+    to nothing is listed with the images, and reading it fails like any unreadable file.
     """
     images, others = [], []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link back into the tree: its files are listed already
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             if name.startswith("."):

@@ -41,10 +41,13 @@ def resolutions(img_size: int) -> list[int]:
     return [START_SIZE << i for i in range(int(math.log2(img_size // START_SIZE)) + 1)]
 
 
+MIN_CHANNELS = 8  # the narrowest a stage gets
+
+
 def channels_at(base: int, res: int) -> int:
     """Feature maps at resolution ``res``: ``base`` at 4x4 and 8x8, halved at each doubling after
-    (at least 8) - the paper's 512-then-halving shape, scaled to a CPU budget."""
-    return max(8, base >> max(0, int(math.log2(res)) - 3))
+    (at least :data:`MIN_CHANNELS`) - the paper's 512-then-halving shape, scaled to a CPU budget."""
+    return max(MIN_CHANNELS, base >> max(0, int(math.log2(res)) - 3))
 
 
 def _lrelu(x: torch.Tensor) -> torch.Tensor:

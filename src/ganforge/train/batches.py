@@ -8,11 +8,21 @@ dataset held as one uint8 tensor (on the device), or - for a prepared set too bi
 from __future__ import annotations
 
 import copy
+import math
+import signal
+import threading
 from typing import Iterator
 
 import torch
 
 from ..data import ImageData
+from ..errors import DataError
+
+
+class DataWorkerDied(DataError):
+    """A process reading a streamed set died; training stops after saving what it had."""
+
+    exit_code = 1  # not a usage error
 
 
 class EpochSampler:
@@ -55,6 +65,10 @@ class EpochSampler:
     @property
     def epochs_done(self) -> float:
         return self.epoch + self.pos / self.steps_per_epoch
+
+    def steps_until(self, epochs: float) -> int:
+        """Steps from now until ``epochs`` passes over the data are done (at least 0)."""
+        return max(0, math.ceil(epochs * self.steps_per_epoch) - (self.epoch * self.steps_per_epoch + self.pos))
 
     def ahead(self) -> Iterator[torch.Tensor]:
         """The batches to come, from the current position on, without moving this sampler."""
@@ -100,13 +114,30 @@ class StreamedBatches:
             pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.workers else None,
             # its own generator: the workers' seeds must not be drawn from the training RNG
             generator=torch.Generator().manual_seed(0))
-        return iter(loader)
+        it = iter(loader)
+        if self.workers and threading.current_thread() is threading.main_thread():
+            # torch's SIGCHLD handler raises wherever the main thread is when a worker dies - in
+            # the middle of a step, leaving it half done. Without it, a dead worker is found by the
+            # next read (it checks its workers while waiting), between two steps.
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        return it
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._it is None:
             self._it = self._start()
-        self.sampler.next_indices()  # keeps the position a checkpoint records
-        images, labels = next(self._it)
+        try:
+            images, labels = next(self._it)
+        except (RuntimeError, OSError, EOFError) as e:
+            # a worker killed (the OOM killer, kill -9) or gone: torch says so in a RuntimeError, or
+            # the pipe it was writing into breaks first (OSError, EOFError); a worker's disk error
+            # arrives the same way
+            if isinstance(e, RuntimeError) and "DataLoader worker" not in str(e):
+                raise
+            self.close()
+            why = " ".join(str(e).split()) or type(e).__name__
+            raise DataWorkerDied(f"--data-load stream: a DataLoader worker reading {self.reader.path} failed or "
+                                 f"died ({why})") from None
+        self.sampler.next_indices()  # the position a checkpoint records: past this batch only once it is read
         images = images.to(self.device, non_blocking=True)
         return images, None if labels is None else labels.to(self.device, non_blocking=True)
 

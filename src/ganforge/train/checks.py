@@ -13,10 +13,11 @@ from ..losses import LOSSES
 from ..models import ARCHS, own_d_refusals
 from .families import family_class
 
-# On resume, only these may change: they do not alter what is computed.
-RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.clock", "train.device", "train.sample_every",
-                   "train.checkpoint_every", "train.log_every", "train.dist_timeout", "data.load",
-                   "data.workers")  # (in the order messages list them)
+# On resume, only these may change: they do not alter what is computed, beyond rounding (the
+# precision: a speed choice, so a run that bf16 cannot continue on a machine continues in fp32).
+RESUME_OK_ORDER = ("train.steps", "train.epochs", "train.minutes", "train.clock", "train.device", "train.precision",
+                   "train.sample_every", "train.checkpoint_every", "train.log_every", "train.dist_timeout",
+                   "data.load", "data.workers")  # (in the order messages list them)
 RESUME_OK = set(RESUME_OK_ORDER)
 # ...and these may name the same data in another place: the run checks it holds the same images.
 RESUME_SAME_DATA = {"data.source", "data.data_dir"}
@@ -60,6 +61,32 @@ def check_run(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
                           f"{cfg.data.source} is a folder or array file, which has one split only "
                           f"(got {cfg.data.split!r}; set data.split to train)")
     return cfg
+
+
+def check_data(asked: RunConfig, resolved: RunConfig, n_images: int, world_size: int = 1) -> None:
+    """The checks that need the data, once it is loaded (still before a run folder exists): the
+    architecture makes images of its size, and every step's batch fits in it. ``asked``: the
+    config as given (to tell a size the user chose from the data's own); ``resolved``: with the
+    data's size and channels filled in."""
+    spec = ARCHS[resolved.model.arch]
+    size, source = resolved.data.size, resolved.data.source
+    if size not in spec.sizes:
+        makes = ", ".join(map(str, spec.sizes))
+        others = sorted(n for n, s in ARCHS.items() if size in s.sizes)
+        elsewhere = f", or --arch {'/'.join(others)}, which make{'s' if len(others) == 1 else ''} {size}x{size}" \
+            if others else ""
+        if asked.data.size is None:
+            near = min(spec.sizes, key=lambda s: (abs(s - size), -s))
+            raise ConfigError(f"--data {source}: its images are {size}x{size}, a size --arch {spec.name} does not "
+                              f"make ({makes}); add --size {near} to resize them{elsewhere}")
+        raise ConfigError(f"--size: --arch {spec.name} makes images of size {makes} only, not {size}{elsewhere}")
+    t = resolved.train
+    per_step = t.batch_size * resolved.tricks.n_critic
+    if per_step * world_size > n_images:
+        raise ConfigError(f"--batch-size: {t.batch_size} x --n-critic {resolved.tricks.n_critic} x {world_size} "
+                          f"process(es) real images per step, but the data has only {n_images} images")
+    for dotted, why in family_class(spec.name).data_refusals(resolved, n_images):
+        raise ConfigError(f"{field_flag(*dotted.split('.'))}: {why}")
 
 
 def _show(value: Any) -> str:

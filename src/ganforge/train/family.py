@@ -14,7 +14,7 @@ models).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 
@@ -36,6 +36,12 @@ class Family:
     def refusals(cls, cfg: RunConfig) -> list[tuple[str, str]]:
         """``(dotted field, why)`` for every setting of ``cfg`` this family cannot honour; the
         run's checks refuse them before a run folder exists."""
+        return []
+
+    @classmethod
+    def data_refusals(cls, cfg: RunConfig, n_images: int) -> list[tuple[str, str]]:
+        """Like :meth:`refusals`, for what needs the data (``cfg``: resolved; ``n_images``: its
+        size); checked once the data is loaded, still before a run folder exists."""
         return []
 
     def optimizer_corrections(self) -> dict[str, float]:
@@ -85,6 +91,11 @@ class Family:
     def log_fields(self) -> dict:
         """Extra fields of each log line."""
         return {}
+
+    def shape_states(self) -> Iterator[str]:
+        """Put the bound trainer, in turn, into every state whose step computes on other shapes
+        (a growing model's stages); yield a name for each. The base has one state, as built."""
+        yield "as built"
 
 
 FAMILIES: dict[str, type[Family]] = {}

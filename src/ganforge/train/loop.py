@@ -28,11 +28,13 @@ from ..runs.monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
 from ..runs.report import RunSession
 from ..context import RunContext
 from ..data.fingerprint import check_same_data, data_fingerprint
-from .batches import EpochSampler, batch_source
+from .batches import DataWorkerDied, EpochSampler, batch_source
 from .builder import build_trainer
-from .checks import check_run
+from .checks import check_data, check_run
+from .distributed import env_world
 from .diagnostics import Diagnostics, batch_diversity
 from .evaluation import Evaluator, TrainingEvaluation
+from .probe import needs_probe, probe_bf16
 from .state import StepStats
 from .trainer import GANTrainer
 
@@ -72,6 +74,7 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
             raise ConfigError(f"--conditional: {data.name} has no labels (use a labelled dataset, a folder with "
                               f"one subfolder per class, or an .npz with 'labels')")
         resolved.model.num_classes = len(data.class_names) if data.class_names else int(data.labels.max()) + 1
+    check_data(cfg, resolved, int(data.images.shape[0]), env_world()[1])
     return data, resolved
 
 
@@ -109,9 +112,7 @@ class _Loop:
         self.device = device = ctx.device
         n_images = data.images.shape[0]
         per_step = t.batch_size * cfg.tricks.n_critic  # real images one step of this process consumes
-        if per_step * ctx.world_size > n_images:
-            raise ConfigError(f"--batch-size: {t.batch_size} x --n-critic {cfg.tricks.n_critic} x {ctx.world_size} "
-                              f"process(es) real images per step, but the data has only {n_images} images")
+        check_data(cfg, cfg, n_images, ctx.world_size)  # (prepare checked it too; fit may be handed data)
         self.batch_size = t.batch_size * ctx.world_size  # the global batch
         if ctx.world_size > 1 and not ARCHS[cfg.model.arch].shardable:
             raise ConfigError(f"--arch: {cfg.model.arch}'s per-stage batches are not split between processes yet; "
@@ -119,6 +120,7 @@ class _Loop:
         seed_everything(t.seed)
         self.trainer = build_trainer(cfg, data.images.shape[1], data.images.shape[2], ctx=ctx,
                                      global_batch=per_step * ctx.world_size)
+        self.precision_note = self._check_precision(data)
         near = torch.device("cpu") if data.streamed else device  # where batch indices live
         own = self.trainer.family.sampler(n_images, t.batch_size, t.seed, near)
         self.sampler = own or EpochSampler(n_images, per_step, t.seed, near, rank=ctx.rank,
@@ -151,6 +153,10 @@ class _Loop:
                 log(f"note: this run predates data fingerprints, so {cfg.data.source} cannot be checked "
                     f"against the data it was trained on ({ckpt['config']['data']['source']})")
             self.restore(ckpt)
+            before = ckpt["config"].get("train", {}).get("precision")
+            if before is not None and before != cfg.train.precision:
+                log(f"note: resuming with --precision {cfg.train.precision} (the run trained with {before} so far); "
+                    f"precision is a speed choice, so the run continues as the same run")
             self.best_fd = float(ckpt.get("best_fd", math.inf))
             ctx.write(truncate_log, run_dir, self.trainer.step)
         self.evaluator = evaluator if t.eval_every or t.eval_minutes else None
@@ -158,6 +164,21 @@ class _Loop:
         self.start_time = time.monotonic()
         self.clock = time.process_time if cfg.train.clock == "cpu" else time.monotonic  # what --minutes counts
         self.start_clock = self.clock()
+
+    def _check_precision(self, data: ImageData) -> str | None:
+        """bf16 on this CPU, probed first (see :mod:`.probe`): where a step would crash, the run
+        trains in fp32 instead. Returns the note saying so (None when nothing changed)."""
+        tr = self.trainer
+        if not needs_probe(tr, tr.precision):
+            return None
+        why = self.ctx.from_main(probe_bf16, self.cfg, int(data.images.shape[1]), int(data.images.shape[2]))
+        if why is None:
+            return None
+        tr.precision = "fp32"
+        asked = "--precision bf16" if self.cfg.train.precision == "bf16" else "--precision auto chose bf16, but"
+        note = f"note: {asked} {why}; training in fp32 instead (a speed choice: the run is the same)"
+        self.log(note)
+        return note
 
     # -- checkpoints and the config
     def checkpoint(self, path: Path | None = None) -> Path:
@@ -253,8 +274,8 @@ class _Loop:
         self.save_config()
         # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
         total = t.steps
-        if t.epochs is not None:
-            by_epochs = math.ceil(t.epochs * self.sampler.steps_per_epoch)
+        if t.epochs is not None:  # an epoch is a pass over the data, whatever the batch of each step
+            by_epochs = tr.step + self.sampler.steps_until(t.epochs)
             total = by_epochs if total is None else min(total, by_epochs)
         deadline = self.start_clock + 60 * t.minutes if t.minutes is not None else None
         if total is None and deadline is None:
@@ -268,6 +289,9 @@ class _Loop:
 
         self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress and ctx.is_main,
                                nrow=tr.num_classes or None, writes=ctx.is_main, clock=self.clock)
+        if self.precision_note:
+            self.monitor.log_event({"step": tr.step, "event": "precision", "precision": tr.precision,
+                                    "message": self.precision_note})
         if ctx.world_size > 1:
             self.monitor.log_event({"step": tr.step, "event": "processes", **self.dist.describe()})
             self.monitor.write(f"{ctx.world_size} processes x batch {t.batch_size} = global batch {self.batch_size}")
@@ -282,6 +306,7 @@ class _Loop:
         self.acc: list[StepStats] = []
         last_log_t, last_log_step = time.monotonic(), tr.step
         img_per_s = 0.0
+        died: DataWorkerDied | None = None
         with GracefulStop() as stop:
             try:
                 while not done() and not ctx.agree(stop.requested):
@@ -304,9 +329,17 @@ class _Loop:
                     if s % t.checkpoint_every == 0 and tr.step == s:  # (not right after a rollback)
                         self.checkpoint()
                         self.monitor.figures()  # so a killed run has them too (rate-limited)
+            except DataWorkerDied as e:  # between steps: the state is whole, so it is saved
+                died = e
             finally:
                 self.monitor.close()
                 self.batches.close()
+            if died is not None:
+                self.checkpoint()
+                self.monitor.figures(force=True)
+                self.session.finish(True, tr.step)
+                raise DataWorkerDied(f"{died}; the run is saved at step {tr.step}: continue it with "
+                                     f"--resume {self.run_dir}") from None
             interrupted = ctx.agree(stop.requested)
             if interrupted:
                 by = f" by {stop.signal.name}" if stop.signal is not None else ""

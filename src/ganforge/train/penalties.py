@@ -24,6 +24,7 @@ class Regulariser:
     net: str = "D"
     interval: int = 1
     name: str = "regulariser"
+    double_backward: bool = False  # its term differentiates a gradient (what train.probe guards)
 
     def due(self, updates: int) -> bool:
         return self.interval > 0 and updates % self.interval == 0
@@ -36,6 +37,7 @@ class GradientPenaltyReg(Regulariser):
     """WGAN-GP (Gulrajani et al. 2017): ``weight * E[(||grad D(x_hat)|| - 1)^2]`` every D update."""
 
     name = "gradient-penalty"
+    double_backward = True
 
     def __init__(self, weight: float):
         self.weight = weight
@@ -52,6 +54,7 @@ class R1Reg(Regulariser):
     D updates and then multiplied by the interval, so its average strength is unchanged."""
 
     name = "r1"
+    double_backward = True
 
     def __init__(self, gamma: float, interval: int):
         self.gamma, self.interval = gamma, interval

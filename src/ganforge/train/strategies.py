@@ -94,8 +94,10 @@ class JointStep:
         g_loss = add_regularisers(tr, "G", g_loss, GBatch(fake, y_fake, fake_logits))
         g_params = [p for p in tr.G.parameters() if p.requires_grad]
         d_params = [p for p in tr.D.parameters() if p.requires_grad]
-        g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True)
-        d_grads = torch.autograd.grad(d_loss, d_params)
+        # allow_unused: a growing model's later blocks are not in the graph yet; their gradient
+        # stays None, as after a backward, and the optimizer leaves them alone
+        g_grads = torch.autograd.grad(g_loss, g_params, retain_graph=True, allow_unused=True)
+        d_grads = torch.autograd.grad(d_loss, d_params, allow_unused=True)
         for p, g in zip(g_params, g_grads):
             p.grad = g
         for p, g in zip(d_params, d_grads):

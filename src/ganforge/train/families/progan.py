@@ -13,16 +13,23 @@ size may change from step to step.
 """
 from __future__ import annotations
 
-from typing import Callable
+import copy
+import math
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 
 from ...config import RunConfig, field_flag, parse_stage_table
 from ...errors import ConfigError
+from ...models import ARCHS
+from ...models.progan import MIN_CHANNELS
 from ..family import Family, register_family
 from ..hooks import UpdateHook
 from ..state import Trainer
+
+
+MAX_BATCH = 2**31  # images a step takes, at most (beyond any memory)
 
 
 class GrowthSchedule:
@@ -65,34 +72,68 @@ def blend_reals(real: torch.Tensor, stage_size: int, alpha: float) -> torch.Tens
 
 
 class StagedSampler:
-    """Shuffled batches without replacement whose size may change from step to step: the
-    epoch's order depends only on (seed, epoch), ``pos`` counts images into it, and a batch
-    that would run past the end starts the next epoch (as the fixed-size sampler drops the last
-    partial batch). ``batch_size()`` gives the next batch's size."""
+    """Shuffled batches without replacement whose size changes with the stage: the epoch's order
+    depends only on (seed, epoch), ``pos`` counts images into it, and a batch that would run past
+    the end starts the next epoch (as the fixed-size sampler drops the last partial batch).
 
-    def __init__(self, n: int, batch_size: Callable[[], int], nominal_batch: int, seed: int, device: torch.device):
-        self.n, self.batch_size, self.seed, self.device = n, batch_size, seed, device
-        self.steps_per_epoch = max(1, n // nominal_batch)  # for --epochs: steps of the base batch size
+    batch_at: real images a step takes after ``images`` real images (the stage's batch);
+    images_seen: the images the run has seen so far (the trainer's count). Batch sizes follow
+    from these two alone, so :meth:`ahead` can list the batches to come (what streaming workers
+    read ahead of training) and :meth:`steps_until` can count the steps an epoch takes.
+    """
+
+    def __init__(self, n: int, batch_at: Callable[[int], int], images_seen: Callable[[], int], seed: int,
+                 device: torch.device):
+        self.n, self.batch_at, self.images_seen, self.seed, self.device = n, batch_at, images_seen, seed, device
         self.epoch, self.pos = 0, 0
         self._perm: torch.Tensor | None = None
 
-    def next_indices(self) -> torch.Tensor:
-        b = self.batch_size()
-        if b > self.n:
-            raise ConfigError(f"{field_flag('grow', 'stage_batch')}: a batch of {b} images, but the data has "
-                              f"only {self.n}")
+    def _take(self, b: int) -> tuple[int, int]:
+        """(epoch, start) of the next batch of ``b`` images, and the position moved past it."""
         if self.pos + b > self.n:
             self.epoch, self.pos, self._perm = self.epoch + 1, 0, None
-        if self._perm is None:
-            g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-            self._perm = torch.randperm(self.n, generator=g).to(self.device)
-        idx = self._perm[self.pos:self.pos + b]
+        start = self.pos
         self.pos += b
-        return idx
+        return self.epoch, start
+
+    def next_indices(self, b: int | None = None) -> torch.Tensor:
+        b = self.batch_at(self.images_seen()) if b is None else b
+        if b > self.n:  # (the run's checks refuse such a table before it starts)
+            raise ConfigError(f"{field_flag('grow', 'stage_batch')}: a batch of {b} images, but the data has "
+                              f"only {self.n}")
+        epoch, start = self._take(b)
+        if self._perm is None:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(self.n, generator=g).to(self.device)
+        return self._perm[start:start + b]
+
+    def _done(self, images: int) -> float:
+        """Passes over the data so far, an epoch counting as done once its next batch would not fit."""
+        return self.epoch + 1.0 if self.pos + self.batch_at(images) > self.n else self.epoch + self.pos / self.n
 
     @property
     def epochs_done(self) -> float:
-        return self.epoch + self.pos / self.n
+        return self._done(self.images_seen())
+
+    def ahead(self) -> Iterator[torch.Tensor]:
+        """The batches to come, from the current position on, without moving this sampler."""
+        twin = copy.copy(self)
+        images = self.images_seen()
+        while True:
+            b = self.batch_at(images)
+            yield twin.next_indices(b)
+            images += b
+
+    def steps_until(self, epochs: float) -> int:
+        """Steps from now until ``epochs`` passes over the data are done (at least 0)."""
+        twin = copy.copy(self)
+        images, steps = self.images_seen(), 0
+        while twin._done(images) < epochs:
+            b = self.batch_at(images)
+            twin._take(b)
+            images += b
+            steps += 1
+        return steps
 
 
 class _Advance(UpdateHook):
@@ -117,6 +158,44 @@ class ProGANFamily(Family):
         self.base_batch, self.n_critic = cfg.train.batch_size, cfg.tricks.n_critic
         self.schedule: GrowthSchedule | None = None  # (G's stage sizes: known once bound)
         self._stage_ended = False
+
+    @classmethod
+    def refusals(cls, cfg: RunConfig) -> list[tuple[str, str]]:
+        """Stage tables naming sizes that are not stages of this run, or giving a batch or a
+        learning rate no step can use; widths below the smallest a stage has."""
+        out = []
+        final = cfg.data.size or ARCHS["progan"].native_size
+        stages = [s for s in (4 << i for i in range(12)) if s <= final]
+        o, base = cfg.optim, cfg.train.batch_size * cfg.tricks.n_critic
+        for name, check in (("stage_batch", lambda f: base * f <= MAX_BATCH),
+                            ("stage_lr", lambda f: math.isfinite(max(o.lr_g, o.lr_d) * f))):
+            table = parse_stage_table(getattr(cfg.grow, name), field_flag("grow", name))
+            strays = sorted(k for k in table if k not in stages)
+            if strays:
+                out.append((f"grow.{name}", f"{', '.join(map(str, strays))} is not a stage of this run (its stages: "
+                                            f"{', '.join(map(str, stages))})"))
+            wild = sorted(k for k, f in table.items() if not check(f))
+            if wild:
+                what = (f"a batch beyond {MAX_BATCH:,} images" if name == "stage_batch"
+                        else "a learning rate that is not a finite number")
+                out.append((f"grow.{name}", f"the factor of stage {wild[0]} gives {what}"))
+        for name in ("g_channels", "d_channels"):
+            if getattr(cfg.model, name) < MIN_CHANNELS:
+                out.append((f"model.{name}", f"--arch progan needs at least {MIN_CHANNELS} (its widths halve per "
+                                             f"doubling, down to {MIN_CHANNELS}; got {getattr(cfg.model, name)})"))
+        return out
+
+    @classmethod
+    def data_refusals(cls, cfg: RunConfig, n_images: int) -> list[tuple[str, str]]:
+        """A stage whose batch is larger than the data."""
+        family = cls(cfg)
+        base = cfg.train.batch_size
+        for size, f in sorted(family.batch_table.items()):
+            b = max(1, round(base * f)) * cfg.tricks.n_critic
+            if b > n_images:
+                return [("grow.stage_batch", f"stage {size} takes batches of {b} images, but the data has only "
+                                             f"{n_images}")]
+        return []
 
     def hooks(self) -> list[UpdateHook]:
         return [_Advance(self)]
@@ -144,7 +223,12 @@ class ProGANFamily(Family):
     def batch_size(self) -> int:
         """Real images the next step takes: --batch-size times the stage's factor (at least 1),
         times --n-critic."""
-        factor = self.batch_table.get(self.tr.G.stage_size, 1.0)
+        return self.batch_at(self.images_seen)
+
+    def batch_at(self, images: int) -> int:
+        """Real images a step takes after ``images`` real images (the batch of that stage)."""
+        stage, _ = self.schedule.at(images)
+        factor = self.batch_table.get(self.schedule.sizes[stage], 1.0)
         return max(1, round(self.base_batch * factor)) * self.n_critic
 
     def apply(self) -> None:
@@ -176,7 +260,7 @@ class ProGANFamily(Family):
         return blend_reals(real, G.stage_size, float(G.alpha)) if G.fading else real
 
     def sampler(self, n: int, batch_size: int, seed: int, device: torch.device) -> StagedSampler:
-        return StagedSampler(n, self.batch_size, batch_size, seed, device)
+        return StagedSampler(n, self.batch_at, lambda: self.images_seen, seed, device)
 
     def tag(self) -> str:
         """What the samples show now: ``8x8``; ``16x16-fade40`` at alpha 0.4; at alpha 0 the
@@ -192,6 +276,17 @@ class ProGANFamily(Family):
         """True once after each stage change (the loop saves a grid of the finished stage)."""
         ended, self._stage_ended = self._stage_ended, False
         return ended
+
+    def shape_states(self) -> Iterator[str]:
+        """Every stage, stable and (past the first) mid-fade: each computes on other shapes."""
+        sched = self.schedule
+        for stage in range(len(sched.sizes)):
+            points = [("fade", sched.fade_start(stage) + sched.fade // 2)] if stage else []
+            points.append(("stable", sched.fade_start(stage) + sched.fade if stage else 0))
+            for phase, images in points:
+                self.tr.G.images_seen.fill_(images)
+                self.apply()
+                yield f"{sched.sizes[stage]}x{sched.sizes[stage]} {phase}"
 
     def log_fields(self) -> dict:
         G = self.tr.G

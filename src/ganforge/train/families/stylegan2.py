@@ -27,6 +27,7 @@ class PathLengthReg(Regulariser):
 
     net = "G"
     name = "path-length"
+    double_backward = True
 
     def __init__(self, weight: float, interval: int, decay: float, batch_shrink: int, mixing_prob: float = 0.0):
         self.weight, self.interval, self.decay, self.batch_shrink = weight, interval, decay, batch_shrink
