@@ -8,7 +8,6 @@ import io
 import json
 import shlex
 import time
-import urllib.error
 import urllib.request
 
 import numpy as np
@@ -41,7 +40,7 @@ def call(app, method, target, body=b"", headers=None):
 
 def session(app) -> str:
     status, data = call(app, "POST", "/api/session")
-    assert status == 200, data
+    assert status == 200 and "error" not in data, data
     return data["sid"]
 
 
@@ -82,7 +81,7 @@ def test_every_view_shows_a_command_that_makes_its_image(cli, style_app, tmp_pat
               "mix": f"/api/mix?{q}&seed2=5&mix=fine", "interp": f"/api/interp?{q}&a=3&b=5&steps=4",
               "figure": f"/api/figure?{q}&layers=all"}[view]
     status, data = call(style_app, "GET", target)
-    assert status == 200, data
+    assert status == 200 and "error" not in data, data
     monkeypatch.chdir(tmp_path)
     run_shown(cli, data["command"])
     written = tmp_path / data["file"]
@@ -121,7 +120,7 @@ def test_conditional_run_draws_the_class_asked_for(cli, dcgan_app, tmp_path, mon
     _, c = call(dcgan_app, "GET", f"/api/sample?sid={sid}&seed=1&cls=2&edits=0:2")
     assert "ganforge directions" in c["command"] and "--edit 0=2" in c["command"]
     status, err = call(dcgan_app, "GET", f"/api/sample?sid={sid}&seed=1&cls=3")
-    assert status == 400 and "cls" in err["error"]
+    assert status == 200 and "cls" in err["error"]
 
 
 @pytest.mark.parametrize("target, msg", [
@@ -141,7 +140,7 @@ def test_conditional_run_draws_the_class_asked_for(cli, dcgan_app, tmp_path, mon
 def test_bad_requests_get_one_line(style_app, target, msg):
     sid = session(style_app)
     status, data = call(style_app, "GET", target.format(sid=sid))
-    assert status == 400 and msg in data["error"], data
+    assert status == 200 and msg in data["error"], data
     assert "\n" not in data["error"] and "Traceback" not in data["error"]
 
 
@@ -178,7 +177,7 @@ def png_of(w: int, h: int) -> bytes:
 def test_a_bad_upload_gets_one_line(style_app, body, msg):
     sid = session(style_app)
     status, data = call(style_app, "POST", f"/api/upload?sid={sid}", body, {**H, "X-Filename": "a.png"})
-    assert status == 400 and msg in data["error"] and "\n" not in data["error"]
+    assert status == 200 and msg in data["error"] and "\n" not in data["error"]
 
 
 def test_an_upload_too_big_is_refused_unread(style_server):
@@ -187,16 +186,14 @@ def test_an_upload_too_big_is_refused_unread(style_server):
     sid = json.load(urllib.request.urlopen(req))["sid"]
     req = urllib.request.Request(f"{url}/api/upload?sid={sid}", method="POST", data=b"x" * (9 * 2 ** 20),
                                  headers={"X-Ganforge": "1", "Content-Type": "image/png"})
-    with pytest.raises(urllib.error.HTTPError) as e:
-        urllib.request.urlopen(req)
-    assert "the page takes pictures of up to 8 MB" in json.load(e.value)["error"]
+    assert "the page takes pictures of up to 8 MB" in json.load(urllib.request.urlopen(req))["error"]
 
 
 def test_a_dcgan_run_refuses_uploads_and_style_mixing(dcgan_app):
     sid = session(dcgan_app)
     for method, target in (("POST", f"/api/upload?sid={sid}"), ("GET", f"/api/mix?sid={sid}")):
         status, data = call(dcgan_app, method, target, png_of(28, 28))
-        assert status == 400 and "needs a style-based generator" in data["error"]
+        assert status == 200 and "needs a style-based generator" in data["error"]
 
 
 def wait_projected(app, sid, uid, timeout=60.0) -> dict:
@@ -221,7 +218,7 @@ def test_an_upload_is_projected_edited_and_mixed_and_the_commands_agree(cli, sty
     assert status == 200 and "--rows projection-my-shoe/projected.pt" in mix["command"]
     # another page cannot see this page's upload
     status, err = call(style_app, "GET", f"/api/sample?sid={other}&src=upload:{up['id']}")
-    assert status == 400 and "no such upload on this page" in err["error"]
+    assert status == 200 and "no such upload on this page" in err["error"]
     monkeypatch.chdir(tmp_path)
     Image.open(io.BytesIO(png_of(24, 30))).save(tmp_path / "my-shoe.png")
     run_shown(cli, data["command"])

@@ -40,24 +40,29 @@ function editsParam() {
   return state.edits.map((a, k) => [k, a]).filter(([, a]) => a !== 0).map(([k, a]) => `${k}:${a.toFixed(2)}`).join(",");
 }
 
-// A view: request(fn) runs fn now, or once the running request is done (only the newest waits).
-function makeView(name, fetcher, show) {
-  const view = { busy: false, again: false, version: 0, inputAt: {} };
+// A view: request() fetches now, or once the running fetch is done (only the newest settings wait).
+// Its element carries data-wanted (the newest request) and data-version (the one shown): equal
+// when the view is up to date, which is what the browser test waits for.
+function makeView(name, elementId, fetcher, show) {
+  const view = { busy: false, again: false, version: 0, inputAt: 0 };
   view.request = () => {
     view.version += 1;
-    view.inputAt[view.version] = performance.now();
+    view.inputAt = performance.now();
+    $(elementId).dataset.wanted = String(view.version);
     if (view.busy) { view.again = true; return; }
     run();
   };
   async function run() {
     view.busy = true;
     const version = view.version;
+    const t0 = view.inputAt;
     try {
       const data = await fetcher();
-      if (!data.superseded) await show(data, version, view.inputAt[version]);
+      if (!data.superseded) await show(data, version, t0);
     } catch (e) {
       message(`${name}: ${e.message}`, true);
     } finally {
+      $(elementId).dataset.version = String(version);
       view.busy = false;
       if (view.again) { view.again = false; run(); }
     }
@@ -79,7 +84,7 @@ function setSave(id, href, file) {
 }
 
 // ------------------------------------------------------------------ the views
-const gridView = makeView("samples", () => api("/api/grid", { start: state.start, ...common() }), async (data) => {
+const gridView = makeView("samples", "grid", () => api("/api/grid", { start: state.start, ...common() }), async (data) => {
   const grid = $("grid");
   grid.replaceChildren();
   data.images.forEach((url, i) => {
@@ -99,20 +104,18 @@ const gridView = makeView("samples", () => api("/api/grid", { start: state.start
   setCommand("grid-cmd", data.command);
 });
 
-const sampleView = makeView("sample", () => api("/api/sample", { ...srcParams(), ...common(), layers: state.layers,
+const sampleView = makeView("sample", "sample", () => api("/api/sample", { ...srcParams(), ...common(), layers: state.layers,
   edits: editsParam() }), async (data, version, t0) => {
   const img = $("sample");
   await setImage(img, data.image);
-  img.dataset.version = String(version);
   img.dataset.latencyMs = (performance.now() - t0).toFixed(1);
   setCommand("sample-cmd", data.command);
   setSave("sample-save", data.download, data.file);
 });
 
 function figureView(name, path, params, id) {
-  return makeView(name, () => api(path, params()), async (data, version) => {
+  return makeView(name, id, () => api(path, params()), async (data) => {
     await setImage($(id), data.image);
-    $(id).dataset.version = String(version);
     setCommand(`${id}-cmd`, data.command);
     setSave(`${id}-save`, data.image, data.file);
   });
