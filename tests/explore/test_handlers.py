@@ -106,6 +106,11 @@ def test_a_grid_sample_is_the_seed_alone(cli, style_app, tmp_path):
     want = np.load(tmp_path / "g.npy")[0]
     got = pixels(data["images"][7])[..., :1]
     assert np.abs(want.astype(int) - got.astype(int)).max() <= 1  # a batch of 16 may round a level apart
+    _, saved = call(style_app, "GET", data["download"])  # "save PNG": the 16 tiled 4 a row, as generate tiles
+    tiled = pixels(saved)
+    f = tiled.shape[1] // (2 + 4 * 18)
+    assert data["file"] == "seeds-20-35.png" and tiled.shape[:2] == (74 * f, 74 * f)
+    assert np.array_equal(tiled[(2 + 18) * f::f, (2 + 3 * 18) * f::f][:16, :16], got.repeat(3, axis=2))
 
 
 def test_conditional_run_draws_the_class_asked_for(cli, dcgan_app, tmp_path, monkeypatch):

@@ -138,3 +138,28 @@ def test_a_port_in_use_is_one_line(cli, style_run):
         s.listen()
         code, _, err = cli("explore", style_run, "--port", s.getsockname()[1])
     assert code == 2 and "cannot listen there" in err and len(err.strip().splitlines()) == 2  # loading..., error
+
+
+def test_old_sessions_are_closed_with_their_files_and_uploads_have_a_total_budget(tmp_path, monkeypatch):
+    import io
+
+    from PIL import Image
+
+    from ganforge.errors import ConfigError
+    from ganforge.explore import sessions as sessions_mod
+
+    store = sessions_mod.Sessions(tmp_path, max_sessions=2)
+    first = store.open()
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    store.add_upload(first, buf.getvalue(), len(buf.getvalue()), "../../etc/passwd", steps=5)
+    assert [p.name for p in first.folder.rglob("*.png")] == ["passwd.png"]  # a name, never a path
+    store.open(), store.open()
+    with pytest.raises(ConfigError, match="reload the page"):
+        store.get(first.sid)
+    assert not first.folder.exists() and store.stored == 0
+    monkeypatch.setattr(sessions_mod, "MAX_STORED_BYTES", len(buf.getvalue()) + 10)
+    s = store.open()
+    store.add_upload(s, buf.getvalue(), len(buf.getvalue()), "a.png", steps=5)
+    with pytest.raises(ConfigError, match="as many uploads as it keeps"):
+        store.add_upload(s, buf.getvalue(), len(buf.getvalue()), "b.png", steps=5)

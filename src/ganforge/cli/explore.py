@@ -19,15 +19,16 @@ def add_parsers(sub) -> None:
     """The explore and directions subcommands."""
     ex = sub.add_parser("explore", help="a page in the browser to explore a trained generator",
                         formatter_class=_Formatter,
-                        description="Serve a page for one run: a grid of samples by seed, truncation, sliders along the\n"
-                                    "generator's semantic directions, class control (conditional runs), and on a\n"
-                                    "StyleGAN2 run style mixing with a second seed and your own picture, projected\n"
-                                    "into W and then edited like a sample. Every view can be saved as a PNG and shows\n"
-                                    "the ganforge command that makes it again. It works offline: the page is served\n"
-                                    "by ganforge itself and fetches nothing from elsewhere.\n\n"
-                                    "Safety: it listens on 127.0.0.1 (this machine only) unless --host says otherwise;\n"
-                                    "it reads no file but the run's and the pictures uploaded to it (kept in a\n"
-                                    "temporary folder, deleted when it stops); each page has its own session.\n"
+                        description="Serve a page for one run: a grid of samples by seed, truncation, sliders\n"
+                                    "along the generator's semantic directions, an interpolation strip, class control\n"
+                                    "(conditional runs), and on a StyleGAN2 run style mixing with a second seed and\n"
+                                    "your own picture, projected into W and then edited like a sample. Every view can\n"
+                                    "be saved as a PNG and shows the ganforge command that makes it again. It works\n"
+                                    "offline: the page is served by ganforge itself and fetches nothing elsewhere.\n\n"
+                                    "Safety: it listens on 127.0.0.1 (this machine only) unless --host says\n"
+                                    "otherwise; it reads no file but the run's, ganforge's own and the pictures\n"
+                                    "uploaded to it (kept in a temporary folder of its own, deleted when it stops);\n"
+                                    "each page has its own session.\n"
                                     "Ctrl-C stops it.",
                         epilog="examples:\n"
                                "  ganforge explore runs/00000-stylegan2-fashion-mnist\n"
@@ -54,14 +55,15 @@ def add_parsers(sub) -> None:
                         epilog="examples:\n"
                                "  ganforge directions runs/00000-stylegan2-fashion-mnist --seed 3\n"
                                "  ganforge directions RUN --layers coarse -k 8 --out coarse.png\n"
-                               "  ganforge directions RUN --seed 3 --truncation 0.7 --edit 0=1.5 --edit 2=-1 --out e.png\n"
+                               "  ganforge directions RUN --seed 3 --truncation 0.7 --edit 0=1.5 --edit 2=-1\n"
                                "  ganforge directions RUN --projected proj/projected.pt --edit 1=2 --json")
     di.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
     di.add_argument("-k", type=int, default=5, help="directions in the figure, strongest first (default: 5)")
     di.add_argument("--layers", default="all", metavar="all|coarse|middle|fine|A-B",
                     help="StyleGAN2: the style layers whose affine maps SeFa factorises and an edit moves (ws "
                          "indices A-B inclusive; default: all)")
-    di.add_argument("--seed", type=int, default=None, help="the sample: seed s is 'generate -n 1 --seed s' (default: 0)")
+    di.add_argument("--seed", type=int, default=None,
+                    help="the sample: seed s is 'generate -n 1 --seed s' (default: 0)")
     di.add_argument("--projected", metavar="FILE", default=None,
                     help="StyleGAN2: start from the styles of a picture (DIR/projected.pt from ganforge project)")
     di.add_argument("--truncation", type=float, default=None, metavar="PSI",
@@ -133,10 +135,10 @@ def cmd_directions(args: argparse.Namespace) -> int:
         print(f"wrote {out}   ({min(args.k, len(dirs.vectors))} directions of {label}, {what}, columns "
               f"{-args.span:+g} to {args.span:+g} standard deviations)")
     if args.json:
+        rows = [{"index": k, "strength": float(dirs.strength[k]), "share": float(dirs.share[k]),
+                 "sigma": float(dirs.sigma[k])} for k in range(min(args.k, len(dirs.vectors)))]
         print(json.dumps({"method": dirs.method, "space": dirs.space, "layers": list(dirs.layers or ()),
-                          "directions": [{"index": k, "strength": float(dirs.strength[k]), "share": float(dirs.share[k]),
-                                          "sigma": float(dirs.sigma[k])} for k in range(min(args.k, len(dirs.vectors)))]},
-                         indent=2))
+                          "directions": rows}, indent=2))
     return 0
 
 

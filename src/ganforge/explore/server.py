@@ -76,6 +76,7 @@ class App:
         self.routes: dict[tuple[str, str], Callable] = {
             ("POST", "/api/session"): self.open_session, ("GET", "/api/grid"): self.grid,
             ("GET", "/api/sample"): self.sample, ("GET", "/api/file"): self.file,
+            ("GET", "/api/gridfile"): self.grid_file,
             ("GET", "/api/directions"): self.directions, ("GET", "/api/mix"): self.mix,
             ("GET", "/api/interp"): self.interp, ("GET", "/api/figure"): self.figure,
             ("POST", "/api/upload"): self.upload, ("GET", "/api/upload"): self.upload_status}
@@ -137,13 +138,25 @@ class App:
         s = self.sessions.open()
         return _json({"sid": s.sid, **self.ex.info(), "max_upload_bytes": MAX_UPLOAD_BYTES})
 
-    def grid(self, q, *_) -> Response:
+    def _grid_images(self, q):
         s = self._session(q)
         start, psi, cls = q_int(q, "start", 0, 0, MAX_SEED - GRID + 1), q_psi(q), self.ex.cls(q)
         job = self.queue.submit((s.sid, "grid"), Job(points=lambda: self.ex.grid_points(start, psi), y=cls))
-        images = job.wait()
+        return job.wait(), start, psi, cls
+
+    def grid(self, q, *_) -> Response:
+        images, start, psi, cls = self._grid_images(q)
+        query = urllib.parse.urlencode({k: v[-1] for k, v in q.items()})
         return _json({"seeds": list(range(start, start + GRID)), "images": [data_url(image_png(im)) for im in images],
-                      "command": self.ex.grid_command(start, psi, cls)})
+                      "command": self.ex.grid_command(start, psi, cls), "download": f"/api/gridfile?{query}",
+                      "file": f"seeds-{start}-{start + GRID - 1}.png"})
+
+    def grid_file(self, q, *_) -> Response:
+        """"save PNG" of the grid: its 16 images tiled as ``generate`` tiles a grid (the command
+        beside it writes each one to its own file)."""
+        images, start, _, _ = self._grid_images(q)
+        return Response(200, file_png(images, nrow=4), "image/png",
+                        {"Content-Disposition": f'attachment; filename="seeds-{start}-{start + GRID - 1}.png"'})
 
     def _sample_image(self, q):
         s = self._session(q)
@@ -158,7 +171,8 @@ class App:
         from .commands import sample_file
 
         query = urllib.parse.urlencode({k: v[-1] for k, v in q.items()})
-        return _json({"image": data_url(image_png(image)), "command": self.ex.sample_command(src, psi, cls, layers, edits),
+        command = self.ex.sample_command(src, psi, cls, layers, edits)
+        return _json({"image": data_url(image_png(image)), "command": command,
                       "file": sample_file(src, bool(edits)), "download": f"/api/file?{query}"})
 
     def file(self, q, *_) -> Response:

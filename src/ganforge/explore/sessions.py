@@ -30,6 +30,7 @@ from .views import Projected
 MAX_SESSIONS = 32
 MAX_UPLOADS = 8  # per session
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+MAX_STORED_BYTES = 256 * 1024 * 1024  # all sessions' uploads together: a full disk is every user's problem
 MAX_UPLOAD_PIXELS = 40_000_000  # width x height, checked before the pixels are decoded
 # What the page takes, by the file's first bytes (the browser's Content-Type is only a hint).
 SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"), (b"GIF87a", "gif"), (b"GIF89a", "gif"),
@@ -91,6 +92,7 @@ class Upload:
     id: str
     source: Source  # its name as the commands call it, and the projection's steps
     job: ProjectionJob
+    size: int = 0  # bytes on disk
     projected: Projected | None = None
 
 
@@ -109,6 +111,7 @@ class Sessions:
         self.root, self.max = root, max_sessions
         self._live: OrderedDict[str, Session] = OrderedDict()
         self._lock = threading.Lock()
+        self.stored = 0  # bytes of the live sessions' uploads
 
     def open(self) -> Session:
         sid = secrets.token_urlsafe(18)
@@ -135,6 +138,9 @@ class Sessions:
         with self._lock:
             if len(s.uploads) >= MAX_UPLOADS:
                 raise ConfigError(f"this page holds {MAX_UPLOADS} uploads already; reload the page to start afresh")
+            if self.stored + len(body) > MAX_STORED_BYTES:
+                raise ConfigError("the server holds as many uploads as it keeps; try again once other pages close")
+            self.stored += len(body)
             uid = secrets.token_hex(4)
             stem = safe_stem(filename)
             folder = s.folder / uid
@@ -142,7 +148,7 @@ class Sessions:
         image = folder / f"{stem}.{kind}"
         image.write_bytes(body)
         src = Source(upload=image.name, steps=steps)
-        up = Upload(uid, src, ProjectionJob(image, folder / src.projection_dir, steps))
+        up = Upload(uid, src, ProjectionJob(image, folder / src.projection_dir, steps), len(body))
         with self._lock:
             s.uploads[uid] = up
         return up
@@ -153,10 +159,10 @@ class Sessions:
             raise ConfigError("no such upload on this page; upload the picture again")
         return up
 
-    @staticmethod
-    def _close(s: Session) -> None:
+    def _close(self, s: Session) -> None:
         for up in s.uploads.values():
             up.job.cancelled = True
+            self.stored -= up.size
         shutil.rmtree(s.folder, ignore_errors=True)
 
     def close_all(self) -> None:

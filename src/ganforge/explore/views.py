@@ -47,9 +47,10 @@ def image_png(image: torch.Tensor) -> bytes:
     return png_bytes(Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr))
 
 
-def file_png(image: torch.Tensor) -> bytes:
-    """One image as the commands write it: a one-image grid (2-px border), upscaled to 256 px."""
-    return png_bytes(to_pil(make_grid(image[None]), FILE_MIN_SIDE))
+def file_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
+    """Images as ``generate`` writes them: one image (C, H, W) as a one-image grid (a 2-px
+    border), or several (N, C, H, W) tiled ``nrow`` a row, upscaled to at least 256 px."""
+    return png_bytes(to_pil(make_grid(images if images.dim() == 4 else images[None], nrow), FILE_MIN_SIDE))
 
 
 # --------------------------------------------------------------------------- query parameters

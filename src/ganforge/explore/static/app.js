@@ -102,6 +102,7 @@ const gridView = makeView("samples", "grid", () => api("/api/grid", { start: sta
   });
   markSelection();
   setCommand("grid-cmd", data.command);
+  setSave("grid-save", data.download, data.file);
 });
 
 const sampleView = makeView("sample", "sample", () => api("/api/sample", { ...srcParams(), ...common(), layers: state.layers,
