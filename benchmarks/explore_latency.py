@@ -78,6 +78,9 @@ def screenshot(page, ex, path: Path, upload: str | None) -> None:
     """The page in a typical state: a sample selected and moved along a direction, a second seed,
     the directions figure open, and on a StyleGAN2 run an uploaded picture projected and selected."""
     page.click("#grid button[data-seed='6']", modifiers=["Shift"])
+    page.focus("#dir-0")
+    for _ in range(15):  # +1.5 standard deviations along the strongest direction
+        page.keyboard.press("ArrowRight")
     page.click("#show-figure")
     if upload and ex.w_space:
         page.set_input_files("#file", upload)
@@ -126,7 +129,7 @@ def run_one(browser, run: str, args) -> dict:
     return row
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", metavar="RUN")
     p.add_argument("--moves", type=int, default=20)
@@ -136,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--upload", default=None, metavar="IMAGE", help="with --screenshot: project this picture first")
     p.add_argument("--chromium", default=shutil.which("chromium") or shutil.which("chromium-browser"))
     p.add_argument("--no-record", action="store_true", help="print only; do not append to the results file")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not args.chromium:
         print("no chromium found (apt-get install chromium)", file=sys.stderr)
         return 2

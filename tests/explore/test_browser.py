@@ -155,3 +155,17 @@ def upload_and_project(page, tmp_path) -> None:
     page.set_input_files("#file", files=[{"name": "notes.png", "mimeType": "image/png", "buffer": b"just text"}])
     page.wait_for_selector("#msg.error")
     assert "not a picture the page reads" in page.inner_text("#msg")
+
+
+def test_the_latency_benchmark_runs(browser, style_run, capsys):
+    """benchmarks/explore_latency.py (the figures in docs/explore.md), 2 moves, in this browser."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "explore_latency.py"
+    spec = importlib.util.spec_from_file_location("bench_explore_latency", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = bench.run_one(browser, style_run, bench.parse_args([style_run, "--moves", "2", "--no-record"]))
+    assert row["moves"] == 2 and row["console_errors"] == [] and row["median_ms"] > 0
+    assert "slider to image median" in capsys.readouterr().out

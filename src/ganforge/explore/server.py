@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import ConfigError, GanforgeError
+from . import commands
 from .commands import Source
 from .projector import Projector
 from .queue import Job, RenderQueue, Superseded, user_error
 from .sessions import MAX_UPLOAD_BYTES, Session, Sessions
-from .views import (GRID, MAX_SEED, Explorer, Projected, file_png, image_png, q_edits, q_int, q_layers, q_psi,
-                    _one)
+from .views import (GRID, INTERP_STEPS, MAX_SEED, Explorer, Projected, file_png, image_png, q_edits, q_int,
+                    q_layers, q_psi, q_text)
 
 STATIC = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8"),
           "/style.css": ("style.css", "text/css; charset=utf-8")}
@@ -103,8 +104,8 @@ class App:
             return _json({"error": "method not allowed" if known else "no such page"}, 405 if known else 404)
         if method == "POST" and headers.get(POST_HEADER) != "1":
             return _json({"error": f"missing the {POST_HEADER} header (only the page itself may do this)"}, 403)
-        q = urllib.parse.parse_qs(url.query, keep_blank_values=True, max_num_fields=40)
         try:
+            q = urllib.parse.parse_qs(url.query, keep_blank_values=True, max_num_fields=40)
             return handler(q, headers, body, declared)
         except Superseded:
             return _json({"superseded": True})
@@ -112,11 +113,11 @@ class App:
             return _json({"error": str(user_error(e))})
 
     def _session(self, q) -> Session:
-        return self.sessions.get(_one(q, "sid"))
+        return self.sessions.get(q_text(q, "sid"))
 
     def _source(self, q, s: Session) -> tuple[Source, Projected | None]:
         """``src=seed`` with ``seed=N``, or ``src=upload:ID`` (a projection this page made)."""
-        src = _one(q, "src") or "seed"
+        src = q_text(q, "src") or "seed"
         if src == "seed":
             return Source(seed=q_int(q, "seed", 0, 0, MAX_SEED)), None
         if not src.startswith("upload:"):
@@ -168,20 +169,16 @@ class App:
 
     def sample(self, q, *_) -> Response:
         image, src, psi, cls, layers, edits = self._sample_image(q)
-        from .commands import sample_file
-
         query = urllib.parse.urlencode({k: v[-1] for k, v in q.items()})
         command = self.ex.sample_command(src, psi, cls, layers, edits)
         return _json({"image": data_url(image_png(image)), "command": command,
-                      "file": sample_file(src, bool(edits)), "download": f"/api/file?{query}"})
+                      "file": commands.sample_file(src, bool(edits)), "download": f"/api/file?{query}"})
 
     def file(self, q, *_) -> Response:
         """"save PNG" of one image: the very file the shown command writes."""
-        from .commands import sample_file
-
         image, src, _, _, _, edits = self._sample_image(q)
         return Response(200, file_png(image), "image/png",
-                        {"Content-Disposition": f'attachment; filename="{sample_file(src, bool(edits))}"'})
+                        {"Content-Disposition": f'attachment; filename="{commands.sample_file(src, bool(edits))}"'})
 
     def directions(self, q, *_) -> Response:
         self._session(q)
@@ -194,8 +191,6 @@ class App:
         return _json({"image": data_url(png), "command": command, "file": file})
 
     def mix(self, q, *_) -> Response:
-        from . import commands
-
         self._w_only("style mixing")
         s = self._session(q)
         (src, projected), psi = self._source(q, s), q_psi(q)
@@ -207,9 +202,6 @@ class App:
                             commands.style_mix_command(self.ex.run, src, seed2, layers, psi, out), out)
 
     def interp(self, q, *_) -> Response:
-        from . import commands
-        from .views import INTERP_STEPS
-
         s = self._session(q)
         a, b = q_int(q, "a", 0, 0, MAX_SEED), q_int(q, "b", 1, 0, MAX_SEED)
         steps, psi, cls = q_int(q, "steps", 8, *INTERP_STEPS), q_psi(q), self.ex.cls(q)
@@ -218,8 +210,6 @@ class App:
                             commands.interpolate_command(self.ex.run, a, b, steps, psi, cls, prefix), prefix + ".png")
 
     def figure(self, q, *_) -> Response:
-        from . import commands
-
         s = self._session(q)
         (src, projected), psi, cls = self._source(q, s), q_psi(q), self.ex.cls(q)
         layers = q_layers(q, self.ex.G)
@@ -235,13 +225,11 @@ class App:
         s = self._session(q)
         up = self.sessions.add_upload(s, body, declared, headers.get("X-Filename"), self.ex.project_steps)
         self.projector.submit(up.job)
-        from .commands import project_command
-
-        return _json({"id": up.id, "name": up.source.upload, "command": project_command(self.ex.run, up.source)})
+        return _json({"id": up.id, "name": up.source.upload, "command": commands.project_command(self.ex.run, up.source)})
 
     def upload_status(self, q, *_) -> Response:
         s = self._session(q)
-        up = self.sessions.upload(s, _one(q, "id"))
+        up = self.sessions.upload(s, q_text(q, "id"))
         return _json({"id": up.id, "state": up.job.state, "progress": round(up.job.progress, 3),
                       "error": up.job.error})
 
@@ -281,7 +269,10 @@ class Handler(BaseHTTPRequestHandler):
         if declared < 0:
             resp = _json({"error": "bad Content-Length"}, 400)  # not from the page
         else:
-            resp = app.dispatch(method, self.path, self.headers, body, declared)
+            try:
+                resp = app.dispatch(method, self.path, self.headers, body, declared)
+            except Exception as e:  # a bug in the routing itself: one line, not the server's traceback
+                resp = _json({"error": str(user_error(e))}, 500)
         try:
             self.send_response(resp.status)
             for k, v in {**SECURITY_HEADERS, "Content-Type": resp.ctype, "Content-Length": str(len(resp.body)),

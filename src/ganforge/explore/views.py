@@ -55,13 +55,13 @@ def file_png(images: torch.Tensor, nrow: int | None = None) -> bytes:
 
 # --------------------------------------------------------------------------- query parameters
 
-def _one(q: Mapping[str, list[str]], name: str) -> str | None:
+def q_text(q: Mapping[str, list[str]], name: str) -> str | None:
     v = q.get(name)
     return v[-1] if v else None
 
 
 def q_int(q, name: str, default: int | None, lo: int, hi: int) -> int:
-    text = _one(q, name)
+    text = q_text(q, name)
     if text is None or text == "":
         if default is None:
             raise ConfigError(f"{name}: missing")
@@ -76,7 +76,7 @@ def q_int(q, name: str, default: int | None, lo: int, hi: int) -> int:
 
 def q_float(q, name: str, default: float, lo: float, hi: float, digits: int = 2) -> float:
     """A finite number in [lo, hi], rounded as the page's sliders step (so the command shows it exactly)."""
-    text = _one(q, name)
+    text = q_text(q, name)
     if text is None or text == "":
         return default
     try:
@@ -96,7 +96,7 @@ def q_psi(q) -> float | None:
 
 def q_edits(q) -> dict[int, float]:
     """``edits=0:1.5,3:-2`` -> {0: 1.5, 3: -2.0}; zeros dropped."""
-    text = _one(q, "edits") or ""
+    text = q_text(q, "edits") or ""
     out: dict[int, float] = {}
     for part in filter(None, text.split(",")[:SLIDERS * 2]):
         m = re.fullmatch(r"(\d{1,2}):(-?\d{1,3}(?:\.\d{1,4})?)", part.strip())
@@ -111,7 +111,7 @@ def q_edits(q) -> dict[int, float]:
 
 
 def q_layers(q, G, name: str = "layers", default: str = "all") -> str:
-    text = (_one(q, name) or default).strip().lower()
+    text = (q_text(q, name) or default).strip().lower()
     if not re.fullmatch(r"all|coarse|middle|fine|\d{1,2}(-\d{1,2})?", text):
         raise ConfigError(f"{name}: all, coarse, middle, fine or A-B")
     if has_w_space(G):

@@ -34,8 +34,7 @@ from PIL import Image
 from torch import nn
 
 from ..errors import ConfigError
-from ..generator import (class_labels, has_w_space, latents, map_latents, num_classes, render, render_ws,
-                         truncate_w)
+from ..generator import class_labels, has_w_space, latents, map_latents, render, render_ws, truncate_w
 from ..images import save_image
 from ..latent import latent_mean_for, seed_latents, truncate
 from .figures import Cell, Row, draw_figure
@@ -246,9 +245,3 @@ def directions_figure(G: nn.Module, dirs: Directions, base: torch.Tensor, source
 def save_directions(G: nn.Module, dirs: Directions, base: torch.Tensor, path: str | Path, **kw) -> Path:
     """Write :func:`directions_figure` as a PNG."""
     return save_image(directions_figure(G, dirs, base, **kw), Path(path))
-
-
-def check_class(G: nn.Module, y: int | None) -> None:
-    """A conditional G needs its class; others take none (the CLI resolves names before)."""
-    if num_classes(G) and y is None:
-        raise ConfigError("--class: this run is conditional; give a class")
