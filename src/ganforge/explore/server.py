@@ -225,7 +225,8 @@ class App:
         s = self._session(q)
         up = self.sessions.add_upload(s, body, declared, headers.get("X-Filename"), self.ex.project_steps)
         self.projector.submit(up.job)
-        return _json({"id": up.id, "name": up.source.upload, "command": commands.project_command(self.ex.run, up.source)})
+        command = commands.project_command(self.ex.run, up.source)
+        return _json({"id": up.id, "name": up.source.upload, "command": command})
 
     def upload_status(self, q, *_) -> Response:
         s = self._session(q)
