@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
 
 import numpy as np
 import pytest
 
 from ganforge.cli import main
+from exploretest_util import running
 from gf_helpers import make_images
 
 TINY_STYLEGAN = ["--preset", "stylegan2", "--size", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
@@ -53,22 +53,6 @@ def dcgan_explorer(dcgan_run):
     from ganforge.explore import Explorer
 
     return Explorer(dcgan_run)
-
-
-@contextlib.contextmanager
-def running(explorer, tmp_path):
-    """A live server for ``explorer`` on a free loopback port, in a thread: yields its base URL."""
-    from ganforge.explore import bind
-
-    httpd = bind(explorer, "127.0.0.1", 0, tmp_path)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        httpd.app.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import running
-from test_handlers import png_pixels, run_shown
+from exploretest_util import png_pixels, running, run_shown
 
 CHROMIUM = os.environ.get("GANFORGE_CHROMIUM") or next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import shlex
 import time
 import urllib.request
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from exploretest_util import png_pixels, run_shown
 from ganforge.explore import App
 
 H = {"Host": "127.0.0.1:1", "X-Ganforge": "1"}
@@ -49,19 +49,6 @@ def pixels(data_url_or_png) -> np.ndarray:
     if isinstance(raw, str):
         raw = base64.b64decode(raw.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(raw)).convert("RGB"))
-
-
-def run_shown(cli, command: str) -> None:
-    """Run a command the page shows (``a && b`` too) in this process, as the user would paste it."""
-    for part in command.split(" && "):
-        argv = shlex.split(part)
-        assert argv[0] == "ganforge"
-        code, _, err = cli(*argv[1:])
-        assert code == 0, f"{part}: {err}"
-
-
-def png_pixels(path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
 
 
 def test_session_info_describes_the_run(style_app, dcgan_app):

@@ -72,7 +72,7 @@ def test_a_projection_does_not_hold_up_another_page(style_run, tmp_path):
     from PIL import Image
 
     from ganforge.explore import Explorer
-    from conftest import running
+    from exploretest_util import running
 
     ex = Explorer(style_run, project_steps=3000)  # long enough to be running while the other page asks
     with running(ex, tmp_path) as (url, httpd):
