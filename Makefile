@@ -54,13 +54,14 @@ data-emoji: $(VENV)/.installed fetch-emoji-font
 demo: data
 	$(VENV)/bin/ganforge train --minutes $(DEMO_MINUTES)
 
-# Chromium for the browser test of report.html (tests/train/test_report.py): Debian's package
-# where apt works (as root); elsewhere that test is skipped and says why.
+# Chromium for the browser tests of report.html (tests/train/test_report.py) and of the explore page
+# (tests/explore/test_browser.py, driven by the test extra's playwright, which needs no driver
+# package): Debian's package where apt works (as root); elsewhere those tests skip and say why.
 browser:
 	@if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -qq chromium >/dev/null 2>&1 || \
 	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; } || \
-	  echo "apt-get could not install chromium; the browser test of report.html will be skipped"; fi
+	  echo "apt-get could not install chromium; the browser tests will be skipped"; fi
 
 # What the tests use from the machine, fetched as `make demo` fetches it: Fashion-MNIST, the
 # emoji font, Chromium. Whatever cannot be had here is reported, and the tests that need it skip.

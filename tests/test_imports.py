@@ -20,6 +20,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
 #   7 cli        parses flags into a config and calls the API; no logic below depends on it
 #                (and __main__, which runs it: ``python -m ganforge``, ``torchrun -m ganforge``)
 #   6 api        the public functions a script calls (train, load_generator, generate, ...)
+#     explore    the page's server: uses a trained G through generator and tools
 #   5 train, tools, latent, export, presets
 #                the training loop, and what uses a trained G; presets build models to count them
 #   4 metrics    feature networks, the metric registry, the evaluator: handed to the loop, never
@@ -39,7 +40,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "ganforge"
 #                ganforge/__init__.py (its public names load lazily by string; it imports nothing)
 RANKS = {
     "cli": 7, "__main__": 7,
-    "api": 6,
+    "api": 6, "explore": 6,
     "train": 5, "tools": 5, "latent": 5, "export": 5, "presets": 5,
     "metrics": 4, "runs": 4, "runs.layout": 0,
     "generator": 3, "checkpoint": 3,

@@ -2,8 +2,8 @@
 
 One module per group of subcommands: :mod:`.train` (train, generate, presets),
 :mod:`.evaluate` (evaluate, evaluator), :mod:`.tools` (interpolate, arithmetic,
-neighbours, export), :mod:`.style` (style-mix, project) and :mod:`.runs` (runs, report); each
-adds its parsers and names its commands.
+neighbours, export), :mod:`.style` (style-mix, project), :mod:`.runs` (runs, report) and
+:mod:`.explore` (explore, directions); each adds its parsers and names its commands.
 """
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import os
 import sys
 
 from ..errors import GanforgeError
-from . import data, evaluate, runs, style, tools, train
+from . import data, evaluate, explore, runs, style, tools, train
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, _Formatter
 
-GROUPS = (train, data, evaluate, tools, style, runs)
+GROUPS = (train, data, evaluate, tools, style, runs, explore)
 COMMANDS = {name: fn for group in GROUPS for name, fn in group.COMMANDS.items()}
 
 
