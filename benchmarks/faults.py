@@ -24,6 +24,13 @@ signal  SIGTERM mid-run: a checkpoint at the step reached, then exit code 143; S
 nan     G's weights poisoned with NaN once (a monkeypatched step, in a subprocess running the
         CLI): the run rolls back to the last checkpoint with halved learning rates and finishes;
         its log must stay strict JSON with each step once.
+worker  kill -9 of one DataLoader worker of a streamed run (``--data-load stream``, the blobs
+        prepared with ``ganforge prepare-data``), as the OOM killer would: exit 1 with one error
+        line naming the worker and the saved step, a checkpoint at the step the log reached, and
+        ``--resume`` goes on.
+progan  a streamed ProGAN run through its stage changes (the batch size changes with the stage),
+        killed with kill -9 mid-run and resumed: it must equal an uninterrupted in-memory run of
+        the same steps bit for bit.
 
 Prints a table (case, tries, survived, seconds, what was checked) and every failure, writes the
 same as JSON with the machine's details to benchmarks/results/faults.json, and exits 1 if any
@@ -455,6 +462,128 @@ def case_signal(env: Env, sig: signal.Signals, code: int, tries: int, rng: rando
     return row.done()
 
 
+# --------------------------------------------------------------------------- streamed sets
+def prepared_set(env: Env) -> Path:
+    """The blobs as a folder of PNGs, prepared once (ganforge prepare-data) for streamed runs."""
+    prep = env.work / "prepared"
+    if (prep / "prepared.json").is_file():
+        return prep
+    from PIL import Image
+
+    folder = env.work / "pngs"
+    folder.mkdir(exist_ok=True)
+    for i, img in enumerate(make_images(256, size=32)):
+        Image.fromarray(img).save(folder / f"{i:04d}.png")
+    rc, _, err = env.run(["prepare-data", str(folder), "--size", "32", "--channels", "1", "--out", str(prep),
+                          "--no-progress"])
+    if rc != 0:
+        raise RuntimeError(f"prepare-data failed (exit {rc}): {err.strip()[-300:]}")
+    return prep
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The child processes of ``pid`` (its DataLoader workers), from Linux's /proc."""
+    kids: list[int] = []
+    for path in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            kids += [int(k) for k in path.read_text().split()]
+        except OSError:
+            pass
+    return kids
+
+
+def case_worker(env: Env, tries: int, rng: random.Random) -> Row:
+    row = Row("kill -9 of a DataLoader worker (--data-load stream)",
+              "exit 1 with one error line naming the worker; a checkpoint at the step reached; --resume goes on")
+    prep = prepared_set(env)
+    for j in range(tries):
+        run = env.work / f"worker-{j}"
+        p, out, err = env.spawn(["train", "--data", str(prep), "--data-load", "stream", "--data-workers", "2",
+                                 *MODEL, "--steps", "100000", "--out", str(run)])
+        at = rng.randint(2, 4 * CE)
+        hit = wait_until(p, lambda: max_step(run) >= at and bool(worker_pids(p.pid)), 120)
+        workers = worker_pids(p.pid)
+        if p.poll() is None and workers:
+            os.kill(rng.choice(workers), signal.SIGKILL)
+        try:
+            rc = p.wait(120)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = p.wait()
+        problems = []
+        if not hit:
+            problems.append("training never reached the step to kill a worker at")
+        if rc != 1:
+            problems.append(f"exit {rc}, not 1")
+        text_err = err.read_text(errors="replace")
+        bad = one_error_line(text_err, "train")
+        if bad:
+            problems.append(bad)
+        elif "DataLoader worker" not in text_err or "saved at step" not in text_err:
+            problems.append("the error line does not name the worker and the saved step: " + text_err.strip()[:200])
+        step, why = ckpt_step(run)
+        last = max_step(run)
+        if step is None:
+            problems.append(f"checkpoint unreadable: {why}")
+        elif step != last:
+            problems.append(f"checkpoint at step {step}, but the log reached step {last}")
+        else:
+            rc2, _, err2 = env.run(["train", "--resume", str(run), "--steps", str(step + CE), "--no-progress"])
+            if rc2 != 0 or ckpt_step(run)[0] != step + CE:
+                problems.append(f"--resume did not go on to step {step + CE} (exit {rc2}): {err2.strip()[-200:]}")
+        left = temp_files(run)
+        if left:
+            problems.append(f"temp files left: {', '.join(left)}")
+        row.result(not problems, f"worker killed after step {at}: " + "; ".join(problems), exit=rc,
+                   checkpoint_step=step, log_step=last)
+    return row.done()
+
+
+PROGAN = ["--preset", "progan", "--g-channels", "8", "--d-channels", "8", "--z-dim", "32", "--batch-size", "16",
+          "--stage-batch", "8:2,32:0.5", "--fade-kimg", "0.1", "--stage-kimg", "0.1", "--precision", "fp32",
+          "--device", "cpu", "--no-progress", "--checkpoint-every", str(CE), "--log-every", "1",
+          "--sample-every", "10", "--seed", "0"]
+
+
+def case_progan_stream(env: Env, rng: random.Random) -> Row:
+    row = Row("streamed ProGAN through its stages, kill -9, --resume",
+              "equals the uninterrupted in-memory run bit for bit (G, D, G_ema, optimizers, data position)")
+    prep = prepared_set(env)
+    total = 60  # 4x4 -> 32x32 with these stage lengths: three stage changes
+    ref, run = env.work / "progan-memory", env.work / "progan-stream"
+    rc, _, err = env.run(["train", "--data", str(prep), "--data-load", "memory", *PROGAN, "--steps", str(total),
+                          "--out", str(ref)])
+    if rc != 0:
+        row.result(False, f"the in-memory run failed (exit {rc}): {err.strip()[-300:]}")
+        return row.done()
+    stream = ["--data-load", "stream", "--data-workers", "2"]
+    p, _, err = env.spawn(["train", "--data", str(prep), *stream, *PROGAN, "--steps", str(total), "--out", str(run)])
+    at = rng.randint(CE + 1, total - CE)
+    wait_until(p, lambda: max_step(run) >= at, 300)
+    if p.poll() is None:
+        os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    problems = []
+    rc, _, err = env.run(["train", "--resume", str(run), "--steps", str(total), "--no-progress"])
+    if rc != 0:
+        problems.append(f"the resume exited {rc}: {err.strip()[-300:]}")
+    try:
+        from ganforge.checkpoint import load_checkpoint
+
+        a, b = load_checkpoint(ref), load_checkpoint(run)
+        diffs: list[str] = []
+        for key in ("step", "G", "D", "G_ema", "opt_g", "opt_d", "train_state", "epoch", "pos"):
+            tensors_equal(a.get(key), b.get(key), key, diffs)
+        if diffs:
+            problems.append(f"differs from the in-memory run in {len(diffs)} entries: {', '.join(diffs[:6])}")
+        if int(b["G"]["stage"]) != 3:
+            problems.append(f"the run ended at stage {int(b['G']['stage'])}, not 32x32")
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"cannot compare the checkpoints: {type(e).__name__}: {e}")
+    row.result(not problems, f"killed after step {at}: " + "; ".join(problems), killed_after=at, total_steps=total)
+    return row.done()
+
+
 # --------------------------------------------------------------------------- NaN
 NAN_SCRIPT = """
 import sys, torch
@@ -562,7 +691,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="4 kills and one try of each other case (about 2 minutes)")
     p.add_argument("--kills", type=int, default=None, help="kill -9 moments (default: 20, --quick: 4)")
     p.add_argument("--seed", type=int, default=0, help="seeds the kill moments")
-    p.add_argument("--only", default="kill,disk,signal,nan", help="comma-separated cases (default: all)")
+    p.add_argument("--only", default="kill,disk,signal,nan,worker,progan", help="comma-separated cases (default: all)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per child process (default: 1)")
     p.add_argument("--workdir", default=None, help="work folder (default: a new temp folder)")
     p.add_argument("--keep", action="store_true", help="keep the work folder (runs and child outputs)")
@@ -570,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     n_kills = a.kills if a.kills is not None else (4 if a.quick else 20)
     only = {c.strip() for c in a.only.split(",") if c.strip()}
-    unknown = only - {"kill", "disk", "signal", "nan"}
+    unknown = only - {"kill", "disk", "signal", "nan", "worker", "progan"}
     if unknown:
         p.error(f"--only: unknown cases {', '.join(sorted(unknown))}")
 
@@ -590,6 +719,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(case_signal(env, signal.SIGINT, 130, 1 if a.quick else 2, rng))
         if "nan" in only:
             rows += case_nan(env, [7] if a.quick else [3, 7, 12])
+        if "worker" in only:
+            rows.append(case_worker(env, 1 if a.quick else 3, rng))
+        if "progan" in only:
+            rows.append(case_progan_stream(env, rng))
     finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)

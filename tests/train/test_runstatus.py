@@ -154,3 +154,26 @@ def test_runs_and_report_explain_themselves(cli, capsys):
             cli(cmd, "--help")
         out = capsys.readouterr().out
         assert all(w in out for w in words), (cmd, out)
+
+
+def test_a_forked_child_does_not_keep_the_run_locked(tmp_path):
+    """A DataLoader worker is a forked child sharing the lock's open file: were it to keep the
+    lock, a run killed with kill -9 would read as running (and refuse --resume) until its
+    workers noticed. The child drops its copy; once the parent lets go, the run is free."""
+    import os
+
+    from ganforge.runs.status import RunLock
+
+    lock = RunLock(tmp_path)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child outlives its parent's lock, as a worker outlives a killed trainer
+        os.read(r, 1)
+        os._exit(0)
+    try:
+        os.close(lock.fd)  # the parent's copy goes, as when kill -9 ends it
+        lock.fd = None
+        RunLock(tmp_path, wait_s=0.5).release("finished")  # free at once, the child still alive
+    finally:
+        os.write(w, b"x")
+        os.waitpid(pid, 0)

@@ -33,12 +33,17 @@ class GrowConfig:
 
 
 def parse_stage_table(text: str, flag: str) -> dict[int, float]:
-    """``"16:0.5,32:2"`` -> ``{16: 0.5, 32: 2.0}``; raises ConfigError naming ``flag``."""
+    """``"16:0.5,32:2"`` -> ``{16: 0.5, 32: 2.0}``; raises ConfigError naming ``flag`` for anything
+    else (a value that is not positive and finite, a size named twice)."""
+    shown = text if len(text) <= 60 else text[:57] + "..."
     try:
-        table = {int(k): float(v) for k, v in (p.split(":") for p in text.replace(" ", "").split(",") if p)}
+        pairs = [(int(k), float(v)) for k, v in (p.split(":") for p in text.replace(" ", "").split(",") if p)]
     except ValueError:
-        table = {0: -1.0}
-    if not all(v > 0 and math.isfinite(v) for v in table.values()):
-        shown = text if len(text) <= 60 else text[:57] + "..."
+        pairs = [(0, -1.0)]
+    if not all(v > 0 and math.isfinite(v) for _, v in pairs):
         raise ConfigError(f"{flag}: expected SIZE:VALUE pairs with positive values, e.g. 16:0.5,32:2 (got {shown!r})")
+    table = dict(pairs)
+    if len(table) < len(pairs):
+        twice = sorted({k for k, _ in pairs if sum(k == j for j, _ in pairs) > 1})
+        raise ConfigError(f"{flag}: stage {twice[0]} is named twice (got {shown!r})")
     return table

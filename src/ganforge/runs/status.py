@@ -15,10 +15,12 @@ it stopped in an orderly way. A reader concludes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,9 @@ class RunLock:
         self.info: dict[str, Any] = {"status": "running", "pid": os.getpid(),
                                      "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         self._write()
+        # A forked child (a DataLoader worker) shares the open file and with it the lock, and
+        # would keep a killed run "running" until it noticed; the child lets go of its copy.
+        os.register_at_fork(after_in_child=functools.partial(_drop_in_child, weakref.ref(self)))
 
     def __del__(self):  # an exception dropped the lock object: let go (the file still says running)
         if getattr(self, "fd", None) is not None:
@@ -96,6 +101,14 @@ class RunLock:
             self.update(status=status, ended=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
         os.close(self.fd)
         self.fd = None
+
+
+def _drop_in_child(ref: "weakref.ref[RunLock]") -> None:
+    lock = ref()
+    if lock is not None and lock.fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(lock.fd)  # this process's copy only: the parent's lock stands
+        lock.fd = None
 
 
 def _read_line(path: Path) -> dict[str, Any]:
