@@ -11,8 +11,9 @@ import errno
 import glob
 import math
 import os
+import struct
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -69,8 +70,11 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
     return removed
 
 
-def write_error(path: Path, e: OSError) -> GanforgeError:
-    """A failed write as one line naming the file (or, for a full disk, its folder)."""
+def write_error(path: Path, e: BaseException) -> GanforgeError | None:
+    """A failed write as one line naming the file (or, for a full disk, its folder); None for an
+    exception that is not the file system's (it is raised as it is)."""
+    if not isinstance(e, OSError):
+        return None
     if e.errno in DISK_FULL:
         return GanforgeError(f"{path.parent}: the disk is full; {path.name} was not written (free some space, "
                              f"or write somewhere else)")
@@ -79,18 +83,30 @@ def write_error(path: Path, e: OSError) -> GanforgeError:
     return GanforgeError(f"{path}: cannot write ({e.strerror or e})")
 
 
+def make_folder(folder: str | Path, *, what: str = "this folder", label: str | None = None, hint: str = "",
+                error: type[GanforgeError] = GanforgeError) -> Path:
+    """Create ``folder`` and its parents (nothing to do when it exists). An OSError becomes one
+    line, ``LABEL: cannot create WHAT (why; HINT)``, as ``error``; LABEL is the folder unless given."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        why = f"{e.strerror or e}" + (f"; {hint}" if hint else "")
+        raise error(f"{label or folder}: cannot create {what} ({why})") from None
+    return folder
+
+
 @contextlib.contextmanager
-def atomic_write(path: str | Path) -> Iterator[Path]:
+def atomic_write(path: str | Path,
+                 failed: Callable[[Path, BaseException], GanforgeError | None] = write_error) -> Iterator[Path]:
     """Yield the temp path to write ``path`` through; on success it is renamed onto ``path`` (a
     reader never sees half a file), on any failure it is removed. Stale temp files of killed
-    processes are removed first. An OSError becomes a one-line GanforgeError naming the file."""
+    processes are removed first. ``failed(path, exception)`` turns a failure into the one-line
+    error to raise (default :func:`write_error`: an OSError names the file); None re-raises it."""
     path = Path(path)
     if path.is_dir():
         raise GanforgeError(f"{path}: is a folder (give a file name)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GanforgeError(f"{path.parent}: cannot create this folder ({e.strerror or e})") from None
+    make_folder(path.parent)
     remove_stale_temps(path)
     tmp = temp_path(path)
     try:
@@ -99,9 +115,18 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if isinstance(e, OSError):
-            raise write_error(path, e) from None
+        error = failed(path, e)
+        if error is not None:
+            raise error from None
         raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
 
 
 def refuse_existing(paths: Sequence[str | Path], overwrite: bool, flag: str = "--out") -> None:
@@ -204,10 +229,7 @@ def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> l
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise GanforgeError(f"{folder}: is a file, not a folder (give a folder name, or a .png/.npy file)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GanforgeError(f"{folder}: cannot create this folder ({e.strerror or e})") from None
+    make_folder(folder)
     arr = images.permute(0, 2, 3, 1).cpu().numpy()
     paths = []
     for i, a in enumerate(arr):
