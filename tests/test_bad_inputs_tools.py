@@ -3,8 +3,6 @@ naming the flag or file (exit 2), nothing is left half-written, nothing is silen
 outputs no one could use are refused before any work is done."""
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -23,10 +21,8 @@ from ganforge.data import download, load_data
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.export import export_generator
 from ganforge.generator import load_generator
-from gf_helpers import make_images
+from gf_helpers import FINAL_ONLY, TINY_NETS, make_images, one_line, train_once
 
-FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
-        "--checkpoint-every", "100", "--log-every", "100", "--precision", "fp32"]
 NO_CUDA = "--device: cuda asked for, but this machine has no CUDA device (use --device cpu)"
 REAL_DOWNLOAD = download.download_file  # as imported: other tests' fixtures may replace it for a session
 
@@ -41,16 +37,8 @@ def run(tmp_path_factory):
     """A 2-step dcgan run (8 channels) on 24 grey 28x28 images."""
     root = tmp_path_factory.mktemp("bad-inputs-run")
     np.savez(root / "blobs.npz", images=make_images(24))
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--data", str(root / "blobs.npz"), "--steps", "2", "--out", str(out), *FAST,
-                     "--g-channels", "8", "--d-channels", "8"])
-    assert code == 0
-    return out
-
-
-def one_line(err: str) -> bool:
-    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    train_once(root / "run", root / "blobs.npz", "--steps", "2", *FINAL_ONLY, *TINY_NETS)
+    return root / "run"
 
 
 def temp_files(folder) -> list:

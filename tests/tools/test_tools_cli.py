@@ -2,9 +2,6 @@
 run trained through the CLI, in a temp folder."""
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 
 import numpy as np
@@ -17,29 +14,18 @@ from ganforge.api import load_generator
 from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
 from ganforge.tools import ToolClassifier, interpolate
-from toolstest_util import BRIGHTNESS_CLASSES, brightness_probs
+from gf_helpers import FINAL_ONLY, TINY_NETS, make_images, train_once
+from toolstest_util import BRIGHTNESS_CLASSES, brightness_probs, export_onnx
 
-# like the `fast` fixture in tests/conftest.py (a module-scoped fixture cannot use that one), but
-# writing samples and logs only at the end: these runs exist for their final checkpoint
-FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
-        "--checkpoint-every", "100", "--log-every", "100", "--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A 2-step dcgan run (8 channels) on 24 grey 28x28 images, trained once for this module."""
     root = tmp_path_factory.mktemp("tools-run")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:28, :28]
-    images = np.stack([((yy - rng.uniform(8, 20)) ** 2 + (xx - rng.uniform(8, 20)) ** 2 < rng.uniform(16, 50))
-                       * rng.uniform(100, 255) for _ in range(24)]).astype(np.uint8)
-    np.savez(root / "blobs.npz", images=images, labels=np.arange(24) % 3)
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--data", str(root / "blobs.npz"), "--steps", "2", "--out", str(out), *FAST,
-                     "--g-channels", "8", "--d-channels", "8"])
-    assert code == 0
-    return out
+    np.savez(root / "blobs.npz", images=make_images(24), labels=np.arange(24) % 3)
+    train_once(root / "run", root / "blobs.npz", "--steps", "2", *FINAL_ONLY, *TINY_NETS)
+    return root / "run"
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +34,8 @@ def cond_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tools-cond-run")
     images = np.random.default_rng(1).integers(0, 256, (12, 28, 28)).astype(np.uint8)
     np.savez(root / "named.npz", images=images, labels=np.arange(12) % 3, class_names=np.array(BRIGHTNESS_CLASSES))
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--data", str(root / "named.npz"), "--conditional", "--steps", "2", "--out", str(out),
-                     *FAST, "--g-channels", "8", "--d-channels", "8"])
-    assert code == 0
-    return out
+    train_once(root / "run", root / "named.npz", "--conditional", "--steps", "2", *FINAL_ONLY, *TINY_NETS)
+    return root / "run"
 
 
 @pytest.fixture
@@ -188,15 +170,7 @@ def test_export_safetensors_and_torchscript(cli, run, tmp_path):
 
 
 def test_export_onnx(cli, run, tmp_path):
-    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "g.onnx")
-    if importlib.util.find_spec("onnx") is None:
-        assert code == 2 and "pip install ganforge[onnx]" in err
-        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
-    assert code == 0, err
-    if importlib.util.find_spec("onnxruntime") is None:
-        assert "onnxruntime is not installed" in out
-    else:
-        assert "ran with onnxruntime" in out
+    export_onnx(cli, run, tmp_path / "g.onnx")
 
 
 @pytest.mark.parametrize("command", ["interpolate", "arithmetic", "neighbours", "export"])

@@ -2,9 +2,7 @@
 evaluate, interpolate and arithmetic (in W by default), neighbours, style-mix, project and export."""
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import json
 
 import numpy as np
@@ -13,10 +11,10 @@ import torch
 from PIL import Image
 
 from ganforge.api import load_generator
-from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from gf_helpers import make_images
+from gf_helpers import TINY_STYLEGAN2, make_images, one_line, train_once
+from toolstest_util import check_evaluate, export_onnx
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +22,8 @@ def run(tmp_path_factory):
     """A 2-step stylegan2 run (16 px, 8 channels, w_dim 16) on 24 grey blobs."""
     root = tmp_path_factory.mktemp("stylegan-run")
     np.savez(root / "blobs.npz", images=make_images(24, size=16))
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--preset", "stylegan2", "--data", str(root / "blobs.npz"), "--size", "16",
-                     "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-channels", "8",
-                     "--d-channels", "8", "--batch-size", "4", "--steps", "2", "--n-fixed", "4", "--no-progress",
-                     "--precision", "fp32", "--device", "cpu", "--eval-minutes", "0", "--out", str(out)])
-    assert code == 0
-    return out
+    train_once(root / "run", root / "blobs.npz", *TINY_STYLEGAN2, "--size", "16", "--steps", "2")
+    return root / "run"
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +31,6 @@ def G(run):
     G = load_generator(run)
     assert isinstance(G, StyleGAN2Generator) and G.num_ws == 6 and G.w_avg.abs().sum() > 0
     return G
-
-
-def one_line(err: str) -> bool:
-    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_generate_truncation_zero_gives_one_image_the_w_avg_image(cli, run, G, tmp_path):
@@ -59,14 +47,7 @@ def test_generate_truncation_zero_gives_one_image_the_w_avg_image(cli, run, G, t
 
 
 def test_evaluate(cli, run):
-    from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
-
-    net, meta = random_evaluator("fashion-mnist")  # plumbing only: random features (see tests/metrics)
-    save_evaluator(net, meta, evaluator_path("fashion-mnist"))
-    code, out, err = cli("evaluate", run, "-n", 16, "--json", "--no-progress")
-    assert code == 0, err
-    m = json.loads(out)["metrics"]
-    assert m["fd"] >= 0 and 0 <= m["precision"] <= 1
+    check_evaluate(cli, run)
 
 
 def test_interpolate_walks_in_w_by_default(cli, run, tmp_path):
@@ -157,14 +138,9 @@ def test_export_safetensors_carries_w_avg(cli, run, G, tmp_path):
 
 
 def test_export_onnx_takes_z_through_the_mapping_network(cli, run, G, tmp_path):
-    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "g.onnx")
-    if importlib.util.find_spec("onnx") is None:
-        assert code == 2 and "pip install ganforge[onnx]" in err
-        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
-    assert code == 0, err
+    export_onnx(cli, run, tmp_path / "g.onnx")
     if importlib.util.find_spec("onnxruntime") is None:
         pytest.skip("onnxruntime is not installed: the file is written but not run")
-    assert "ran with onnxruntime" in out
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])

@@ -19,12 +19,10 @@ from ganforge.train.state import GBatch
 from ganforge.train.families.stylegan2 import PathLengthReg, lazy_factor
 from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
+from gf_helpers import TINY_STYLEGAN2 as TINY
+from gf_helpers import resumed_equals_straight
 
-# A tiny stylegan2 (32 px: Fashion-MNIST-like 28 px data is resized), 4 images a step.
-TINY = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-channels", "8",
-        "--d-channels", "8", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
-        "--checkpoint-every", "100", "--log-every", "1", "--precision", "fp32", "--no-progress", "--device", "cpu",
-        "--minutes", "60", "--eval-minutes", "0"]
+# TINY: a stylegan2 of 32 px (Fashion-MNIST-like 28 px data is resized), 4 images a step.
 LR = 2.5e-3  # the preset's Adam: lr 0.0025, betas (0, 0.99); lazy R1 every 16, path length every 4
 
 
@@ -220,28 +218,10 @@ def test_a_resumed_run_keeps_the_corrections(cli, npz_data, tmp_path):
 
 
 # --------------------------------------------------------------------------- resume exactness
-def _same(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 def test_resume_is_bitwise_exact(cli, npz_data, tmp_path):
     # path length and R1 every 2 steps: both act before and after the stop at step 3
     flags = [*TINY, "--pl-every", "2", "--r1-every", "2", "--augment", "translation"]
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("train", "--data", npz_data, *flags, "--steps", 6, "--out", straight)[0] == 0
-    assert cli("train", "--data", npz_data, *flags, "--steps", 3, "--out", split)[0] == 0
-    code, _, err = cli("train", "--resume", split, "--steps", 6, "--no-progress")
-    assert code == 0, err
-    a, b = load_checkpoint(straight), load_checkpoint(split)
-    assert int(a["step"]) == int(b["step"]) == 6
-    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "train_state", "epoch", "pos", "rng", "step"):
-        assert _same(a[key], b[key]), key
+    a, b, _ = resumed_equals_straight(cli, npz_data, flags, steps=6, stop=3, folder=tmp_path)
     for net in ("G", "G_ema"):  # the family's state: the running means of w and of the path lengths
         assert torch.equal(a[net]["w_avg"], b[net]["w_avg"]) and float(a[net]["w_avg"].abs().sum()) > 0
         assert torch.equal(a[net]["pl_mean"], b[net]["pl_mean"]) and float(a[net]["pl_mean"]) > 0
