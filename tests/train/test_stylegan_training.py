@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ganforge.checkpoint import load_checkpoint
+from ganforge.data import to_model_range
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.checks import check_run
@@ -242,8 +243,45 @@ def test_train_writes_a_run_folder(cli, npz_data, tmp_path):
     assert ck["G"]["w_avg"].shape == (16,) and "pl_mean" in ck["G_ema"]
 
 
+def _d_sees(tr: GANTrainer, images: torch.Tensor) -> list[torch.Tensor]:
+    """What D is given, call by call, during one training step on ``images`` (a forward pre-hook):
+    the D phase's reals first, then its fakes, R1's reals, the G phase's fakes."""
+    seen: list[torch.Tensor] = []
+    handle = tr.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        tr.train_step(images)
+    finally:
+        handle.remove()
+    return seen
+
+
+@pytest.mark.parametrize("over", [{"tricks.augment": "translation,cutout"}, {"tricks.ada_target": 0.6}])
+def test_augmentation_changes_what_d_sees(over):
+    images = _images()
+    batch = to_model_range(images, "tanh")  # the reals as D sees them without augmentation
+    plain = _d_sees(_trainer(), images)
+    assert torch.equal(plain[0], batch)  # the control: no augmentation, D sees the batch itself
+    tr = _trainer(**over)
+    if tr.ada is not None:  # ADA starts at p = 0: nothing is augmented until the controller raises p
+        assert torch.equal(_d_sees(tr, images)[0], batch)
+        tr.ada.load_state_dict({**tr.ada.state_dict(), "p": 1.0})
+    seen = _d_sees(tr, images)
+    assert seen[0].shape == batch.shape and not torch.equal(seen[0], batch)
+    changed = (seen[0] != batch).flatten(1).any(1)
+    assert changed.all(), f"only {int(changed.sum())} of {len(changed)} real images were augmented at p = 1"
+
+
 @pytest.mark.parametrize("extra", [["--augment", "translation,cutout"], ["--ada-target", "0.6"]])
-def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra):
+def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra, monkeypatch):
+    augmented = []
+    d_input = GANTrainer.d_input
+
+    def note(self, x):  # whether what D is given differs from the images it was given for
+        out = d_input(self, x)
+        augmented.append(not torch.equal(out, x))
+        return out
+
+    monkeypatch.setattr(GANTrainer, "d_input", note)
     out = tmp_path / "run"
     code, _, err = cli("train", "--data", npz_data, *TINY, *extra, "--steps", 2, "--out", out)
     assert code == 0, err
@@ -251,6 +289,10 @@ def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra):
     assert int(ck["step"]) == 2 and ("ada" in ck) == ("--ada-target" in extra)
     for net in ("G", "D"):
         assert all(torch.isfinite(t).all() for t in ck[net].values() if t.is_floating_point())
+    if "--ada-target" in extra:  # p starts at 0 and moves every 4 D steps: 2 steps augment nothing yet,
+        assert not any(augmented) and ck["ada"]["count"] == 2 * 4  # but the controller counted D's 2 x 4 reals
+    else:
+        assert augmented and all(augmented)
 
 
 def test_a_bf16_autocast_step_runs_on_the_cpu():
