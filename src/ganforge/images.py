@@ -26,6 +26,7 @@ from .errors import GanforgeError
 MAX_GRID_IMAGES = 10_000  # images in one PNG grid or figure (a 100 x 100 grid)
 MAX_GRID_PIXELS = 250_000_000  # pixels of one PNG grid (about 15,800 x 15,800)
 MAX_GIF_FRAMES = 5_000  # frames of one GIF (over 8 minutes at 100 ms a frame)
+MAX_GIF_FRAME_MS = 655_350  # a GIF frame's delay is at most 65,535 hundredths of a second
 
 # errno values that mean "no room left": a full disk, a file-size limit (RLIMIT_FSIZE), a quota
 DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -207,21 +208,35 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, m
     return save_image(to_pil(make_grid(images, nrow), min_side), path)
 
 
+def gif_delay_ms(ms: float) -> int:
+    """The frame time a GIF stores for ``ms``: its delays are whole hundredths of a second, so
+    ``ms`` rounded to the nearest 10 (105 -> 110)."""
+    return 10 * math.floor(ms / 10 + 0.5)
+
+
 def save_gif(frames: Sequence[Path | Image.Image], path: str | Path, ms_per_frame: int = 120,
              hold_last_ms: int = 1500, durations: Sequence[int] | None = None) -> Path:
     """Write frames (PNG paths or PIL images) as a looping animated GIF; the last frame is held
-    longer, unless ``durations`` gives each frame's milliseconds."""
+    longer, unless ``durations`` gives each frame's milliseconds. Frame times are rounded to
+    10 ms (:func:`gif_delay_ms`); one over :data:`MAX_GIF_FRAME_MS` is refused."""
     if len(frames) > MAX_GIF_FRAMES:
         raise GanforgeError(f"{path}: {len(frames):,} frames is too many for a GIF (at most {MAX_GIF_FRAMES:,}; "
                             f"use fewer steps or seeds)")
+    if durations is None:
+        durations = [ms_per_frame] * len(frames)
+        durations[-1] = max(ms_per_frame, hold_last_ms)
+    delays = [gif_delay_ms(d) for d in durations]
+    if any(not 0 <= d <= MAX_GIF_FRAME_MS for d in delays):
+        raise GanforgeError(f"{path}: a GIF frame lasts 0 to {MAX_GIF_FRAME_MS:,} ms (got {max(durations):,} ms)")
     imgs = [f if isinstance(f, Image.Image) else Image.open(f).convert("RGB") for f in frames]
     if not imgs:
         raise ValueError("save_gif needs at least one frame")
-    if durations is None:
-        durations = [ms_per_frame] * len(imgs)
-        durations[-1] = max(ms_per_frame, hold_last_ms)
-    return save_image(imgs[0], path, format="GIF", save_all=True, append_images=imgs[1:],
-                      duration=list(durations), loop=0)
+    try:
+        return save_image(imgs[0], path, format="GIF", save_all=True, append_images=imgs[1:], duration=delays,
+                          loop=0)
+    except (OverflowError, struct.error):  # identical frames are merged into one, their times added up
+        raise GanforgeError(f"{path}: identical frames in a row would last over {MAX_GIF_FRAME_MS:,} ms, more than "
+                            f"a GIF frame can (use a shorter frame time)") from None
 
 
 def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> list[Path]:

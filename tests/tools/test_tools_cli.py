@@ -14,7 +14,7 @@ from ganforge.api import load_generator
 from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
 from ganforge.tools import ToolClassifier, interpolate
-from gf_helpers import FINAL_ONLY, TINY_NETS, make_images, train_once
+from gf_helpers import FINAL_ONLY, TINY_NETS, make_images, one_line, train_once
 from toolstest_util import BRIGHTNESS_CLASSES, brightness_probs, export_onnx
 
 
@@ -77,6 +77,29 @@ def test_interpolate_writes_a_grid_and_a_looping_gif(cli, run, tmp_path):
 def test_interpolate_bad_input_is_one_line_and_exit_2(cli, run, tmp_path, args, msg):
     code, _, err = cli("interpolate", run, *args, "--out", tmp_path / "x")
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("ms", [0, 5, 9, 655_360, 99_999_999, 2 ** 70])
+def test_interpolate_refuses_a_frame_time_a_gif_cannot_hold(cli, run, tmp_path, ms):
+    code, out, err = cli("interpolate", run, "--seeds", "1,2", "--steps", 3, "--ms-per-frame", ms,
+                         "--out", tmp_path / "w")
+    assert code == 2 and one_line(err), err
+    assert f"--ms-per-frame {ms}: a GIF frame lasts 10 to 655,350 ms" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("ms,stored,said", [(10, 10, False), (105, 110, True), (655_350, 655_350, False)])
+def test_interpolate_frame_times_are_stored_to_10_ms_and_rounding_is_said(cli, run, tmp_path, ms, stored, said):
+    code, out, err = cli("interpolate", run, "--seeds", "1,2", "--steps", 3, "--ms-per-frame", ms,
+                         "--out", tmp_path / "w")
+    assert code == 0, err
+    assert (f"{stored} ms each (GIF frame times are in steps of 10 ms)" in out) == said
+    gif = Image.open(tmp_path / "w.gif")
+    times = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        times.append(gif.info["duration"])
+    assert times == [600, stored, 600, stored]  # each seed's own image is held 600 ms
 
 
 def test_generate_truncation(cli, run, tmp_path):

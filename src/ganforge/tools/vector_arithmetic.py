@@ -16,6 +16,7 @@ from PIL import Image
 from torch import nn
 
 from ..errors import GanforgeError
+from ..generator import SEED_RANGE
 from ..images import MAX_GRID_IMAGES, save_image
 from ..latent import Term, check_seed, combine, num_classes, parse_expression, render, resolve_class, seed_latents
 from .classifier import Classify
@@ -157,7 +158,9 @@ def _check_amounts(exemplars: int, results: int, noise: float, seed: int, pool: 
     if noise < 0 or not math.isfinite(noise):
         raise GanforgeError(f"--noise: must be >= 0 (got {noise})")
     check_seed(seed)
-    check_seed(seed + pool - 1)  # the pool's seeds run from seed to seed + pool - 1
+    if seed + pool > SEED_RANGE[1]:  # the pool's seeds run from seed to seed + pool - 1
+        raise GanforgeError(f"--seed {seed} --pool {pool}: the pool's seeds would run past {SEED_RANGE[1] - 1} "
+                            f"(lower --seed or --pool)")
 
 
 def _result_class(k: int, result_class: str | int | None, class_ids: list[int | None],
