@@ -110,6 +110,50 @@ def test_project_then_style_mix_with_the_projection(cli, run, G, tmp_path):
     assert code == 2 and "already exists" in err and one_line(err)
 
 
+def _picture(path):
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    rgb[6:18, 10:22] = (250, 200, 30)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def test_a_projection_that_diverges_to_nan_is_refused_and_nothing_is_written(cli, run, tmp_path):
+    code, out, err = cli("project", run, _picture(tmp_path / "picture.png"), "--steps", 20, "--lr", "1e30",
+                         "--feature-weight", 0, "--out", tmp_path / "proj", "--no-progress")
+    assert code == 2 and one_line(err), err
+    assert "the projection diverged" in err and "nothing was written" in err and "--lr" in err
+    assert not (tmp_path / "proj").exists() and "wrote" not in out
+
+
+def test_a_projection_whose_loss_rose_is_written_with_a_warning(cli, run, tmp_path):
+    code, out, err = cli("project", run, _picture(tmp_path / "picture.png"), "--steps", 20, "--lr", "1000",
+                         "--feature-weight", 0, "--out", tmp_path / "proj", "--no-progress")
+    assert code == 0, err
+    assert one_line(err) and err.startswith("warning: the loss rose from ") and "smaller --lr" in err
+    blob = torch.load(tmp_path / "proj" / "projected.pt", weights_only=True)
+    assert blob["loss"][-1] > blob["loss"][0] and torch.isfinite(blob["ws"]).all()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_style_mix_refuses_a_projection_that_is_not_finite(cli, run, tmp_path, bad):
+    code, _, err = cli("project", run, _picture(tmp_path / "picture.png"), "--steps", 2, "--feature-weight", 0,
+                       "--out", tmp_path / "proj", "--no-progress")
+    assert code == 0, err
+    path = tmp_path / "proj" / "projected.pt"
+    blob = torch.load(path, weights_only=True)
+    blob["ws"][0, 2, 3] = bad  # as a projection file written before non-finite styles were refused
+    torch.save(blob, path)
+    code, out, err = cli("style-mix", run, "--rows", f"{path},1", "--cols", "2", "--out", tmp_path / "mix.png")
+    assert code == 2 and one_line(err) and "its styles are not finite numbers" in err and str(path) in err, err
+    assert not (tmp_path / "mix.png").exists()
+
+
+def test_project_takes_the_seed_check_of_every_command(cli, run, tmp_path):
+    code, _, err = cli("project", run, _picture(tmp_path / "picture.png"), "--seed", -1, "--out", tmp_path / "p")
+    assert code == 2 and one_line(err) and "--seed -1: out of range (a seed is an integer from 0 to" in err, err
+    assert not (tmp_path / "p").exists()
+
+
 @pytest.mark.parametrize("args, msg", [
     (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--layers", "0-9"], "--layers 0-9: this generator has 6"),
     (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--layers", "middle"], "no middle layers"),
