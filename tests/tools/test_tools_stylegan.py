@@ -222,3 +222,18 @@ def test_export_the_synthesis_network_alone_takes_ws(cli, run, G, tmp_path):
     (got,) = sess.run(None, {"ws": ws.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(got, G.synthesis(ws).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_project_reads_a_transparent_picture_composited_on_white(tmp_path, channels):
+    from types import SimpleNamespace
+
+    from ganforge.tools import read_target
+
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[:, :8] = (0, 0, 0, 255)  # black, visible
+    rgba[:, 8:] = (255, 0, 0, 0)  # red, hidden
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut-out.png")
+    target = read_target(tmp_path / "cut-out.png", SimpleNamespace(img_size=16, img_channels=channels))
+    assert target.shape == (1, channels, 16, 16)
+    assert target[..., :8].eq(0).all() and target[..., 8:].eq(255).all()
