@@ -72,6 +72,13 @@ def train_once(out, data, *flags) -> None:
     assert code == 0 and (out / "checkpoint.pt").is_file()
 
 
+def tiny_stylegan_run(root, steps: int = 2):
+    """``root/run``: a StyleGAN2 run of ``steps`` steps (16 px, 8 channels, w_dim 16) on 24 grey blobs."""
+    np.savez(root / "blobs.npz", images=make_images(24, size=16))
+    train_once(root / "run", root / "blobs.npz", *TINY_STYLEGAN2, "--size", "16", "--steps", str(steps))
+    return root / "run"
+
+
 def small_cfg(npz, preset: str = "dcgan", **fields):
     """A tiny run of ``preset`` on ``npz`` for api.train, with ``fields`` (dotted) set on top."""
     from ganforge.config import set_field

@@ -67,12 +67,9 @@ def tiny_run(tmp_path_factory, tiny_data, fuzz_cache):
 @pytest.fixture(scope="session")
 def tiny_style_run(tmp_path_factory, fuzz_cache):
     """A 1-step stylegan2 run (16 px, 8 channels, w_dim 16) on 24 grey blobs; tests must not change it."""
-    from gf_helpers import TINY_STYLEGAN2, train_once
+    from gf_helpers import tiny_stylegan_run
 
-    root = tmp_path_factory.mktemp("style-run")
-    np.savez(root / "blobs.npz", images=make_images(24, size=16))
-    train_once(root / "run", root / "blobs.npz", *TINY_STYLEGAN2, "--size", "16", "--steps", "1")
-    return root / "run"
+    return tiny_stylegan_run(tmp_path_factory.mktemp("style-run"), steps=1)
 
 
 @pytest.fixture(scope="session")

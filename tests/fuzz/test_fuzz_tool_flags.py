@@ -9,7 +9,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fuzztest_util import file_problems, fuzz, problems, report, run_cli, snapshot, user_folder
+from fuzztest_util import USER_FILES, file_problems, fuzz, problems, report, run_cli, snapshot, user_folder
 
 BIG = ["1000000000", str(2**63), str(2**64)]
 NOT_INT = ["abc", "", "1.5"]
@@ -122,12 +122,14 @@ TABLE = {"generate": GENERATE, "interpolate": INTERPOLATE, "evaluate": EVALUATE,
          "neighbours": NEIGHBOURS, "export": EXPORT}
 
 
-@pytest.mark.parametrize("cmd", list(TABLE))
-def test_flags_at_and_beyond_their_limits(cmd, tiny_run, tmp_path, capsys, guards):
+def table_problems(cmd: str, table, base: list[str], run, tmp_path, capsys) -> list[str]:
+    """Each (flag, value, expect[, (flag, value) also set]) of ``table`` on top of ``base``: what
+    is wrong with the outcome, the run's files or the user's folder (where a refused command wrote
+    anything)."""
     bad = []
-    before = {str(tiny_run): snapshot(tiny_run)}
-    for flag, value, expect, *also in TABLE[cmd]:
-        argv = base_argv(cmd, tiny_run)
+    before = {str(run): snapshot(run)}
+    for flag, value, expect, *also in table:
+        argv = base
         for f, v in also:
             argv = with_flag(argv, f, v)
         argv = with_flag(argv, flag, value)
@@ -136,10 +138,23 @@ def test_flags_at_and_beyond_their_limits(cmd, tiny_run, tmp_path, capsys, guard
             names = [flag, "--" + flag.lstrip("-")] + ([value] if value and len(value) >= 3 else [])
             if flag == "--seeds":
                 names.append("seed")
-            found = problems(o, cmd, expect, names)
-            found += file_problems(cwd, watched=[tiny_run], before=before)
+            found = problems(o, cmd, expect, names) + file_problems(cwd, watched=[run], before=before)
+            found += refused_but_wrote(o, cwd)
         bad += [f"{flag}={value!r}: {p}  [{o.show()}]" for p in found]
-    report(bad, f"ganforge {cmd}")
+    return bad
+
+
+def refused_but_wrote(o, cwd) -> list[str]:
+    """A refused command must leave the user's folder as it found it."""
+    if o.code == 0:
+        return []
+    new = sorted(str(p.relative_to(cwd)) for p in cwd.rglob("*") if p.is_file() and p.name not in USER_FILES)
+    return [f"refused, but wrote {new[:4]}"] if new else []
+
+
+@pytest.mark.parametrize("cmd", list(TABLE))
+def test_flags_at_and_beyond_their_limits(cmd, tiny_run, tmp_path, capsys, guards):
+    report(table_problems(cmd, TABLE[cmd], base_argv(cmd, tiny_run), tiny_run, tmp_path, capsys), f"ganforge {cmd}")
 
 
 # project at and beyond its limits (3 steps, pixels only, on a 1-step 16-px StyleGAN2 run): a
@@ -164,22 +179,8 @@ def project_argv(run, picture) -> list[str]:
 
 
 def test_project_settings_at_and_beyond_their_limits(tiny_style_run, picture, tmp_path, capsys, guards):
-    bad = []
-    before = {str(tiny_style_run): snapshot(tiny_style_run)}
-    for flag, value, expect, *also in PROJECT:
-        argv = project_argv(tiny_style_run, picture)
-        for f, v in also:
-            argv = with_flag(argv, f, v)
-        argv = with_flag(argv, flag, value)
-        with user_folder(tmp_path) as cwd:
-            o = run_cli(argv, capsys)
-            names = [flag, "--" + flag.lstrip("-")] + ([value] if value and len(value) >= 3 else [])
-            found = problems(o, "project", expect, names)
-            found += file_problems(cwd, watched=[tiny_style_run], before=before)
-            if o.code != 0 and (cwd / "proj").exists() and any((cwd / "proj").iterdir()):
-                found.append("refused, but wrote files in proj/")
-        bad += [f"{flag}={value!r}: {p}  [{o.show()}]" for p in found]
-    report(bad, "ganforge project")
+    report(table_problems("project", PROJECT, project_argv(tiny_style_run, picture), tiny_style_run, tmp_path, capsys),
+           "ganforge project")
 
 
 @pytest.mark.parametrize("image,expect", [("missing.png", "error"), ("user.png", "error"), (".", "error"),
@@ -203,9 +204,7 @@ def test_random_project_settings(flag, value, tiny_style_run, picture, tmp_path_
     argv = with_flag(project_argv(tiny_style_run, picture), flag, value.replace("\x00", ""))
     with user_folder(tmp_path_factory.mktemp("pj")) as cwd:
         o = run_cli(argv, capsys)
-        found = problems(o, "project", "either", [flag]) + file_problems(cwd)
-        if o.code != 0 and (cwd / "proj").exists() and any((cwd / "proj").iterdir()):
-            found.append("refused, but wrote files in proj/")
+        found = problems(o, "project", "either", [flag]) + file_problems(cwd) + refused_but_wrote(o, cwd)
     report([f"{flag}={value!r}: {p}  [{o.show()[:400]}]" for p in found], "ganforge project")
 
 

@@ -13,17 +13,14 @@ from PIL import Image
 from ganforge.api import load_generator
 from ganforge.export import load_safetensors_generator
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from gf_helpers import TINY_STYLEGAN2, make_images, one_line, train_once
+from gf_helpers import one_line, tiny_stylegan_run
 from toolstest_util import check_evaluate, export_onnx
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A 2-step stylegan2 run (16 px, 8 channels, w_dim 16) on 24 grey blobs."""
-    root = tmp_path_factory.mktemp("stylegan-run")
-    np.savez(root / "blobs.npz", images=make_images(24, size=16))
-    train_once(root / "run", root / "blobs.npz", *TINY_STYLEGAN2, "--size", "16", "--steps", "2")
-    return root / "run"
+    return tiny_stylegan_run(tmp_path_factory.mktemp("stylegan-run"), steps=2)
 
 
 @pytest.fixture(scope="module")
