@@ -135,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         a.n, a.big, a.steps = 256, 1024, 20
     sys.path.insert(0, str(ROOT))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+    from runs import append_row  # noqa: E402  (benchmarks/runs.py)
 
     row: dict = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "n": a.n,
                  "big": 0 if a.only == "speed" else a.big, "only": a.only, "threads": a.threads,
@@ -160,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(with {a.workers} workers: {mem['peak_rss_with_workers_mib']} MiB)")
     row["machine"] = machine_info("cpu")
     if not a.smoke:
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(RESULTS, row)
     return 0
 
 

@@ -12,7 +12,6 @@ Rows are printed and appended to benchmarks/results/ema_short_runs.jsonl.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from datetime import datetime, timezone
@@ -31,6 +30,7 @@ def main() -> None:
     a = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info
+    from runs import append_row
     from ganforge import api
     from ganforge.config import set_field
     from ganforge.metrics import evaluate_run
@@ -60,10 +60,8 @@ def main() -> None:
                           f"raw G {fd['G']:.3f}", flush=True)
     if not a.no_save:
         stamp = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine_info()}
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a") as f:
-            for row in rows:
-                f.write(json.dumps({**stamp, **row}) + "\n")
+        for row in rows:
+            append_row(RESULTS, {**stamp, **row})
 
 
 if __name__ == "__main__":

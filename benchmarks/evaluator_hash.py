@@ -11,7 +11,6 @@ Prints the result and appends it, with the machine, to benchmarks/results/evalua
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -24,6 +23,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "evaluator_hash.jsonl"
 def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info
+    from runs import append_row
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["GANFORGE_CACHE"] = cache
@@ -42,9 +42,7 @@ def main() -> int:
     print(f"trained hash {row['hash']} ({row['precision']}, test accuracy {row['test_accuracy']:.2%}, "
           f"{row['train_seconds']:.0f} s); shipped {row['shipped_hash']} ({row['shipped_precision']}, "
           f"{row['shipped_test_accuracy']:.2%}): {'REPRODUCED' if row['reproduced'] else 'DIFFERENT'}")
-    RESULTS.parent.mkdir(exist_ok=True)
-    with RESULTS.open("a") as f:
-        f.write(json.dumps(row) + "\n")
+    append_row(RESULTS, row)
     return 0 if row["reproduced"] else 1
 
 

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+    from runs import append_row  # noqa: E402  (benchmarks/runs.py)
 
     half = max(1, a.threads // 2)
     load_before = machine_info("cpu").get("loadavg_1min")
@@ -102,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  scaling efficiency {eff:.2f} (2-process img/s / twice the {half}-thread process); "
           f"{two_half / one_all:.2f}x the {a.threads}-thread process; load average before: {load_before}")
     if not a.no_save:
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(RESULTS, row)
     return 0
 
 

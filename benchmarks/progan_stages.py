@@ -11,7 +11,6 @@ final size; appends the figures to benchmarks/results/progan_stages.jsonl.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -37,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from ganforge.train.loop import seed_everything
     from ganforge.train.builder import build_trainer
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+    from runs import append_row  # noqa: E402  (benchmarks/runs.py)
 
     cfg = get_preset(a.preset)
     for item in a.set:
@@ -87,9 +87,7 @@ def main(argv: list[str] | None = None) -> int:
               "preset": a.preset, "set": a.set, "fade_kimg": sched.fade / 1000, "stage_kimg": sched.stable / 1000,
               "minutes_to_final": round(total / 60, 2), "rows": rows}
     if not a.no_save:
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(record) + "\n")
+        append_row(RESULTS, record)
     return 0
 
 

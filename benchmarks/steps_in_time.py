@@ -12,7 +12,6 @@ Results are printed and appended to benchmarks/results/steps_in_time.jsonl.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -39,6 +38,7 @@ def main() -> None:
     from ganforge.config import set_field
     from ganforge.presets import get_preset
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+    from runs import append_row  # noqa: E402  (benchmarks/runs.py)
 
     cfg = get_preset(a.preset)
     set_field(cfg, "data.source", a.data)
@@ -55,9 +55,7 @@ def main() -> None:
     print(f"{a.label or a.preset}: {res.steps} steps in {a.minutes:g} min ({row['steps_per_min']} steps/min; "
           f"wall {wall:.0f} s incl. data and the final grid/GIF/plot) - {row['ganforge']}")
     if not a.no_save:
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(RESULTS, row)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ the medians and their ratio are printed and appended to benchmarks/results/train
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -61,6 +60,7 @@ def main() -> None:
     a = p.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
+    from runs import append_row  # noqa: E402  (benchmarks/runs.py)
 
     times: dict[str, list[float]] = {"a": [], "b": []}
     for r in range(a.rounds):
@@ -75,9 +75,7 @@ def main() -> None:
         row = {"time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "preset": a.preset,
                "a": a.a, "b": a.b, "ms_per_step": times, "median": med, "ratio_b_over_a": med["b"] / med["a"],
                "machine": machine_info("cpu")}
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_row(RESULTS, row)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from gf_helpers import make_images
+from gf_helpers import FAST, make_images
 
 torch.set_num_threads(2)
 
@@ -35,7 +35,3 @@ def cli(capsys):
 def fast():
     """CLI flags for quick runs: no progress bar, small batches, write everything every step."""
     return list(FAST)
-
-
-FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "1",
-        "--checkpoint-every", "1", "--log-every", "1", "--precision", "fp32"]

@@ -3,12 +3,11 @@ naming the flag or file (exit 2), nothing is left half-written, nothing is silen
 outputs no one could use are refused before any work is done."""
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,10 +22,8 @@ from ganforge.data import download, load_data
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.export import export_generator
 from ganforge.generator import load_generator
-from gf_helpers import make_images
+from gf_helpers import FINAL_ONLY, TINY_NETS, make_images, one_line, train_once
 
-FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
-        "--checkpoint-every", "100", "--log-every", "100", "--precision", "fp32"]
 NO_CUDA = "--device: cuda asked for, but this machine has no CUDA device (use --device cpu)"
 REAL_DOWNLOAD = download.download_file  # as imported: other tests' fixtures may replace it for a session
 
@@ -41,16 +38,8 @@ def run(tmp_path_factory):
     """A 2-step dcgan run (8 channels) on 24 grey 28x28 images."""
     root = tmp_path_factory.mktemp("bad-inputs-run")
     np.savez(root / "blobs.npz", images=make_images(24))
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--data", str(root / "blobs.npz"), "--steps", "2", "--out", str(out), *FAST,
-                     "--g-channels", "8", "--d-channels", "8"])
-    assert code == 0
-    return out
-
-
-def one_line(err: str) -> bool:
-    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    train_once(root / "run", root / "blobs.npz", "--steps", "2", *FINAL_ONLY, *TINY_NETS)
+    return root / "run"
 
 
 def temp_files(folder) -> list:
@@ -364,6 +353,39 @@ def test_out_of_range_seeds_counts_and_rows_are_one_line(cli, run, tmp_path, com
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("command", [
+    ["generate", "{run}", "-n", "2", "--out", "{tmp}/g.npy", "--seed", "-1"],
+    ["interpolate", "{run}", "--seeds", "1,-1", "--out", "{tmp}/w"],
+    ["neighbours", "{run}", "-n", "2", "-k", "1", "--no-features", "--seed", "-1", "--out", "{tmp}/n.png"],
+    ["arithmetic", "{run}", "[1] - [2]", "--seed", "-1", "--out", "{tmp}/a.png"],
+    ["evaluate", "{run}", "-n", "10", "--seed", "-1"],
+])
+def test_a_negative_seed_gets_the_same_one_line_from_every_command_before_g_is_loaded(cli, run, tmp_path,
+                                                                                         monkeypatch, command):
+    import ganforge.api
+
+    def never(*a, **k):
+        raise AssertionError("the generator was loaded before the seed was checked")
+
+    monkeypatch.setattr(ganforge.api, "load_generator", never)
+    code, _, err = cli(*[a.format(run=run, tmp=tmp_path) for a in command])
+    flag = "--seeds" if command[0] == "interpolate" else "--seed"
+    assert code == 2 and one_line(err), err
+    assert f"error: {flag} -1: out of range (a seed is an integer from 0 to {2 ** 64 - 1})" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("fmt,name", [("torchscript", "g.onnx"), ("onnx", "g.pt"), ("safetensors", "g.onnx"),
+                                      ("onnx", "g.SAFETENSORS"), ("safetensors", "g.pth")])
+def test_export_refuses_an_out_whose_ending_names_another_format(cli, run, tmp_path, fmt, name):
+    code, _, err = cli("export", run, "--format", fmt, "--out", tmp_path / name)
+    assert code == 2 and one_line(err), err
+    assert f"--out {tmp_path / name}: the {Path(name).suffix.lower()} ending says" in err and f"not {fmt}" in err
+    assert not list(tmp_path.iterdir())
+    with pytest.raises(GanforgeError, match="ending says"):
+        export_generator(load_generator(run), tmp_path / name, fmt, config={})
+
+
 @pytest.mark.parametrize("entry,value,words", [("step", "x", "'step' is 'x'"),
                                                ("class_names", 5, "'class_names' is 5"),
                                                ("config", {"model": {"z_dim": -1}}, "stored config does not read")])
@@ -396,3 +418,13 @@ def test_npz_members_that_are_not_arrays_and_cifar_labels_that_are_not_ids(tmp_p
         (folder / name).write_bytes(pickle.dumps({b"data": data, b"labels": ["a", "b"]}, protocol=2))
     with pytest.raises(DataError, match="b'labels' should be a list of class ids"):
         load_data(DataConfig(source="cifar10", data_dir=str(tmp_path)), progress=False)
+
+
+def test_save_gif_refuses_frame_times_a_gif_cannot_hold(tmp_path):
+    frames = [Image.new("RGB", (4, 4), (i * 40, 0, 0)) for i in range(3)]
+    with pytest.raises(GanforgeError, match="a GIF frame lasts 0 to 655,350 ms"):
+        gf_images.save_gif(frames, tmp_path / "a.gif", durations=[100, 700_000, 100])
+    same = [Image.new("RGB", (4, 4), (9, 9, 9))] * 3  # identical frames are stored as one, their times added
+    with pytest.raises(GanforgeError, match="identical frames in a row"):
+        gf_images.save_gif(same, tmp_path / "b.gif", durations=[400_000] * 3)
+    assert not list(tmp_path.iterdir())

@@ -18,6 +18,7 @@ import torch
 from ganforge import checkpoint
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.errors import CheckpointError
+from gf_helpers import Payload
 
 TORCH_WORDS = ("weights_only", "WeightsUnpickler", "torch.load", "Traceback", "PytorchStreamReader")
 
@@ -33,11 +34,6 @@ def refused(path, match: str) -> str:
     assert str(path) in msg and "\n" not in msg, msg
     assert not any(w in msg for w in TORCH_WORDS), msg
     return msg
-
-
-class Payload:
-    def __reduce__(self):
-        return (print, ("this must never run",))
 
 
 def test_a_pickle_that_would_run_code_is_refused_in_ganforges_words(tmp_path, capsys):

@@ -12,17 +12,8 @@ from PIL import Image
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import DataConfig
 from ganforge.data import absolute_data_paths
-from gf_helpers import make_images
-
-TINY = ["--preset", "dcgan", "--g-channels", "8", "--d-channels", "8", "--no-progress", "--batch-size", 4, "--n-fixed", 4,
-        "--sample-every", 1, "--checkpoint-every", 1, "--log-every", 1, "--precision", "fp32"]
-
-
-def one_line_error(code: int, err: str, *parts: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for p in parts:
-        assert p in err, (p, err)
+from gf_helpers import TINY_DCGAN as TINY
+from gf_helpers import make_images, one_line_error
 
 
 @pytest.fixture

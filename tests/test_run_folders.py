@@ -17,14 +17,12 @@ from PIL import Image
 from ganforge import api
 from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import train as cli_train
-from ganforge.config import RunConfig, set_field
 from ganforge.errors import GanforgeError
 from ganforge.runs import folder as runfolder
 from ganforge.runs.monitor import Monitor, read_log, write_loss_plot
-from ganforge.presets import get_preset
 from ganforge.train.trainer import GANTrainer
+from gf_helpers import QUIET, TINY_NETS, one_line_error, signal_after_step, small_cfg
 
-TINY = ["--g-channels", "8", "--d-channels", "8"]
 
 
 def strict_loads(text: str):
@@ -34,28 +32,10 @@ def strict_loads(text: str):
     return json.loads(text, parse_constant=refuse)
 
 
-def one_line_error(code: int, err: str, *parts: str) -> None:
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for p in parts:
-        assert p in err, (p, err)
-
-
-def small_cfg(npz, **fields) -> RunConfig:
-    """A tiny dcgan run on ``npz`` for api.train, with ``fields`` (dotted) set on top."""
-    cfg = get_preset("dcgan")
-    base = {"data.source": str(npz), "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 4,
-            "train.precision": "fp32", "train.n_fixed": 4, "train.sample_every": 1000,
-            "train.checkpoint_every": 1000, "train.log_every": 1}
-    for k, v in {**base, **fields}.items():
-        set_field(cfg, k, v)
-    return cfg
-
-
 def train_cmd(npz, out, *extra, steps=2):
     return ("train", "--data", npz, "--steps", steps, "--out", out, "--no-progress", "--batch-size", 4,
             "--n-fixed", 4, "--sample-every", 1, "--checkpoint-every", 1, "--log-every", 1,
-            "--precision", "fp32", *TINY, *extra)
+            "--precision", "fp32", *TINY_NETS, *extra)
 
 
 # --------------------------------------------------------------------------- a new run's folder
@@ -186,15 +166,7 @@ def test_a_config_value_that_is_not_finite_is_refused(cli):
 # --------------------------------------------------------------------------- signals
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_saves_a_checkpoint_and_sets_the_exit_code(cli, tmp_path, npz_data, monkeypatch, sig, code):
-    orig = GANTrainer.train_step
-
-    def step_then_signal(self, real, labels=None):
-        out = orig(self, real, labels)
-        if self.step == 2:
-            os.kill(os.getpid(), sig)
-        return out
-
-    monkeypatch.setattr(GANTrainer, "train_step", step_then_signal)
+    signal_after_step(monkeypatch, 2, sig)
     got, out, err = cli(*train_cmd(npz_data, tmp_path / "run", steps=50))
     assert got == code, err
     assert f"stopped by {sig.name} at step 2" in out
@@ -202,19 +174,11 @@ def test_a_signal_saves_a_checkpoint_and_sets_the_exit_code(cli, tmp_path, npz_d
 
 
 def test_train_result_says_which_signal_stopped_the_run(tmp_path, npz_data, monkeypatch):
-    orig = GANTrainer.train_step
-
-    def step_then_term(self, real, labels=None):
-        out = orig(self, real, labels)
-        if self.step == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return out
-
-    monkeypatch.setattr(GANTrainer, "train_step", step_then_term)
-    res = api.train(small_cfg(npz_data, **{"train.steps": 10}), tmp_path / "r", progress=False, log=lambda *_: None)
+    signal_after_step(monkeypatch, 1, signal.SIGTERM)
+    res = api.train(small_cfg(npz_data, **{"train.steps": 10}), tmp_path / "r", **QUIET)
     assert res.interrupted and res.stop_signal == signal.SIGTERM and res.steps == 1
     monkeypatch.undo()
-    res = api.train(small_cfg(npz_data, **{"train.steps": 1}), tmp_path / "r2", progress=False, log=lambda *_: None)
+    res = api.train(small_cfg(npz_data, **{"train.steps": 1}), tmp_path / "r2", **QUIET)
     assert not res.interrupted and res.stop_signal is None
 
 

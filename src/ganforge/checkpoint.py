@@ -5,8 +5,6 @@ A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts saved
 """
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 import random
 import shutil
@@ -20,7 +18,7 @@ import torch
 
 from .device import resolve_device
 from .errors import CheckpointError
-from .images import DISK_FULL, remove_stale_temps, temp_path
+from .images import DISK_FULL, atomic_write, make_folder
 from .runs.layout import BEST_NAME, CHECKPOINT_NAME
 
 FORMAT = "ganforge-checkpoint"
@@ -63,26 +61,20 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
     checkpoint intact and no temp file, and raises CheckpointError saying so.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CheckpointError(f"{path.parent}: cannot create the run folder ({e.strerror or e})") from None
-    remove_stale_temps(path)
-    tmp = temp_path(path)
-    try:
-        with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "version": VERSION, **state}, f)
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if _disk_full(e, path.parent):
-            raise CheckpointError(f"{path.parent}: the disk is full; the checkpoint was not saved and the previous "
-                                  f"{path.name} (if any) is intact (free some space, then resume)") from None
-        if isinstance(e, OSError):
-            raise CheckpointError(f"{path}: cannot write the checkpoint ({e.strerror or e})") from None
-        raise
+    make_folder(path.parent, what="the run folder", error=CheckpointError)
+    with atomic_write(path, failed=_save_failed) as tmp, open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
     return path
+
+
+def _save_failed(path: Path, e: BaseException) -> CheckpointError | None:
+    """The one line a failed checkpoint write raises (None: raise the exception as it is)."""
+    if _disk_full(e, path.parent):
+        return CheckpointError(f"{path.parent}: the disk is full; the checkpoint was not saved and the previous "
+                               f"{path.name} (if any) is intact (free some space, then resume)")
+    if isinstance(e, OSError):
+        return CheckpointError(f"{path}: cannot write the checkpoint ({e.strerror or e})")
+    return None
 
 
 def _disk_full(e: BaseException, folder: Path) -> bool:

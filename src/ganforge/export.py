@@ -32,6 +32,9 @@ from .generator import has_w_space, load_weights
 from .images import atomic_write
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
+# The file endings that say which format a file is: an --out ending in another format's is refused.
+SUFFIXES = {"safetensors": (".safetensors",), "torchscript": (".pt", ".pth", ".torchscript", ".jit"),
+            "onnx": (".onnx",)}
 SAFETENSORS_FORMAT = "ganforge-generator"
 ONNX_INSTALL = "pip install ganforge[onnx]"
 ONNX_TOLERANCE = 1e-4
@@ -211,11 +214,7 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
     Returns a report: ``path``, ``sidecar``, ``checked`` (str, what was compared, or why not) and
     ``max_abs_diff`` (float or None).
     """
-    if fmt not in FORMATS:
-        raise GanforgeError(f"--format: must be {', '.join(FORMATS)}, not {fmt!r}")
-    path = Path(path)
-    if path.is_dir():
-        raise GanforgeError(f"--out {path}: is a folder (give a file name, e.g. {path / ('generator' + FORMATS[fmt])})")
+    path = check_export_path(path, fmt)
     G = G.eval()
     device = next(G.parameters()).device
     if device.type != "cpu":
@@ -337,6 +336,22 @@ def check_onnx(G: nn.Module, path: str | Path, n: int = 5) -> tuple[float | None
     return diff, "ran with onnxruntime"
 
 
+def check_export_path(path: str | Path, fmt: str, flag: str = "--out") -> Path:
+    """``path`` as a Path, or GanforgeError naming ``flag``: an unknown format, a folder, or a
+    file name whose ending says another format (``g.onnx`` with torchscript)."""
+    if fmt not in FORMATS:
+        raise GanforgeError(f"--format: must be {', '.join(FORMATS)}, not {fmt!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise GanforgeError(f"{flag} {path}: is a folder (give a file name, e.g. {path / ('generator' + FORMATS[fmt])})")
+    suffix = path.suffix.lower()
+    other = next((f for f, endings in SUFFIXES.items() if f != fmt and suffix in endings), None)
+    if other is not None:
+        raise GanforgeError(f"{flag} {path}: the {suffix} ending says {other}, not {fmt} (name it e.g. "
+                            f"{path.with_suffix(FORMATS[fmt]).name}, or give --format {other})")
+    return path
+
+
 def sidecar_path(path: str | Path) -> Path:
     """The JSON sidecar written beside an export: ``PATH.json``."""
     path = Path(path)
@@ -351,5 +366,5 @@ def default_export_path(run: str | Path, fmt: str, synthesis: bool = False) -> P
     return folder / (("synthesis" if synthesis else "generator") + FORMATS[fmt])
 
 
-__all__ = ["FORMATS", "sidecar_path", "write_safetensors", "read_safetensors", "load_safetensors_generator", "generator_info",
+__all__ = ["FORMATS", "SUFFIXES", "check_export_path", "sidecar_path", "write_safetensors", "read_safetensors", "load_safetensors_generator", "generator_info",
            "export_generator", "check_onnx", "default_export_path"]

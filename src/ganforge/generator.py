@@ -318,14 +318,16 @@ def latent_mean_for(G: nn.Module) -> torch.Tensor:
 # --------------------------------------------------------------------------- sampling
 
 
-SEED_RANGE = (-(2 ** 63), 2 ** 64)  # what torch.Generator.manual_seed takes
+SEED_RANGE = (0, 2 ** 64)  # what every ganforge command takes (torch also takes negatives, which wrap around)
 MAX_IMAGES = 10_000_000  # images one call of generate makes (in memory at once)
 
 
 def check_seed(seed: int, flag: str = "--seed") -> int:
-    """A seed torch can take, else ConfigError naming ``flag`` and the value."""
+    """A seed in :data:`SEED_RANGE`, else ConfigError naming ``flag`` and the value: the one seed
+    check of every command that draws latents from a seed."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not SEED_RANGE[0] <= seed < SEED_RANGE[1]:
-        raise ConfigError(f"{flag} {seed}: out of range (a seed is an integer from 0 to {2 ** 64 - 1})")
+        raise ConfigError(f"{flag} {seed}: out of range (a seed is an integer from {SEED_RANGE[0]} to "
+                          f"{SEED_RANGE[1] - 1})")
     return seed
 
 

@@ -11,8 +11,9 @@ import errno
 import glob
 import math
 import os
+import struct
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from .errors import GanforgeError
 MAX_GRID_IMAGES = 10_000  # images in one PNG grid or figure (a 100 x 100 grid)
 MAX_GRID_PIXELS = 250_000_000  # pixels of one PNG grid (about 15,800 x 15,800)
 MAX_GIF_FRAMES = 5_000  # frames of one GIF (over 8 minutes at 100 ms a frame)
+MAX_GIF_FRAME_MS = 655_350  # a GIF frame's delay is at most 65,535 hundredths of a second
 
 # errno values that mean "no room left": a full disk, a file-size limit (RLIMIT_FSIZE), a quota
 DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -69,8 +71,11 @@ def remove_stale_temps(path: str | Path) -> list[Path]:
     return removed
 
 
-def write_error(path: Path, e: OSError) -> GanforgeError:
-    """A failed write as one line naming the file (or, for a full disk, its folder)."""
+def write_error(path: Path, e: BaseException) -> GanforgeError | None:
+    """A failed write as one line naming the file (or, for a full disk, its folder); None for an
+    exception that is not the file system's (it is raised as it is)."""
+    if not isinstance(e, OSError):
+        return None
     if e.errno in DISK_FULL:
         return GanforgeError(f"{path.parent}: the disk is full; {path.name} was not written (free some space, "
                              f"or write somewhere else)")
@@ -79,18 +84,30 @@ def write_error(path: Path, e: OSError) -> GanforgeError:
     return GanforgeError(f"{path}: cannot write ({e.strerror or e})")
 
 
+def make_folder(folder: str | Path, *, what: str = "this folder", label: str | None = None, hint: str = "",
+                error: type[GanforgeError] = GanforgeError) -> Path:
+    """Create ``folder`` and its parents (nothing to do when it exists). An OSError becomes one
+    line, ``LABEL: cannot create WHAT (why; HINT)``, as ``error``; LABEL is the folder unless given."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        why = f"{e.strerror or e}" + (f"; {hint}" if hint else "")
+        raise error(f"{label or folder}: cannot create {what} ({why})") from None
+    return folder
+
+
 @contextlib.contextmanager
-def atomic_write(path: str | Path) -> Iterator[Path]:
+def atomic_write(path: str | Path,
+                 failed: Callable[[Path, BaseException], GanforgeError | None] = write_error) -> Iterator[Path]:
     """Yield the temp path to write ``path`` through; on success it is renamed onto ``path`` (a
     reader never sees half a file), on any failure it is removed. Stale temp files of killed
-    processes are removed first. An OSError becomes a one-line GanforgeError naming the file."""
+    processes are removed first. ``failed(path, exception)`` turns a failure into the one-line
+    error to raise (default :func:`write_error`: an OSError names the file); None re-raises it."""
     path = Path(path)
     if path.is_dir():
         raise GanforgeError(f"{path}: is a folder (give a file name)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GanforgeError(f"{path.parent}: cannot create this folder ({e.strerror or e})") from None
+    make_folder(path.parent)
     remove_stale_temps(path)
     tmp = temp_path(path)
     try:
@@ -99,9 +116,18 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     except BaseException as e:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if isinstance(e, OSError):
-            raise write_error(path, e) from None
+        error = failed(path, e)
+        if error is not None:
+            raise error from None
         raise
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    path = Path(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
 
 
 def refuse_existing(paths: Sequence[str | Path], overwrite: bool, flag: str = "--out") -> None:
@@ -182,21 +208,35 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, m
     return save_image(to_pil(make_grid(images, nrow), min_side), path)
 
 
+def gif_delay_ms(ms: float) -> int:
+    """The frame time a GIF stores for ``ms``: its delays are whole hundredths of a second, so
+    ``ms`` rounded to the nearest 10 (105 -> 110)."""
+    return 10 * math.floor(ms / 10 + 0.5)
+
+
 def save_gif(frames: Sequence[Path | Image.Image], path: str | Path, ms_per_frame: int = 120,
              hold_last_ms: int = 1500, durations: Sequence[int] | None = None) -> Path:
     """Write frames (PNG paths or PIL images) as a looping animated GIF; the last frame is held
-    longer, unless ``durations`` gives each frame's milliseconds."""
+    longer, unless ``durations`` gives each frame's milliseconds. Frame times are rounded to
+    10 ms (:func:`gif_delay_ms`); one over :data:`MAX_GIF_FRAME_MS` is refused."""
     if len(frames) > MAX_GIF_FRAMES:
         raise GanforgeError(f"{path}: {len(frames):,} frames is too many for a GIF (at most {MAX_GIF_FRAMES:,}; "
                             f"use fewer steps or seeds)")
+    if durations is None:
+        durations = [ms_per_frame] * len(frames)
+        durations[-1] = max(ms_per_frame, hold_last_ms)
+    delays = [gif_delay_ms(d) for d in durations]
+    if any(not 0 <= d <= MAX_GIF_FRAME_MS for d in delays):
+        raise GanforgeError(f"{path}: a GIF frame lasts 0 to {MAX_GIF_FRAME_MS:,} ms (got {max(durations):,} ms)")
     imgs = [f if isinstance(f, Image.Image) else Image.open(f).convert("RGB") for f in frames]
     if not imgs:
         raise ValueError("save_gif needs at least one frame")
-    if durations is None:
-        durations = [ms_per_frame] * len(imgs)
-        durations[-1] = max(ms_per_frame, hold_last_ms)
-    return save_image(imgs[0], path, format="GIF", save_all=True, append_images=imgs[1:],
-                      duration=list(durations), loop=0)
+    try:
+        return save_image(imgs[0], path, format="GIF", save_all=True, append_images=imgs[1:], duration=delays,
+                          loop=0)
+    except (OverflowError, struct.error):  # identical frames are merged into one, their times added up
+        raise GanforgeError(f"{path}: identical frames in a row would last over {MAX_GIF_FRAME_MS:,} ms, more than "
+                            f"a GIF frame can (use a shorter frame time)") from None
 
 
 def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> list[Path]:
@@ -204,10 +244,7 @@ def save_folder(images: torch.Tensor, folder: str | Path, prefix: str = "") -> l
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise GanforgeError(f"{folder}: is a file, not a folder (give a folder name, or a .png/.npy file)")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise GanforgeError(f"{folder}: cannot create this folder ({e.strerror or e})") from None
+    make_folder(folder)
     arr = images.permute(0, 2, 3, 1).cpu().numpy()
     paths = []
     for i, a in enumerate(arr):

@@ -85,6 +85,20 @@ def _keras_rmsprop(lr_g: float, lr_d: float, **kw) -> OptimConfig:
     return OptimConfig(optimizer="rmsprop", lr_g=lr_g, lr_d=lr_d, rho=0.9, eps=1e-7, **kw)
 
 
+def _seed_recipe(arch: str, z_dim: int, optim: OptimConfig, *, batch_size: int, step: str, sample_every: int,
+                 epochs: int | None = None, steps: int | None = None,
+                 loss: LossConfig | None = None) -> RunConfig:
+    """A seed's model and recipe: its architecture with Keras' initialisation (every seed is a Keras
+    or TensorFlow script), the non-saturating loss unless ``loss`` says otherwise, its optimizer,
+    batch, length and step."""
+    return RunConfig(
+        model=ModelConfig(arch=arch, z_dim=z_dim, init="keras"),
+        loss=loss or LossConfig(loss="nonsaturating"),
+        optim=optim,
+        train=TrainConfig(batch_size=batch_size, epochs=epochs, steps=steps, step=step, sample_every=sample_every),
+    )
+
+
 @register_preset("dcgan", seed="ganforge", seed_data="fashion-mnist",
                  description="Radford et al. DCGAN (strided convs, BatchNorm, ReLU/LeakyReLU, tanh) "
                              "for 28, 32 or 64 px, grey or RGB; Adam(2e-4, beta1 0.5): the plain DCGAN.")
@@ -101,63 +115,45 @@ def _dcgan() -> RunConfig:
                  description="The TensorFlow DCGAN tutorial: Adam(1e-4) for both, batch 256, 50 epochs, "
                              "noise 100, one joint step with two gradient tapes.")
 def _tf_tutorial() -> RunConfig:
-    return RunConfig(
-        model=ModelConfig(arch="tf-tutorial", z_dim=100, init="keras"),
-        loss=LossConfig(loss="nonsaturating"),
-        # Keras Adam defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
-        optim=OptimConfig(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.9, beta2=0.999, eps=1e-7),
-        train=TrainConfig(batch_size=256, epochs=50, step="joint", sample_every=200),
-    )
+    # Keras Adam defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
+    adam = OptimConfig(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.9, beta2=0.999, eps=1e-7)
+    return _seed_recipe("tf-tutorial", 100, adam, batch_size=256, epochs=50, step="joint", sample_every=200)
 
 
 @register_preset("geron-dense", seed="004", seed_data="fashion-mnist",
                  description="Géron's simple GAN: dense G (30 -> 100 -> 150 -> 784, sigmoid) and dense D, "
                              "RMSprop, batch 32, 50 epochs, D phase then G phase with D frozen.")
 def _geron_dense() -> RunConfig:
-    return RunConfig(
-        model=ModelConfig(arch="geron-dense", z_dim=30, init="keras"),
-        loss=LossConfig(loss="nonsaturating"),
-        optim=_keras_rmsprop(1e-3, 1e-3),  # compile(optimizer="rmsprop"): Keras default lr 0.001
-        train=TrainConfig(batch_size=32, epochs=50, step="alternating", sample_every=500),
-    )
+    rmsprop = _keras_rmsprop(1e-3, 1e-3)  # compile(optimizer="rmsprop"): Keras default lr 0.001
+    return _seed_recipe("geron-dense", 30, rmsprop, batch_size=32, epochs=50, step="alternating", sample_every=500)
 
 
 @register_preset("geron-dcgan", seed="004", seed_data="fashion-mnist",
                  description="Géron's DCGAN: Dense -> BN -> ConvT(64) -> BN -> ConvT(1, tanh); "
                              "D with LeakyReLU(0.2) and dropout 0.4; RMSprop, batch 32, 50 epochs.")
 def _geron_dcgan() -> RunConfig:
-    return RunConfig(
-        model=ModelConfig(arch="geron-dcgan", z_dim=100, init="keras"),
-        loss=LossConfig(loss="nonsaturating"),
-        optim=_keras_rmsprop(1e-3, 1e-3),
-        train=TrainConfig(batch_size=32, epochs=50, step="alternating", sample_every=500),
-    )
+    return _seed_recipe("geron-dcgan", 100, _keras_rmsprop(1e-3, 1e-3), batch_size=32, epochs=50, step="alternating",
+                        sample_every=500)
 
 
 @register_preset("chollet-cifar10", seed="000", seed_data="cifar10 --class frog",
                  description="Chollet's CIFAR-10 DCGAN (latent 32, 32x32x3): RMSprop D 8e-4 / G 4e-4 with "
                              "clipvalue 1 and decay 1e-8, label noise 0.05, batch 20, 10,000 steps.")
 def _chollet() -> RunConfig:
-    return RunConfig(
-        model=ModelConfig(arch="chollet-cifar10", z_dim=32, init="keras"),
-        loss=LossConfig(loss="nonsaturating", label_noise=0.05),
-        optim=_keras_rmsprop(4e-4, 8e-4, decay=1e-8, clip_g=1.0, clip_d=1.0),
-        train=TrainConfig(batch_size=20, steps=10_000, step="alternating", sample_every=500),
-    )
+    return _seed_recipe("chollet-cifar10", 32, _keras_rmsprop(4e-4, 8e-4, decay=1e-8, clip_g=1.0, clip_d=1.0),
+                        batch_size=20, steps=10_000, step="alternating", sample_every=500,
+                        loss=LossConfig(loss="nonsaturating", label_noise=0.05))
 
 
 @register_preset("bilinear-upsample", seed="002", seed_data="mnist",
                  description="Bilinear upsampling + valid convs instead of transposed convs; minimax G loss, "
                              "D gradients clipped to [-1, 1], Adam 1e-3, batch 128, 50 epochs, joint step.")
 def _bilinear() -> RunConfig:
-    return RunConfig(
-        model=ModelConfig(arch="bilinear-upsample", z_dim=100, init="keras"),
-        loss=LossConfig(loss="minimax"),
-        # tf.train.AdamOptimizer defaults: beta1 0.9, beta2 0.999, epsilon 1e-8. The seed builds a new
-        # optimizer inside every step (its state never persists), which we take to be an accident.
-        optim=OptimConfig(optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_d=1.0),
-        train=TrainConfig(batch_size=128, epochs=50, step="joint", sample_every=200),
-    )
+    # tf.train.AdamOptimizer defaults: beta1 0.9, beta2 0.999, epsilon 1e-8. The seed builds a new
+    # optimizer inside every step (its state never persists), which we take to be an accident.
+    adam = OptimConfig(optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, clip_d=1.0)
+    return _seed_recipe("bilinear-upsample", 100, adam, batch_size=128, epochs=50, step="joint", sample_every=200,
+                        loss=LossConfig(loss="minimax"))
 
 
 @register_preset("best-fmnist", seed="ganforge", seed_data="fashion-mnist",

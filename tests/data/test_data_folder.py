@@ -8,6 +8,7 @@ from PIL import Image
 
 from ganforge.config import DataConfig
 from ganforge.data import data_name, load_data
+from datatest_util import transparent_images
 from ganforge.errors import DataError
 
 
@@ -39,7 +40,7 @@ def test_mixed_folder_skips_corrupt(mixed, capsys):
     # sorted order: a.png, b.JPG, c.png, deeper/d.gif; colours survive conversion
     assert data.images[0, :, 8, 8].tolist() == [255, 0, 0]
     assert data.images[1, :, 8, 8].tolist() == [128, 128, 128]  # grey JPEG replicated into RGB
-    assert data.images[2, :, 8, 8].tolist() == [0, 0, 255]  # RGBA: alpha dropped
+    assert data.images[2, :, 8, 8].tolist() == [245, 245, 255]  # RGBA: blue at alpha 10 of 255, on white
     assert data.images[3, :, 8, 8].tolist() == [0, 255, 0]  # palette GIF
     assert data.labels is None  # images at the top level: no class folders
     assert data.name == "My-Pics" == data_name(DataConfig(source=str(mixed)))
@@ -125,3 +126,25 @@ def test_non_square_photo_is_centre_cropped(tmp_path):
     # only the white centre third is kept; resampling softens the outermost columns a little
     assert data.images[..., 1:-1].min().item() >= 250
     assert data.images.min().item() >= 200
+
+
+# --------------------------------------------------------------------------- transparency
+@pytest.mark.parametrize("name", ["rgba.png", "la.png", "palette.png", "colour-key.png"])
+def test_transparent_pixels_are_composited_on_white_not_shown(tmp_path, name):
+    channels, visible = transparent_images(tmp_path / "all")[name]
+    one = tmp_path / "one"
+    one.mkdir()
+    (tmp_path / "all" / name).rename(one / name)
+    for want_channels in (channels, 3):  # as stored, and converted to RGB
+        data = load_data(DataConfig(source=str(one), size=8, channels=want_channels), progress=False)
+        im = data.images[0]
+        left = visible if want_channels == channels else visible * 3
+        assert im[:, 3, 1].tolist() == left  # the visible half as it is
+        assert im[:, :, 4:].eq(255).all(), im[:, 0, 4:].tolist()  # the hidden half: white, not red
+
+
+def test_half_transparent_pixels_are_blended_with_white(tmp_path):
+    Image.new("RGBA", (8, 8), (0, 100, 200, 64)).save(tmp_path / "a.png")
+    data = load_data(DataConfig(source=str(tmp_path), size=8, channels=3), progress=False)
+    want = [round(c * 64 / 255 + 255 * (1 - 64 / 255)) for c in (0, 100, 200)]
+    assert all(abs(a - b) <= 1 for a, b in zip(data.images[0, :, 2, 2].tolist(), want))

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from datatest_util import transparent_images
 from ganforge.config import DataConfig
 from ganforge.data import load_data
 from ganforge.data.prepared import IN_MEMORY_BYTES, BatchReader, prepare_folder
@@ -43,6 +44,14 @@ def test_a_folder_becomes_one_memory_mappable_array_with_labels_and_a_header(tmp
     # the same pixels the in-memory folder loader makes
     direct = load_data(DataConfig(source=str(src), size=16, channels=3), progress=False)
     assert torch.equal(torch.from_numpy(np.array(arr)), direct.images)
+
+
+def test_prepare_data_composites_transparent_images_on_white(tmp_path):
+    transparent_images(tmp_path / "imgs")
+    prepare_folder(tmp_path / "imgs", 8, tmp_path / "prep", channels=3, progress=False)
+    arr = np.load(tmp_path / "prep" / "images.npy")
+    assert arr.shape == (4, 3, 8, 8) and (arr[:, :, :, 4:] == 255).all()  # no hidden colour left
+    assert (arr[:, :, :, :4] < 255).any(axis=(1, 2, 3)).all()  # the visible halves are not white
 
 
 def test_training_data_from_a_prepared_set_in_memory_or_streamed(tmp_path):

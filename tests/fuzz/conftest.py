@@ -64,6 +64,26 @@ def tiny_run(tmp_path_factory, tiny_data, fuzz_cache):
     return run
 
 
+@pytest.fixture(scope="session")
+def tiny_style_run(tmp_path_factory, fuzz_cache):
+    """A 1-step stylegan2 run (16 px, 8 channels, w_dim 16) on 24 grey blobs; tests must not change it."""
+    from gf_helpers import tiny_stylegan_run
+
+    return tiny_stylegan_run(tmp_path_factory.mktemp("style-run"), steps=1)
+
+
+@pytest.fixture(scope="session")
+def picture(tmp_path_factory):
+    """A 20x12 RGBA picture with transparent corners, for project."""
+    from PIL import Image
+
+    rgba = np.zeros((12, 20, 4), np.uint8)
+    rgba[2:10, 4:16] = (250, 200, 30, 255)
+    path = tmp_path_factory.mktemp("picture") / "picture.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
 @pytest.fixture
 def guards(monkeypatch):
     """Absurd work raises fuzztest_util.Attempted instead of running (see install_guards)."""

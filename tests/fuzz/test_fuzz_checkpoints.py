@@ -53,6 +53,22 @@ ALL = ["generate", "generate-trunc", "evaluate", "export", "export-ts", "interpo
 QUICK = ["generate", "export", "interpolate"]
 
 
+def refused_by_every_command(target, tmp_path, capsys, marker=None) -> list[str]:
+    """Every command of ALL given ``target``: what is wrong where one did not refuse it with one
+    line, left files behind, or (``marker`` exists) ran the code of a pickle."""
+    bad = []
+    for cmd in ALL:
+        argv = commands(target)[cmd]
+        with user_folder(tmp_path) as cwd:
+            o = run_cli(argv, capsys)
+            found = problems(o, argv[0], "error", [str(target), target.name]) + file_problems(cwd)
+        if marker is not None and marker.exists():
+            found.append("THE PICKLE RAN CODE (the marker file exists)")
+            marker.unlink()
+        bad += [f"{cmd}: {p}  [{o.show()}]" for p in found]
+    return bad
+
+
 def test_the_good_checkpoint_works(good, tmp_path, capsys):
     ckpt = tmp_path / "ck" / "checkpoint.pt"
     ckpt.parent.mkdir()
@@ -173,17 +189,8 @@ def test_pickles_that_would_run_code_are_refused(good, tmp_path, capsys):
         run.mkdir()
         shutil.copy(path, run / "checkpoint.pt")
         for target in (path, run):
-            for cmd in ALL:
-                argv = commands(target)[cmd]
-                with user_folder(tmp_path) as cwd:
-                    o = run_cli(argv, capsys)
-                    found = problems(o, argv[0], "error", [str(target), target.name])
-                    found += file_problems(cwd)
-                if marker.exists():
-                    found.append("THE PICKLE RAN CODE (the marker file exists)")
-                    marker.unlink()
-                bad += [f"{name} via {'folder' if target == run else 'file'} | {cmd}: {p}  [{o.show()}]"
-                        for p in found]
+            bad += [f"{name} via {'folder' if target == run else 'file'} | {p}"
+                    for p in refused_by_every_command(target, tmp_path, capsys, marker)]
     # latent_mean.pt beside a good checkpoint: read with --truncation, must not run code either
     run = tmp_path / "run-evil-mean"
     run.mkdir()
@@ -218,15 +225,7 @@ def test_not_checkpoints_at_all(good, tmp_path, capsys):
     empty_run = tmp_path / "empty-run"
     empty_run.mkdir()
     targets = [d / n for n in cases] + [run_with_dir, empty_run, tmp_path / "missing.pt", tmp_path / "missing-dir"]
-    bad = []
-    for target in targets:
-        for cmd in ALL:
-            argv = commands(target)[cmd]
-            with user_folder(tmp_path) as cwd:
-                o = run_cli(argv, capsys)
-                found = problems(o, argv[0], "error", [str(target), target.name])
-                found += file_problems(cwd)
-            bad += [f"{target.name} | {cmd}: {p}  [{o.show()}]" for p in found]
+    bad = [f"{target.name} | {p}" for target in targets for p in refused_by_every_command(target, tmp_path, capsys)]
     report(bad, "files that are not checkpoints")
 
 

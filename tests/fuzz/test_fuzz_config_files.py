@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fuzztest_util import fuzz, problems, report, run_cli
-from test_fuzz_train_flags import (DOCS, EITHER, FAMILY_ARCHS, FIELDS, INT64, INVALID, RULES, TYPES, _strict,
-                                   expected)
+from test_fuzz_train_flags import (DOCS, EITHER, FAMILY_ARCHS, FIELDS, INT64, INVALID, TYPES, _strict, by_rule,
+                                   expected, judge_dry_run)
 
 
 def run_config(capsys, path, *extra):
@@ -54,21 +54,12 @@ def json_expected(dotted: str, value):
             return EITHER if abs(value) < INT64 else INVALID
         if abs(value) >= INT64:
             return INVALID
-    rule = RULES.get(dotted)
-    if rule is None:
-        return value
-    ok = rule(value)
-    return EITHER if ok is None else value if ok else INVALID
+    return by_rule(dotted, value)
 
 
 def judge(o, path, dotted, want):
-    expect = "either" if want is EITHER else "error" if want is INVALID else "ok"
-    found = problems(o, "train", expect, names_for(path, dotted))
-    if o.exc is None and o.code == 0:
-        try:
-            cfg = _strict(o.out)
-        except ValueError as e:
-            return found + [f"--dry-run printed no strict JSON ({str(e)[:80]})"]
+    cfg, found = judge_dry_run(o, names_for(path, dotted), want)
+    if cfg is not None:
         section, name = dotted.split(".")
         got = cfg.get(section, {}).get(name)
         if want not in (EITHER, INVALID) and (got != want or type(got) is not type(want)) and not (

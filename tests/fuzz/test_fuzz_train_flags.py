@@ -170,11 +170,17 @@ def expected(dotted: str, text: str, via_set: bool):
         if dotted == "tricks.augment":
             return s if set(filter(None, s.split(","))) <= {"translation", "cutout", "color"} else INVALID
         return EITHER
+    return by_rule(dotted, v)
+
+
+def by_rule(dotted: str, value):
+    """``value`` as the config must hold it, by the field's rule in RULES; EITHER where the rule
+    cannot tell, INVALID where it refuses."""
     rule = RULES.get(dotted)
     if rule is None:
-        return v
-    ok = rule(v)
-    return EITHER if ok is None else v if ok else INVALID
+        return value
+    ok = rule(value)
+    return EITHER if ok is None else value if ok else INVALID
 
 
 def _strict(out: str):
@@ -184,16 +190,22 @@ def _strict(out: str):
     return json.loads(out, parse_constant=refuse)
 
 
+def judge_dry_run(o, names, want) -> tuple[dict | None, list[str]]:
+    """The problems of a ``train --dry-run`` outcome against ``want`` (a value, EITHER or INVALID),
+    and the config it printed (None when it printed none, or no strict JSON, which is a problem)."""
+    found = problems(o, "train", "either" if want is EITHER else "error" if want is INVALID else "ok", names)
+    if o.exc is not None or o.code != 0:
+        return None, found
+    try:
+        return _strict(o.out), found
+    except ValueError as e:
+        return None, found + [f"--dry-run printed no strict JSON ({str(e)[:80]})"]
+
+
 def judge(o, dotted: str, want) -> list[str]:
     flag = DOCS[dotted].flag
-    names = (flag, dotted, dotted.split(".")[1])
-    expect = "either" if want is EITHER else "error" if want is INVALID else "ok"
-    found = problems(o, "train", expect, names)
-    if o.exc is None and o.code == 0:
-        try:
-            cfg = _strict(o.out)
-        except ValueError as e:
-            return found + [f"--dry-run printed no strict JSON ({str(e)[:80]})"]
+    cfg, found = judge_dry_run(o, (flag, dotted, dotted.split(".")[1]), want)
+    if cfg is not None:
         section, name = dotted.split(".")
         got = cfg.get(section, {}).get(name, "<missing>")
         if want not in (EITHER, INVALID) and got != want:

@@ -2,9 +2,6 @@
 run trained through the CLI, in a temp folder."""
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 
 import numpy as np
@@ -17,29 +14,18 @@ from ganforge.api import load_generator
 from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
 from ganforge.tools import ToolClassifier, interpolate
-from toolstest_util import BRIGHTNESS_CLASSES, brightness_probs
+from gf_helpers import FINAL_ONLY, TINY_NETS, make_images, one_line, train_once
+from toolstest_util import BRIGHTNESS_CLASSES, brightness_probs, export_onnx
 
-# like the `fast` fixture in tests/conftest.py (a module-scoped fixture cannot use that one), but
-# writing samples and logs only at the end: these runs exist for their final checkpoint
-FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
-        "--checkpoint-every", "100", "--log-every", "100", "--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A 2-step dcgan run (8 channels) on 24 grey 28x28 images, trained once for this module."""
     root = tmp_path_factory.mktemp("tools-run")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:28, :28]
-    images = np.stack([((yy - rng.uniform(8, 20)) ** 2 + (xx - rng.uniform(8, 20)) ** 2 < rng.uniform(16, 50))
-                       * rng.uniform(100, 255) for _ in range(24)]).astype(np.uint8)
-    np.savez(root / "blobs.npz", images=images, labels=np.arange(24) % 3)
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--data", str(root / "blobs.npz"), "--steps", "2", "--out", str(out), *FAST,
-                     "--g-channels", "8", "--d-channels", "8"])
-    assert code == 0
-    return out
+    np.savez(root / "blobs.npz", images=make_images(24), labels=np.arange(24) % 3)
+    train_once(root / "run", root / "blobs.npz", "--steps", "2", *FINAL_ONLY, *TINY_NETS)
+    return root / "run"
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +34,8 @@ def cond_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tools-cond-run")
     images = np.random.default_rng(1).integers(0, 256, (12, 28, 28)).astype(np.uint8)
     np.savez(root / "named.npz", images=images, labels=np.arange(12) % 3, class_names=np.array(BRIGHTNESS_CLASSES))
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--data", str(root / "named.npz"), "--conditional", "--steps", "2", "--out", str(out),
-                     *FAST, "--g-channels", "8", "--d-channels", "8"])
-    assert code == 0
-    return out
+    train_once(root / "run", root / "named.npz", "--conditional", "--steps", "2", *FINAL_ONLY, *TINY_NETS)
+    return root / "run"
 
 
 @pytest.fixture
@@ -95,6 +77,29 @@ def test_interpolate_writes_a_grid_and_a_looping_gif(cli, run, tmp_path):
 def test_interpolate_bad_input_is_one_line_and_exit_2(cli, run, tmp_path, args, msg):
     code, _, err = cli("interpolate", run, *args, "--out", tmp_path / "x")
     assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("ms", [0, 5, 9, 655_360, 99_999_999, 2 ** 70])
+def test_interpolate_refuses_a_frame_time_a_gif_cannot_hold(cli, run, tmp_path, ms):
+    code, out, err = cli("interpolate", run, "--seeds", "1,2", "--steps", 3, "--ms-per-frame", ms,
+                         "--out", tmp_path / "w")
+    assert code == 2 and one_line(err), err
+    assert f"--ms-per-frame {ms}: a GIF frame lasts 10 to 655,350 ms" in err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("ms,stored,said", [(10, 10, False), (105, 110, True), (655_350, 655_350, False)])
+def test_interpolate_frame_times_are_stored_to_10_ms_and_rounding_is_said(cli, run, tmp_path, ms, stored, said):
+    code, out, err = cli("interpolate", run, "--seeds", "1,2", "--steps", 3, "--ms-per-frame", ms,
+                         "--out", tmp_path / "w")
+    assert code == 0, err
+    assert (f"{stored} ms each (GIF frame times are in steps of 10 ms)" in out) == said
+    gif = Image.open(tmp_path / "w.gif")
+    times = []
+    for i in range(gif.n_frames):
+        gif.seek(i)
+        times.append(gif.info["duration"])
+    assert times == [600, stored, 600, stored]  # each seed's own image is held 600 ms
 
 
 def test_generate_truncation(cli, run, tmp_path):
@@ -188,15 +193,7 @@ def test_export_safetensors_and_torchscript(cli, run, tmp_path):
 
 
 def test_export_onnx(cli, run, tmp_path):
-    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "g.onnx")
-    if importlib.util.find_spec("onnx") is None:
-        assert code == 2 and "pip install ganforge[onnx]" in err
-        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
-    assert code == 0, err
-    if importlib.util.find_spec("onnxruntime") is None:
-        assert "onnxruntime is not installed" in out
-    else:
-        assert "ran with onnxruntime" in out
+    export_onnx(cli, run, tmp_path / "g.onnx")
 
 
 @pytest.mark.parametrize("command", ["interpolate", "arithmetic", "neighbours", "export"])

@@ -3,9 +3,6 @@ interpolate, arithmetic, neighbours and export (safetensors, TorchScript, ONNX).
 tiny 16-px progan stopped in the middle of the 8x8 fade, the hardest state to rebuild."""
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
 import json
 
 import numpy as np
@@ -14,29 +11,21 @@ import torch
 from PIL import Image
 
 from ganforge.api import load_generator
-from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
 from ganforge.models.progan import ProGANGenerator
+from gf_helpers import TINY_NETS, make_images, train_once
+from toolstest_util import check_evaluate, export_onnx
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A 4-step progan run (16 px, 8 channels) on 24 grey blobs, ending at alpha 0.5 of 8x8."""
     root = tmp_path_factory.mktemp("progan-run")
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:16, :16]
-    images = np.stack([((yy - rng.uniform(4, 12)) ** 2 + (xx - rng.uniform(4, 12)) ** 2 < rng.uniform(6, 20))
-                       * rng.uniform(100, 255) for _ in range(24)]).astype(np.uint8)
-    np.savez(root / "blobs.npz", images=images)
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--preset", "progan", "--data", str(root / "blobs.npz"), "--size", "16",
-                     "--z-dim", "16", "--g-channels", "8", "--d-channels", "8", "--batch-size", "4",
-                     "--stage-batch", "", "--stage-kimg", "0.008", "--fade-kimg", "0.016", "--steps", "4",
-                     "--n-fixed", "4", "--no-progress", "--precision", "fp32", "--device", "cpu",
-                     "--out", str(out)])
-    assert code == 0
-    return out
+    np.savez(root / "blobs.npz", images=make_images(24, size=16))
+    train_once(root / "run", root / "blobs.npz", "--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_NETS,
+               "--batch-size", "4", "--stage-batch", "", "--stage-kimg", "0.008", "--fade-kimg", "0.016",
+               "--steps", "4", "--n-fixed", "4", "--no-progress", "--precision", "fp32", "--device", "cpu")
+    return root / "run"
 
 
 def test_the_loaded_generator_is_mid_fade_and_makes_final_size_images(run):
@@ -56,14 +45,7 @@ def test_generate(cli, run, tmp_path):
 
 
 def test_evaluate(cli, run):
-    from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
-
-    net, meta = random_evaluator("fashion-mnist")  # plumbing only: random features (see tests/metrics)
-    save_evaluator(net, meta, evaluator_path("fashion-mnist"))
-    code, out, err = cli("evaluate", run, "-n", 16, "--json", "--no-progress")
-    assert code == 0, err
-    m = json.loads(out)["metrics"]
-    assert m["fd"] >= 0 and 0 <= m["precision"] <= 1
+    check_evaluate(cli, run)
 
 
 def test_interpolate(cli, run, tmp_path):
@@ -102,11 +84,4 @@ def test_export_safetensors_and_torchscript(cli, run, tmp_path):
 
 
 def test_export_onnx(cli, run, tmp_path):
-    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "g.onnx")
-    if importlib.util.find_spec("onnx") is None:
-        assert code == 2 and "pip install ganforge[onnx]" in err
-        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
-    assert code == 0, err
-    assert (tmp_path / "g.onnx").is_file()
-    if importlib.util.find_spec("onnxruntime") is not None:
-        assert "ran with onnxruntime" in out
+    export_onnx(cli, run, tmp_path / "g.onnx")

@@ -2,9 +2,7 @@
 evaluate, interpolate and arithmetic (in W by default), neighbours, style-mix, project and export."""
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import json
 
 import numpy as np
@@ -13,25 +11,16 @@ import torch
 from PIL import Image
 
 from ganforge.api import load_generator
-from ganforge.cli import main
 from ganforge.export import load_safetensors_generator
 from ganforge.models.stylegan2 import StyleGAN2Generator
-from gf_helpers import make_images
+from gf_helpers import one_line, tiny_stylegan_run
+from toolstest_util import check_evaluate, export_onnx
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """A 2-step stylegan2 run (16 px, 8 channels, w_dim 16) on 24 grey blobs."""
-    root = tmp_path_factory.mktemp("stylegan-run")
-    np.savez(root / "blobs.npz", images=make_images(24, size=16))
-    out = root / "run"
-    with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["train", "--preset", "stylegan2", "--data", str(root / "blobs.npz"), "--size", "16",
-                     "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-channels", "8",
-                     "--d-channels", "8", "--batch-size", "4", "--steps", "2", "--n-fixed", "4", "--no-progress",
-                     "--precision", "fp32", "--device", "cpu", "--eval-minutes", "0", "--out", str(out)])
-    assert code == 0
-    return out
+    return tiny_stylegan_run(tmp_path_factory.mktemp("stylegan-run"), steps=2)
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +28,6 @@ def G(run):
     G = load_generator(run)
     assert isinstance(G, StyleGAN2Generator) and G.num_ws == 6 and G.w_avg.abs().sum() > 0
     return G
-
-
-def one_line(err: str) -> bool:
-    return len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_generate_truncation_zero_gives_one_image_the_w_avg_image(cli, run, G, tmp_path):
@@ -59,14 +44,7 @@ def test_generate_truncation_zero_gives_one_image_the_w_avg_image(cli, run, G, t
 
 
 def test_evaluate(cli, run):
-    from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
-
-    net, meta = random_evaluator("fashion-mnist")  # plumbing only: random features (see tests/metrics)
-    save_evaluator(net, meta, evaluator_path("fashion-mnist"))
-    code, out, err = cli("evaluate", run, "-n", 16, "--json", "--no-progress")
-    assert code == 0, err
-    m = json.loads(out)["metrics"]
-    assert m["fd"] >= 0 and 0 <= m["precision"] <= 1
+    check_evaluate(cli, run)
 
 
 def test_interpolate_walks_in_w_by_default(cli, run, tmp_path):
@@ -129,6 +107,50 @@ def test_project_then_style_mix_with_the_projection(cli, run, G, tmp_path):
     assert code == 2 and "already exists" in err and one_line(err)
 
 
+def _picture(path):
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    rgb[6:18, 10:22] = (250, 200, 30)
+    Image.fromarray(rgb).save(path)
+    return path
+
+
+def test_a_projection_that_diverges_to_nan_is_refused_and_nothing_is_written(cli, run, tmp_path):
+    code, out, err = cli("project", run, _picture(tmp_path / "picture.png"), "--steps", 20, "--lr", "1e30",
+                         "--feature-weight", 0, "--out", tmp_path / "proj", "--no-progress")
+    assert code == 2 and one_line(err), err
+    assert "the projection diverged" in err and "nothing was written" in err and "--lr" in err
+    assert not (tmp_path / "proj").exists() and "wrote" not in out
+
+
+def test_a_projection_whose_loss_rose_is_written_with_a_warning(cli, run, tmp_path):
+    code, out, err = cli("project", run, _picture(tmp_path / "picture.png"), "--steps", 20, "--lr", "1000",
+                         "--feature-weight", 0, "--out", tmp_path / "proj", "--no-progress")
+    assert code == 0, err
+    assert one_line(err) and err.startswith("warning: the loss rose from ") and "smaller --lr" in err
+    blob = torch.load(tmp_path / "proj" / "projected.pt", weights_only=True)
+    assert blob["loss"][-1] > blob["loss"][0] and torch.isfinite(blob["ws"]).all()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_style_mix_refuses_a_projection_that_is_not_finite(cli, run, tmp_path, bad):
+    code, _, err = cli("project", run, _picture(tmp_path / "picture.png"), "--steps", 2, "--feature-weight", 0,
+                       "--out", tmp_path / "proj", "--no-progress")
+    assert code == 0, err
+    path = tmp_path / "proj" / "projected.pt"
+    blob = torch.load(path, weights_only=True)
+    blob["ws"][0, 2, 3] = bad  # as a projection file written before non-finite styles were refused
+    torch.save(blob, path)
+    code, out, err = cli("style-mix", run, "--rows", f"{path},1", "--cols", "2", "--out", tmp_path / "mix.png")
+    assert code == 2 and one_line(err) and "its styles are not finite numbers" in err and str(path) in err, err
+    assert not (tmp_path / "mix.png").exists()
+
+
+def test_project_takes_the_seed_check_of_every_command(cli, run, tmp_path):
+    code, _, err = cli("project", run, _picture(tmp_path / "picture.png"), "--seed", -1, "--out", tmp_path / "p")
+    assert code == 2 and one_line(err) and "--seed -1: out of range (a seed is an integer from 0 to" in err, err
+    assert not (tmp_path / "p").exists()
+
+
 @pytest.mark.parametrize("args, msg", [
     (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--layers", "0-9"], "--layers 0-9: this generator has 6"),
     (["style-mix", "{run}", "--rows", "1", "--cols", "2", "--layers", "middle"], "no middle layers"),
@@ -157,14 +179,9 @@ def test_export_safetensors_carries_w_avg(cli, run, G, tmp_path):
 
 
 def test_export_onnx_takes_z_through_the_mapping_network(cli, run, G, tmp_path):
-    code, out, err = cli("export", run, "--format", "onnx", "--out", tmp_path / "g.onnx")
-    if importlib.util.find_spec("onnx") is None:
-        assert code == 2 and "pip install ganforge[onnx]" in err
-        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
-    assert code == 0, err
+    export_onnx(cli, run, tmp_path / "g.onnx")
     if importlib.util.find_spec("onnxruntime") is None:
         pytest.skip("onnxruntime is not installed: the file is written but not run")
-    assert "ran with onnxruntime" in out
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
@@ -202,3 +219,18 @@ def test_export_the_synthesis_network_alone_takes_ws(cli, run, G, tmp_path):
     (got,) = sess.run(None, {"ws": ws.numpy()})
     with torch.no_grad():
         np.testing.assert_allclose(got, G.synthesis(ws).numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_project_reads_a_transparent_picture_composited_on_white(tmp_path, channels):
+    from types import SimpleNamespace
+
+    from ganforge.tools import read_target
+
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[:, :8] = (0, 0, 0, 255)  # black, visible
+    rgba[:, 8:] = (255, 0, 0, 0)  # red, hidden
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut-out.png")
+    target = read_target(tmp_path / "cut-out.png", SimpleNamespace(img_size=16, img_channels=channels))
+    assert target.shape == (1, channels, 16, 16)
+    assert target[..., :8].eq(0).all() and target[..., 8:].eq(255).all()

@@ -3,6 +3,10 @@ milliseconds, a conditional one (the interface conditional GANs have: ``G.num_cl
 ``G(z, y)``), and a fake evaluator classifier that sorts images by brightness."""
 from __future__ import annotations
 
+import importlib.util
+import json
+
+import pytest
 import torch
 from torch import nn
 
@@ -49,3 +53,32 @@ def brightness_probs(images: torch.Tensor) -> torch.Tensor:
     m = images.float().mean(dim=(1, 2, 3)) / 255.0
     centres = torch.tensor([0.2, 0.5, 0.8])
     return torch.softmax(-((m[:, None] - centres) ** 2) * 200.0, dim=1)
+
+
+# --------------------------------------------------------------------------- commands on a trained run
+def check_evaluate(cli, run) -> None:
+    """``ganforge evaluate RUN`` works (the plumbing only: a random-weight evaluator gives the features)."""
+    from ganforge.metrics.networks import evaluator_path, random_evaluator, save_evaluator
+
+    net, meta = random_evaluator("fashion-mnist")
+    save_evaluator(net, meta, evaluator_path("fashion-mnist"))
+    code, out, err = cli("evaluate", run, "-n", 16, "--json", "--no-progress")
+    assert code == 0, err
+    m = json.loads(out)["metrics"]
+    assert m["fd"] >= 0 and 0 <= m["precision"] <= 1
+
+
+def export_onnx(cli, run, path, *flags) -> str:
+    """``ganforge export RUN --format onnx --out PATH FLAGS``; returns its output. Without the onnx
+    package the error that says how to get it is checked and the test skipped."""
+    code, out, err = cli("export", run, "--format", "onnx", "--out", path, *flags)
+    if importlib.util.find_spec("onnx") is None:
+        assert code == 2 and "pip install ganforge[onnx]" in err
+        pytest.skip("onnx is not installed (pip install ganforge[onnx]); checked the error instead")
+    assert code == 0, err
+    assert path.is_file()
+    if importlib.util.find_spec("onnxruntime") is None:
+        assert "onnxruntime is not installed" in out
+    else:
+        assert "ran with onnxruntime" in out
+    return out

@@ -24,8 +24,8 @@ from gf_helpers import make_images
 pytestmark = pytest.mark.multiprocess
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-TINY = ["--no-progress", "--device", "cpu", "--precision", "fp32", "--log-every", "1", "--sample-every", "1000",
-        "--n-fixed", "4"]
+QUIET_CPU = ["--no-progress", "--device", "cpu", "--precision", "fp32", "--log-every", "1", "--sample-every", "1000",
+             "--n-fixed", "4"]
 
 
 def free_port() -> int:
@@ -86,19 +86,41 @@ def weights(run_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
     return {net: ckpt[net] for net in ("G", "D")}
 
 
+def initial_weights(run_dir: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """G's and D's weights before the run's first step: the run's own config, seeded and built as
+    the training loop does."""
+    from ganforge.generator import load_run_config
+    from ganforge.train.builder import build_trainer
+    from ganforge.train.loop import seed_everything
+
+    cfg = load_run_config(run_dir)
+    ckpt = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    with torch.random.fork_rng(devices=[]):
+        seed_everything(cfg.train.seed)
+        tr = build_trainer(cfg, int(ckpt["img_channels"]), int(ckpt["img_size"]))
+    return {"G": tr.G.state_dict(), "D": tr.D.state_dict()}
+
+
 def test_two_processes_of_batch_32_train_what_one_process_of_batch_64_does(tmp_path, data256):
     """geron-dense has no batch-dependent layer: the mean of the two shards' gradients is the
     gradient of the whole batch, and each shard is exactly its half of the one-process batch."""
-    common = ["train", "--preset", "geron-dense", "--data", data256, "--steps", 3, *TINY]
+    common = ["train", "--preset", "geron-dense", "--data", data256, "--steps", 3, *QUIET_CPU]
     run(1, [*common, "--batch-size", 64, "--out", tmp_path / "one"])
     run(2, [*common, "--batch-size", 32, "--out", tmp_path / "two"])
     one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
     for net in ("G", "D"):
         for name, w in one[net].items():
             assert torch.allclose(w, two[net][name], rtol=1e-4, atol=2e-5), f"{net}.{name}"
-    # the moved weights really moved: 3 steps of training are not a no-op
-    first = torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)["step"]
-    assert first == 3
+    # ...and both moved from where they started: equal weights would also come of no training at all
+    assert torch.load(tmp_path / "one" / "checkpoint.pt", weights_only=True)["step"] == 3
+    start = initial_weights(tmp_path / "one")
+    for trained in (one, two):
+        for net in ("G", "D"):
+            for name, w in start[net].items():
+                moved = float((trained[net][name] - w).abs().max())
+                # 3 RMSprop steps of lr 1e-3 move a weight by up to ~0.01: so every tensor moved,
+                # and by no more than training can (it started from these very weights)
+                assert 1e-3 < moved < 0.05, f"{net}.{name} moved {moved:.2e} from its initial value"
     log = [json.loads(line) for line in (tmp_path / "two" / "log.jsonl").read_text().splitlines()]
     assert log[0] == {"step": 0, "event": "processes", "world_size": 2, "batch_per_process": 32,
                       "global_batch_size": 64}
@@ -162,7 +184,7 @@ def test_g_ema_and_both_networks_stay_equal_on_every_process(tmp_path, data256):
 
 
 def test_a_two_process_checkpoint_resumes_in_one_process_and_the_reverse(tmp_path, data256):
-    common = ["train", "--preset", "geron-dense", "--data", data256, "--batch-size", 32, *TINY]
+    common = ["train", "--preset", "geron-dense", "--data", data256, "--batch-size", 32, *QUIET_CPU]
     run(2, [*common, "--steps", 2, "--out", tmp_path / "a"])
     run(1, ["train", "--resume", tmp_path / "a", "--steps", 4, "--no-progress"])
     assert torch.load(tmp_path / "a" / "checkpoint.pt", weights_only=True)["step"] == 4
@@ -179,7 +201,7 @@ def test_a_two_process_checkpoint_resumes_in_one_process_and_the_reverse(tmp_pat
 
 def test_a_killed_process_makes_the_others_exit_with_a_message_not_hang(tmp_path, data256):
     procs = start(2, ["train", "--preset", "geron-dense", "--data", data256, "--batch-size", 32, "--steps", 10**6,
-                      *TINY, "--out", tmp_path / "r"])
+                      *QUIET_CPU, "--out", tmp_path / "r"])
     log = tmp_path / "r" / "log.jsonl"
     t0 = time.monotonic()
     while not (log.exists() and len(log.read_text().splitlines()) >= 3):
@@ -201,7 +223,7 @@ def test_torchrun_starts_a_two_process_run(tmp_path, data256):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=SRC + os.pathsep + os.environ.get("PYTHONPATH", ""))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--rdzv-backend", "c10d",
            "--rdzv-endpoint", f"127.0.0.1:{port}", "-m", "ganforge", "train", "--preset", "geron-dense",
-           "--data", str(data256), "--batch-size", "32", "--steps", "2", *TINY, "--out", str(tmp_path / "r")]
+           "--data", str(data256), "--batch-size", "32", "--steps", "2", *QUIET_CPU, "--out", str(tmp_path / "r")]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("finished at step 2") == 1  # rank 0 reports, the other stays quiet

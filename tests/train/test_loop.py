@@ -1,28 +1,17 @@
 """The training procedure: who gets which gradient, exact resume, graceful stop."""
 from __future__ import annotations
 
-import os
 import signal
 
 import pytest
 import torch
 
 from ganforge import api
-from ganforge.config import RunConfig, set_field
+from ganforge.config import set_field
 from ganforge.presets import get_preset
 from ganforge.checkpoint import load_checkpoint
 from ganforge.train.builder import build_trainer
-from ganforge.train.trainer import GANTrainer
-
-
-def small_cfg(npz, preset="dcgan", **fields) -> RunConfig:
-    cfg = get_preset(preset)
-    base = {"data.source": str(npz), "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 4,
-            "train.precision": "fp32", "train.n_fixed": 4, "train.sample_every": 1000,
-            "train.checkpoint_every": 1000, "train.log_every": 1}
-    for k, v in {**base, **fields}.items():
-        set_field(cfg, k, v)
-    return cfg
+from gf_helpers import QUIET, same, signal_after_step, small_cfg
 
 
 def count_grad_calls(module):
@@ -91,29 +80,15 @@ def test_resume_is_bitwise_exact(tmp_path, npz_data, preset, extra):
     api.train(cfg, half, resume=True, progress=False, log=lambda *_: None)
     a, b = load_checkpoint(full), load_checkpoint(half)
     assert a["step"] == b["step"] == 4
-    for net in ("G", "D"):
-        for k in a[net]:
-            assert torch.equal(a[net][k], b[net][k]), f"{net}.{k} differs after resume"
-    for opt in ("opt_g", "opt_d"):
-        for i, st in a[opt]["state"].items():
-            for k, v in st.items():
-                assert torch.equal(torch.as_tensor(v), torch.as_tensor(b[opt]["state"][i][k])), f"{opt} {i} {k}"
+    for key in ("G", "D", "opt_g", "opt_d"):
+        assert same(a[key], b[key]), f"{key} differs after resume"
     # the log has each step once
     steps = [r["step"] for r in __import__("ganforge.runs.monitor", fromlist=["x"]).read_log(half)]
     assert steps == [1, 2, 3, 4]
 
 
 def test_sigint_stops_after_the_step_and_saves(tmp_path, npz_data, monkeypatch):
-    orig = GANTrainer.train_step
-
-    def step_then_interrupt(self, real, labels=None):
-        out = orig(self, real, labels)
-        if self.step == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return out
-
-    monkeypatch.setattr(GANTrainer, "train_step", step_then_interrupt)
-    res = api.train(small_cfg(npz_data, **{"train.steps": 10}), tmp_path / "run", progress=False,
-                    log=lambda *_: None)
+    signal_after_step(monkeypatch, 2, signal.SIGINT)
+    res = api.train(small_cfg(npz_data, **{"train.steps": 10}), tmp_path / "run", **QUIET)
     assert res.interrupted
     assert load_checkpoint(tmp_path / "run")["step"] == 2

@@ -3,7 +3,6 @@ run.lock, which a live training process holds (a killed one's stale file reads a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -17,10 +16,7 @@ from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.runs import status as runstatus
 from ganforge.runs.monitor import read_log
 from ganforge.runs.folder import RunFolderError
-from ganforge.train.trainer import GANTrainer
-from test_loop import small_cfg
-
-QUIET = dict(progress=False, log=lambda *_: None)
+from gf_helpers import QUIET, signal_after_step, small_cfg
 
 
 def train_run(npz, run, steps=2, **fields):
@@ -57,15 +53,7 @@ def test_a_finished_run_reads_as_finished_in_the_table_and_the_json(cli, tmp_pat
 
 
 def test_a_stopped_run_reads_as_interrupted_and_its_page_says_so(cli, tmp_path, npz_data, monkeypatch):
-    orig = GANTrainer.train_step
-
-    def step_then_interrupt(self, real, labels=None):
-        out = orig(self, real, labels)
-        if self.step == 2:
-            os.kill(os.getpid(), signal.SIGINT)
-        return out
-
-    monkeypatch.setattr(GANTrainer, "train_step", step_then_interrupt)
+    signal_after_step(monkeypatch, 2, signal.SIGINT)
     res = train_run(npz_data, tmp_path / "run", steps=10, **{"train.log_every": 5})
     assert res.interrupted and read_log(tmp_path / "run") == []
     row = runstatus.run_summary(tmp_path / "run")

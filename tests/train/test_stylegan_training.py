@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from ganforge.checkpoint import load_checkpoint
+from ganforge.data import to_model_range
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.checks import check_run
@@ -19,12 +20,10 @@ from ganforge.train.state import GBatch
 from ganforge.train.families.stylegan2 import PathLengthReg, lazy_factor
 from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
+from gf_helpers import TINY_STYLEGAN2 as TINY
+from gf_helpers import resumed_equals_straight
 
-# A tiny stylegan2 (32 px: Fashion-MNIST-like 28 px data is resized), 4 images a step.
-TINY = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--g-channels", "8",
-        "--d-channels", "8", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100",
-        "--checkpoint-every", "100", "--log-every", "1", "--precision", "fp32", "--no-progress", "--device", "cpu",
-        "--minutes", "60", "--eval-minutes", "0"]
+# TINY: a stylegan2 of 32 px (Fashion-MNIST-like 28 px data is resized), 4 images a step.
 LR = 2.5e-3  # the preset's Adam: lr 0.0025, betas (0, 0.99); lazy R1 every 16, path length every 4
 
 
@@ -220,28 +219,10 @@ def test_a_resumed_run_keeps_the_corrections(cli, npz_data, tmp_path):
 
 
 # --------------------------------------------------------------------------- resume exactness
-def _same(a, b) -> bool:
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    return a == b
-
-
 def test_resume_is_bitwise_exact(cli, npz_data, tmp_path):
     # path length and R1 every 2 steps: both act before and after the stop at step 3
     flags = [*TINY, "--pl-every", "2", "--r1-every", "2", "--augment", "translation"]
-    straight, split = tmp_path / "straight", tmp_path / "split"
-    assert cli("train", "--data", npz_data, *flags, "--steps", 6, "--out", straight)[0] == 0
-    assert cli("train", "--data", npz_data, *flags, "--steps", 3, "--out", split)[0] == 0
-    code, _, err = cli("train", "--resume", split, "--steps", 6, "--no-progress")
-    assert code == 0, err
-    a, b = load_checkpoint(straight), load_checkpoint(split)
-    assert int(a["step"]) == int(b["step"]) == 6
-    for key in ("G", "D", "G_ema", "opt_g", "opt_d", "train_state", "epoch", "pos", "rng", "step"):
-        assert _same(a[key], b[key]), key
+    a, b, _ = resumed_equals_straight(cli, npz_data, flags, steps=6, stop=3, folder=tmp_path)
     for net in ("G", "G_ema"):  # the family's state: the running means of w and of the path lengths
         assert torch.equal(a[net]["w_avg"], b[net]["w_avg"]) and float(a[net]["w_avg"].abs().sum()) > 0
         assert torch.equal(a[net]["pl_mean"], b[net]["pl_mean"]) and float(a[net]["pl_mean"]) > 0
@@ -262,8 +243,45 @@ def test_train_writes_a_run_folder(cli, npz_data, tmp_path):
     assert ck["G"]["w_avg"].shape == (16,) and "pl_mean" in ck["G_ema"]
 
 
+def _d_sees(tr: GANTrainer, images: torch.Tensor) -> list[torch.Tensor]:
+    """What D is given, call by call, during one training step on ``images`` (a forward pre-hook):
+    the D phase's reals first, then its fakes, R1's reals, the G phase's fakes."""
+    seen: list[torch.Tensor] = []
+    handle = tr.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    try:
+        tr.train_step(images)
+    finally:
+        handle.remove()
+    return seen
+
+
+@pytest.mark.parametrize("over", [{"tricks.augment": "translation,cutout"}, {"tricks.ada_target": 0.6}])
+def test_augmentation_changes_what_d_sees(over):
+    images = _images()
+    batch = to_model_range(images, "tanh")  # the reals as D sees them without augmentation
+    plain = _d_sees(_trainer(), images)
+    assert torch.equal(plain[0], batch)  # the control: no augmentation, D sees the batch itself
+    tr = _trainer(**over)
+    if tr.ada is not None:  # ADA starts at p = 0: nothing is augmented until the controller raises p
+        assert torch.equal(_d_sees(tr, images)[0], batch)
+        tr.ada.load_state_dict({**tr.ada.state_dict(), "p": 1.0})
+    seen = _d_sees(tr, images)
+    assert seen[0].shape == batch.shape and not torch.equal(seen[0], batch)
+    changed = (seen[0] != batch).flatten(1).any(1)
+    assert changed.all(), f"only {int(changed.sum())} of {len(changed)} real images were augmented at p = 1"
+
+
 @pytest.mark.parametrize("extra", [["--augment", "translation,cutout"], ["--ada-target", "0.6"]])
-def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra):
+def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra, monkeypatch):
+    augmented = []
+    d_input = GANTrainer.d_input
+
+    def note(self, x):  # whether what D is given differs from the images it was given for
+        out = d_input(self, x)
+        augmented.append(not torch.equal(out, x))
+        return out
+
+    monkeypatch.setattr(GANTrainer, "d_input", note)
     out = tmp_path / "run"
     code, _, err = cli("train", "--data", npz_data, *TINY, *extra, "--steps", 2, "--out", out)
     assert code == 0, err
@@ -271,6 +289,10 @@ def test_trains_with_augmentation_and_ada(cli, npz_data, tmp_path, extra):
     assert int(ck["step"]) == 2 and ("ada" in ck) == ("--ada-target" in extra)
     for net in ("G", "D"):
         assert all(torch.isfinite(t).all() for t in ck[net].values() if t.is_floating_point())
+    if "--ada-target" in extra:  # p starts at 0 and moves every 4 D steps: 2 steps augment nothing yet,
+        assert not any(augmented) and ck["ada"]["count"] == 2 * 4  # but the controller counted D's 2 x 4 reals
+    else:
+        assert augmented and all(augmented)
 
 
 def test_a_bf16_autocast_step_runs_on_the_cpu():

@@ -40,3 +40,38 @@ def _evaluator_for(run: str, device: str):
     from ..tools import find_evaluator
 
     return find_evaluator(data_name(api.load_run_config(run).data), device)
+
+
+# --------------------------------------------------------------------------- flags several commands share
+DEVICE_HELP = "cpu, cuda, cuda:N or auto (default: cpu)"
+
+
+def add_run_flags(q: argparse.ArgumentParser, *, run_help: str = "a run folder or a checkpoint file",
+                  overwrite_help: str = "replace output files that already exist",
+                  batch_size: int | None = 256) -> None:
+    """The run a command uses and how it runs G: RUN_DIR_OR_CKPT, --device, --batch-size (unless
+    None) and --overwrite."""
+    q.add_argument("run", metavar="RUN_DIR_OR_CKPT", help=run_help)
+    q.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    if batch_size is not None:
+        q.add_argument("--batch-size", type=int, default=batch_size,
+                       help=f"images per forward pass (default: {batch_size})")
+    q.add_argument("--overwrite", action="store_true", help=overwrite_help)
+
+
+def add_truncation_flag(q: argparse.ArgumentParser, help: str) -> None:
+    q.add_argument("--truncation", type=float, default=None, metavar="PSI", help=help)
+
+
+def add_class_flag(q: argparse.ArgumentParser, help: str) -> None:
+    q.add_argument("--class", dest="class_", metavar="NAME|ID", default=None, help=help)
+
+
+def add_space_flag(q: argparse.ArgumentParser, help: str) -> None:
+    q.add_argument("--space", default=None, choices=("w", "z"), help=help)
+
+
+def add_data_location_flags(q: argparse.ArgumentParser, data_help: str, data_dir_help: str) -> None:
+    """--data PATH and --data-dir DIR: where a run's (or a named) data set is now."""
+    q.add_argument("--data-dir", metavar="DIR", default=None, help=data_dir_help)
+    q.add_argument("--data", metavar="PATH", default=None, help=data_help)

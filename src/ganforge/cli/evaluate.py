@@ -6,7 +6,8 @@ import json
 import sys
 
 from ..errors import GanforgeError
-from .common import _Formatter
+from .common import DEVICE_HELP, _Formatter, add_data_location_flags
+
 
 def add_parsers(sub) -> None:
     """The ``evaluate`` and ``evaluator`` subcommands."""
@@ -37,12 +38,11 @@ def add_parsers(sub) -> None:
     e.add_argument("--inception-weights", metavar="FILE", default=None,
                    help="Inception-v3 FID weights (pt_inception-2015-12-05-6726825d.pth); "
                         "else $GANFORGE_INCEPTION or the cache")
-    e.add_argument("--data-dir", metavar="DIR", default=None, help="folder holding a named dataset's files")
-    e.add_argument("--data", metavar="PATH", default=None,
-                   help="with a run: where its image folder or array file is now, if it moved (checked by content)")
+    add_data_location_flags(e, "with a run: where its image folder or array file is now, if it moved (checked by "
+                               "content)", "folder holding a named dataset's files")
     e.add_argument("--seed", type=int, default=0, help="latent seed (and subset/KID seed)")
     e.add_argument("--batch-size", type=int, default=500, help="images per generator forward pass")
-    e.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
+    e.add_argument("--device", default="cpu", help=DEVICE_HELP)
     e.add_argument("--no-ema", action="store_true", help="with a run: sample the raw G, not G_ema")
     e.add_argument("--no-floor", action="store_true", help="skip the real-vs-real floor")
     e.add_argument("--json", action="store_true", help="machine-readable output (metrics, floor, protocol)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from ..errors import GanforgeError
@@ -19,7 +20,11 @@ def add_parsers(sub) -> None:
                                    "  running      a live process is training it (it holds the folder's run.lock)\n"
                                    "  finished     it reached its --steps, --epochs or --minutes\n"
                                    "  interrupted  it stopped early: Ctrl-C, SIGTERM, a crash or a kill\n"
-                                   "                (continue it with ganforge train --resume RUN)",
+                                   "                (continue it with ganforge train --resume RUN)\n"
+                                   "  unreadable   its files could not be read at all (the note under the table\n"
+                                   "                says why)\n"
+                                   "A run whose files are partly damaged (a log line that is not JSON, say) is\n"
+                                   "listed from what could be read, with a note naming what was left out.",
                        epilog="examples:\n"
                               "  ganforge runs\n"
                               "  ganforge runs ~/experiments/runs --json")
@@ -27,7 +32,7 @@ def add_parsers(sub) -> None:
                    help="the folder holding the run folders, or one run folder (default: runs)")
     r.add_argument("--json", action="store_true",
                    help="machine-readable output: a list of {name, path, preset, data, step, time_s, best_fd, "
-                        "status}, with null for what is unknown")
+                        "status, problem}, with null for what is unknown (problem: what could not be read)")
 
     p = sub.add_parser("report", help="(re)write a run's report.html and print its path",
                        formatter_class=_Formatter,
@@ -63,7 +68,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise GanforgeError(f"{run}: no such run folder")
     if not is_run_dir(run):
         raise GanforgeError(f"{run}: not a ganforge run folder (no config.json or checkpoint.pt)")
-    print(write_report(run))
+    problems: list[str] = []
+    print(write_report(run, problems=problems))
+    for p in problems:
+        print(f"note: {run}: {p}", file=sys.stderr)
     return 0
 
 

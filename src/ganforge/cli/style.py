@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import GanforgeError
-from .common import _Formatter, _truncation
+from .common import _Formatter, _truncation, add_run_flags, add_truncation_flag
 
 
 def add_parsers(sub) -> None:
@@ -23,20 +24,17 @@ def add_parsers(sub) -> None:
                                "  ganforge style-mix runs/00000-stylegan2-fashion-mnist --rows 1,2,3 --cols 4,5,6\n"
                                "  ganforge style-mix RUN --rows 1,2 --cols 7,8,9 --layers fine --truncation 0.7\n"
                                "  ganforge style-mix RUN --rows proj/projected.pt,3 --cols 4,5 --layers 0-3 --out m.png")
-    sm.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a StyleGAN2 run folder or checkpoint file")
+    add_run_flags(sm, run_help="a StyleGAN2 run folder or checkpoint file",
+                  overwrite_help="replace the figure if it exists")
     sm.add_argument("--rows", required=True, metavar="SOURCES",
                     help="row sources, comma-separated: seeds, or projected.pt files (e.g. 1,2,proj/projected.pt)")
     sm.add_argument("--cols", required=True, metavar="SOURCES", help="column sources, as --rows")
     sm.add_argument("--layers", default="coarse", metavar="coarse|middle|fine|A-B",
                     help="the layers the columns give: a group, or ws indices A-B (inclusive; 0 is the 4x4 "
                          "layer, num_ws-1 the last toRGB) (default: coarse)")
-    sm.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                    help="pull the seeds' w toward w_avg by PSI (projected styles are used as they are; "
-                         "default: none)")
+    add_truncation_flag(sm, "pull the seeds' w toward w_avg by PSI (projected styles are used as they are; "
+                            "default: none)")
     sm.add_argument("--out", default=None, metavar="FILE", help="the figure (default: style-mix-<layers>.png)")
-    sm.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-    sm.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
-    sm.add_argument("--overwrite", action="store_true", help="replace the figure if it exists")
 
     pj = sub.add_parser("project", help="StyleGAN2: find the styles that redraw a picture (for style-mix)",
                         formatter_class=_Formatter,
@@ -48,12 +46,16 @@ def add_parsers(sub) -> None:
                                     "to 28 px. IMAGE is read with Pillow, converted to G's channels and resized to\n"
                                     "G's size (shorter side, then the centre square). Writes DIR/projected.pt (ws,\n"
                                     "the checkpoint, the loss per step), DIR/reconstruction.png and DIR/compare.png\n"
-                                    "(the picture beside its reconstruction). StyleGAN2 runs only.",
+                                    "(the picture beside its reconstruction). StyleGAN2 runs only. A picture with\n"
+                                    "transparency is composited on white. A projection that diverges to NaN or\n"
+                                    "infinite values is refused (exit 2, nothing written); one whose loss rose is\n"
+                                    "written with a warning.",
                         epilog="examples:\n"
                                "  ganforge project runs/00000-stylegan2-fashion-mnist shoe.png\n"
                                "  ganforge project RUN photo.jpg --steps 500 --out proj/\n"
                                "  ganforge style-mix RUN --rows proj/projected.pt --cols 1,2,3 --layers fine")
-    pj.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a StyleGAN2 run folder or checkpoint file")
+    add_run_flags(pj, run_help="a StyleGAN2 run folder or checkpoint file", batch_size=None,
+                  overwrite_help="replace the files in DIR if they exist")
     pj.add_argument("image", metavar="IMAGE", help="the picture to project (any format Pillow reads)")
     pj.add_argument("--steps", type=int, default=300, help="optimisation steps (default: 300)")
     pj.add_argument("--out", default=None, metavar="DIR", help="the output folder (default: projection-<image name>)")
@@ -63,9 +65,7 @@ def add_parsers(sub) -> None:
                     help="weight of the evaluator-feature term (grey, 28 px); 0: pixels only (default: 0.5)")
     pj.add_argument("--noise", type=float, default=0.05,
                     help="noise added to ws early on, as a fraction of W's spread; 0: none (default: 0.05)")
-    pj.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
     pj.add_argument("--no-progress", action="store_true", help="no progress bar")
-    pj.add_argument("--overwrite", action="store_true", help="replace the files in DIR if they exist")
 
 
 def cmd_style_mix(args: argparse.Namespace) -> int:
@@ -93,7 +93,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     from .. import api
     from ..images import refuse_existing
     from ..tools import project, read_target, save_projection
-    from ..tools.projection import PROJECTION_NAME, check_settings
+    from ..tools.projection import PROJECTION_NAME, check_settings, loss_rose
     from ..tools.style_mixing import require_w_space
 
     check_settings(args.steps, args.lr, args.feature_weight, args.noise, args.seed)
@@ -108,6 +108,8 @@ def cmd_project(args: argparse.Namespace) -> int:
     res = project(G, target, steps=args.steps, lr=args.lr, feature_weight=args.feature_weight, noise=args.noise,
                   seed=args.seed, progress=not args.no_progress)
     paths = save_projection(res, out, checkpoint=G.checkpoint_path, image=str(image))
+    if loss_rose(res):
+        print(f"warning: {loss_rose(res)}", file=sys.stderr)
     print(f"  loss {float(res.loss[0]):.4f} -> {float(res.loss[-1]):.4f} over {args.steps} steps "
           f"(pixel MSE {float(res.pixel_loss[-1]):.4f}"
           + (f", features of {res.feature_network})" if res.feature_network else ")"))

@@ -6,7 +6,17 @@ import json
 from pathlib import Path
 
 from ..errors import GanforgeError
-from .common import _evaluator_for, _Formatter, _run_class, _truncation
+from .common import (
+    _evaluator_for,
+    _Formatter,
+    _run_class,
+    _truncation,
+    add_class_flag,
+    add_data_location_flags,
+    add_run_flags,
+    add_space_flag,
+    add_truncation_flag,
+)
 
 # The output limits, as --help states them (ganforge.images and ganforge.tools hold the values;
 # written out here so that 'ganforge --help' does not import torch; a test keeps them equal).
@@ -17,12 +27,11 @@ MAX_GIF_FRAMES = 5_000
 
 def add_parsers(sub) -> None:
     """The subcommands that use a trained generator: interpolate, arithmetic, neighbours, export."""
-    def common(q) -> None:
-        q.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
-        q.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto (default: cpu)")
-        q.add_argument("--batch-size", type=int, default=256, help="images per forward pass (default: 256)")
-        q.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+    for add in (_interpolate_parser, _arithmetic_parser, _neighbours_parser, _export_parser):
+        add(sub)
 
+
+def _interpolate_parser(sub) -> None:
     it = sub.add_parser("interpolate", help="walk through the latents (or w) of some seeds (PNG grid + GIF)",
                         formatter_class=_Formatter,
                         description="Interpolate between the latents of the given seeds, in order and back to the\n"
@@ -34,27 +43,28 @@ def add_parsers(sub) -> None:
                                "  ganforge interpolate runs/00000-dcgan-fashion-mnist --seeds 1,7,42\n"
                                "  ganforge interpolate RUN --seeds 3,9 --steps 16 --mode lerp --out walk\n"
                                "  ganforge interpolate RUN --seeds 1,2,3,4 --truncation 0.7 --out-dir figures/")
-    common(it)
+    add_run_flags(it)
     it.add_argument("--seeds", required=True, metavar="S1,S2,...", help="two or more latent seeds, e.g. 1,7,42")
     it.add_argument("--steps", type=int, default=8, help="images per segment, both ends included (default: 8)")
     it.add_argument("--mode", default=None, choices=("slerp", "lerp"),
                     help="slerp: along the sphere, norms stay between the ends' (default in z); lerp: straight "
                          "line (default in w)")
-    it.add_argument("--space", default=None, choices=("w", "z"),
-                    help="z: walk between the seeds' latents; w: map them to w first and walk in W (StyleGAN2 "
-                         "runs only; their default)")
-    it.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                    help="pull every latent toward the mean latent by PSI (in W: toward w_avg; 1 = none; "
-                         "default: none)")
-    it.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
-                    help="class to draw, for a class-conditional run (default: the first class)")
+    add_space_flag(it, "z: walk between the seeds' latents; w: map them to w first and walk in W (StyleGAN2 runs "
+                       "only; their default)")
+    add_truncation_flag(it, "pull every latent toward the mean latent by PSI (in W: toward w_avg; 1 = none; "
+                            "default: none)")
+    add_class_flag(it, "class to draw, for a class-conditional run (default: the first class)")
     it.add_argument("--no-loop", action="store_true", help="stop at the last seed instead of returning to the first")
-    it.add_argument("--ms-per-frame", type=int, default=100, help="GIF frame time in ms (default: 100)")
+    it.add_argument("--ms-per-frame", type=int, default=100,
+                    help="GIF frame time in ms, from 10 to 655,350 (a GIF stores hundredths of a second: other "
+                         "values are rounded to the nearest 10 ms, and the output says so) (default: 100)")
     it.add_argument("--out", metavar="PREFIX", default=None,
                     help="write PREFIX.png and PREFIX.gif (default: interpolation-<seeds>-<mode>, with -w "
                          "after the mode for a walk in W)")
     it.add_argument("--out-dir", metavar="DIR", default=None, help="folder for the default-named files")
 
+
+def _arithmetic_parser(sub) -> None:
     ar = sub.add_parser("arithmetic", help="latent vector arithmetic on concepts: 'A - B + C'",
                         formatter_class=_Formatter,
                         description="Each term is a concept, the mean latent of its exemplars: a class name (or id)\n"
@@ -70,7 +80,7 @@ def add_parsers(sub) -> None:
                                "  ganforge arithmetic runs/00000-dcgan-fashion-mnist \"sneaker - sandal + ankle boot\"\n"
                                "  ganforge arithmetic RUN \"coat - pullover + shirt\" --exemplars 5 --json\n"
                                "  ganforge arithmetic CONDITIONAL_RUN \"[1,2,3] - [4,5,6] + [7,8,9]\" --class bag")
-    common(ar)
+    add_run_flags(ar)
     ar.add_argument("expression", help="e.g. \"A - B + C\" with class names or [seed, ...] lists")
     ar.add_argument("--exemplars", type=int, default=3, help="exemplars per class concept (default: 3)")
     ar.add_argument("--pool", type=int, default=2000,
@@ -79,15 +89,14 @@ def add_parsers(sub) -> None:
     ar.add_argument("--noise", type=float, default=0.2,
                     help="std of the noise added to the result (default: 0.2); in W, the fraction of a random "
                          "w's offset from w_avg that is added")
-    ar.add_argument("--space", default=None, choices=("w", "z"),
-                    help="z: concepts are means of latents; w: means of their w (StyleGAN2 runs only; their "
-                         "default)")
+    add_space_flag(ar, "z: concepts are means of latents; w: means of their w (StyleGAN2 runs only; their default)")
     ar.add_argument("--seed", type=int, default=0, help="seeds the noise, the pool and conditional exemplars")
-    ar.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
-                    help="conditional run: class of the results (default: the first term's class)")
+    add_class_flag(ar, "conditional run: class of the results (default: the first term's class)")
     ar.add_argument("--out", default="arithmetic.png", help="the figure (default: arithmetic.png)")
     ar.add_argument("--json", action="store_true", help="print the concepts and result read-out as JSON")
 
+
+def _neighbours_parser(sub) -> None:
     nb = sub.add_parser("neighbours", aliases=["neighbors"], help="generated images beside their nearest training images",
                         formatter_class=_Formatter,
                         description="Draw n images and show each with its k nearest training images: by L2 over\n"
@@ -99,18 +108,19 @@ def add_parsers(sub) -> None:
                         epilog="examples:\n"
                                "  ganforge neighbours runs/00000-dcgan-fashion-mnist\n"
                                "  ganforge neighbours RUN -n 16 -k 6 --out nn.png --json")
-    common(nb)
+    add_run_flags(nb)
     nb.add_argument("-n", type=int, default=8, help="generated images (default: 8)")
     nb.add_argument("-k", type=int, default=4, help="neighbours per image (default: 4)")
     nb.add_argument("--seed", type=int, default=0, help="latent seed, as in generate (default: 0)")
-    nb.add_argument("--truncation", type=float, default=None, metavar="PSI", help="truncation, as in generate")
-    nb.add_argument("--data", metavar="PATH", default=None,
-                    help="where the run's image folder or array file is now, if it moved (checked by content)")
-    nb.add_argument("--data-dir", metavar="DIR", default=None, help="where the run's named dataset is now")
+    add_truncation_flag(nb, "truncation, as in generate")
+    add_data_location_flags(nb, "where the run's image folder or array file is now, if it moved (checked by content)",
+                            "where the run's named dataset is now")
     nb.add_argument("--no-features", action="store_true", help="pixel space only")
     nb.add_argument("--out", default="neighbours.png", help="the figure (default: neighbours.png)")
     nb.add_argument("--json", action="store_true", help="print indices and distances as JSON")
 
+
+def _export_parser(sub) -> None:
     ex = sub.add_parser("export", help="export the generator alone (ONNX, safetensors, TorchScript)",
                         formatter_class=_Formatter,
                         description="Write G (eval mode) to one file: input z (N, z_dim) ~ N(0, 1) [and y (N,) int64\n"
@@ -123,7 +133,9 @@ def add_parsers(sub) -> None:
                                "  ganforge export RUN --format torchscript --out g.pt")
     ex.add_argument("run", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
     ex.add_argument("--format", required=True, choices=("onnx", "safetensors", "torchscript"), help="file format")
-    ex.add_argument("--out", metavar="PATH", default=None, help="the file (default: RUN_DIR/generator.<format>)")
+    ex.add_argument("--out", metavar="PATH", default=None,
+                    help="the file (default: RUN_DIR/generator.<format>); an ending that names another format "
+                         "(g.onnx with --format torchscript) is refused")
     ex.add_argument("--no-check", action="store_true", help="do not reload the file to compare outputs")
     ex.add_argument("--synthesis", action="store_true",
                     help="StyleGAN2 run: the synthesis network alone, input ws (N, num_ws, w_dim), for style "
@@ -134,19 +146,19 @@ def add_parsers(sub) -> None:
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .. import api
-    from ..generator import check_batch_size
+    from ..generator import check_batch_size, check_seed
     from ..images import refuse_existing
     from ..tools import interpolate, latent_space, save_interpolation
-    from ..tools.interpolation import check_walk
+    from ..tools.interpolation import check_frame_ms, check_walk
 
     try:
         seeds = [int(s) for s in args.seeds.replace(" ", "").split(",") if s != ""]
     except ValueError:
         raise GanforgeError(f"--seeds: expected comma-separated integers like 1,7,42, got {args.seeds!r}") from None
+    seeds = [check_seed(s, "--seeds") for s in seeds]
     if args.out and args.out_dir:
         raise GanforgeError("give --out PREFIX or --out-dir DIR, not both")
-    if args.ms_per_frame <= 0:
-        raise GanforgeError(f"--ms-per-frame: must be positive (got {args.ms_per_frame})")
+    frame_ms = check_frame_ms(args.ms_per_frame)
     psi = _truncation(args)
     check_batch_size(args.batch_size)
     check_walk(len(seeds), args.steps, loop=not args.no_loop)
@@ -161,24 +173,26 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     y, names = _run_class(G, args.class_)
     res = interpolate(G, seeds, steps=args.steps, mode=mode, truncation=psi, y=y, loop=not args.no_loop,
                       batch_size=args.batch_size, space=space)
-    png, gif = save_interpolation(res, prefix, ms_per_frame=args.ms_per_frame,
+    png, gif = save_interpolation(res, prefix, ms_per_frame=frame_ms,
                                   class_label=names[y] if y is not None and names else None)
     segs, steps = res.frames.shape[:2]
     extra = "" if psi is None else f", truncation {psi:g}"
     if y is not None:
         extra += f", class {names[y] if names else y}"
     print(f"wrote {png}   (grid: {segs} segments x {steps} steps, {mode}{' in W' if space == 'w' else ''}{extra})")
-    print(f"wrote {gif}   (animation, {segs * (steps - 1)} frames{'' if args.no_loop else ', looping'})")
+    rounded = f", {frame_ms} ms each (GIF frame times are in steps of 10 ms)" if frame_ms != args.ms_per_frame else ""
+    print(f"wrote {gif}   (animation, {segs * (steps - 1)} frames{rounded}{'' if args.no_loop else ', looping'})")
     return 0
 
 
 def cmd_arithmetic(args: argparse.Namespace) -> int:
     from .. import api
-    from ..latent import num_classes
-    from ..generator import check_batch_size
+    from ..generator import check_batch_size, check_seed
     from ..images import refuse_existing
+    from ..latent import num_classes
     from ..tools import arithmetic, latent_space, run_class_names, save_arithmetic
 
+    check_seed(args.seed)
     check_batch_size(args.batch_size)
     refuse_existing([args.out], args.overwrite)
     G = api.load_generator(args.run, device=args.device)
@@ -220,11 +234,12 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
     from .. import api
     from ..data import load_data
     from ..data.fingerprint import relocated
-    from ..generator import check_batch_size
+    from ..generator import check_batch_size, check_seed
     from ..images import refuse_existing
     from ..tools import neighbours, save_neighbours
     from ..tools.nearest import check_neighbours
 
+    check_seed(args.seed)
     psi = _truncation(args)
     check_batch_size(args.batch_size)
     check_neighbours(args.n, args.k, features=not args.no_features)
@@ -258,14 +273,11 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .. import api
-    from ..export import FORMATS, default_export_path, export_generator, sidecar_path
+    from ..export import check_export_path, default_export_path, export_generator, sidecar_path
     from ..images import refuse_existing
     from ..tools import run_class_names
 
-    path = Path(args.out) if args.out else default_export_path(args.run, args.format, args.synthesis)
-    if path.is_dir():
-        example = path / ("generator" + FORMATS[args.format])
-        raise GanforgeError(f"--out {path}: is a folder (give a file name, e.g. {example})")
+    path = check_export_path(args.out or default_export_path(args.run, args.format, args.synthesis), args.format)
     refuse_existing([path, sidecar_path(path)], args.overwrite)
     G = api.load_generator(args.run)
     config = api.load_run_config(args.run).to_dict()

@@ -210,11 +210,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
     from .. import api
-    from ..generator import check_batch_size
+    from ..generator import check_batch_size, check_seed
     from ..images import check_grid, refuse_existing, save_folder, save_grid, save_npy
 
     if args.n <= 0:
         raise GanforgeError(f"-n: must be positive (got {args.n})")
+    check_seed(args.seed)
     check_batch_size(args.batch_size)  # before the checkpoint is read
     out = Path(args.out)
     kind = {".npy": "npy", ".png": "grid", ".jpg": "grid", ".jpeg": "grid", "": "folder"}.get(out.suffix.lower())

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import DataError
+from ..images import make_folder
 
 TIMEOUT_S = 30
 _CHUNK = 1 << 16
@@ -48,13 +49,8 @@ def cache_dir() -> Path:
     The folder is created on the first call (never on import). Raises DataError if it cannot be
     created, since every caller is about to write into it.
     """
-    root = cache_root()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"cannot create the cache folder {root} ({e.strerror or e}); "
-                        f"set GANFORGE_CACHE to a writable folder") from None
-    return root
+    return make_folder(cache_root(), what="the cache folder", hint="set GANFORGE_CACHE to a writable folder",
+                       error=DataError)
 
 
 def missing_folders(folder: Path) -> list[Path]:

@@ -92,15 +92,30 @@ def _to_8bit_grey(im):
     return Image.fromarray(np.rint(a).clip(0, 255).astype(np.uint8), "L")
 
 
-def _convert(im, mode: str):
-    if im.mode == mode:
+BACKGROUND = (255, 255, 255)  # what transparent pixels show: white, as a browser draws them on a page
+ALPHA_MODES = {"RGBA", "RGBa", "LA", "La", "PA"}
+
+
+def _flatten(im):
+    """An image with transparency (an alpha band, or a palette or colour key marked transparent)
+    composited on :data:`BACKGROUND`, as RGB; others as they are. Dropping the alpha instead
+    would show whatever colour the hidden pixels happen to hold."""
+    from PIL import Image
+
+    if im.mode not in ALPHA_MODES and "transparency" not in im.info:
         return im
+    rgba = im.convert("RGBA")
+    return Image.alpha_composite(Image.new("RGBA", rgba.size, (*BACKGROUND, 255)), rgba).convert("RGB")
+
+
+def _convert(im, mode: str):
+    """``im`` in ``mode`` ('L' or 'RGB'): high-bit-depth grey scaled to 8 bits, transparency
+    composited on white (see :func:`_flatten`)."""
     if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"):
         im = _to_8bit_grey(im)
         return im if mode == "L" else im.convert(mode)
-    if im.mode == "P" and "transparency" in im.info:
-        im = im.convert("RGBA")  # PIL warns on converting such palettes straight to RGB/L
-    return im.convert(mode)
+    im = _flatten(im)
+    return im if im.mode == mode else im.convert(mode)
 
 
 def decode(path: Path, size: int, mode: str | None) -> np.ndarray:

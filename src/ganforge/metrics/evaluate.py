@@ -30,7 +30,7 @@ from ..data.fingerprint import relocated
 from ..data.sources import evaluator_for, known_names, source_name
 from ..device import resolve_device
 from ..errors import ConfigError, DataError
-from ..generator import generate, load_generator, load_run_config
+from ..generator import check_seed, generate, load_generator, load_run_config
 from .evaluator import DEFAULT_N, Evaluator, build_evaluator, load_for_extractor, one_split_note
 from .registry import ALL_METRICS, METRICS, compute_metrics, metric_protocols
 
@@ -119,8 +119,7 @@ MAX_N = 1_000_000  # generated images one evaluation compares (FID is usually me
 def _check_n_seed(n: int, seed: int) -> None:
     if n > MAX_N:
         raise ConfigError(f"-n {n}: at most {MAX_N:,} images (FID is usually measured with 10,000 or 50,000)")
-    if not 0 <= seed < 2 ** 64:
-        raise ConfigError(f"--seed {seed}: must be an integer from 0 to {2 ** 64 - 1}")
+    check_seed(seed)
 
 
 def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", evaluator: str | None = None,

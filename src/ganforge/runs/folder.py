@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import GanforgeError
+from ..images import make_folder
 from .layout import (CHECKPOINT_NAME, OVERWRITE_REMOVES, RUN_DIRS, RUN_FILES, SAMPLES_DIR,  # noqa: F401
                      TENSORBOARD_DIR)  # (OVERWRITE_REMOVES: for the API)
 
@@ -68,12 +69,8 @@ def check_out_dir(out: str | Path, *, overwrite: bool = False, flag: str = "--ou
 
 def make_run_dir(out: Path, flag: str = "--out") -> Path:
     """Create ``out`` (and its parents); an OSError becomes a one-line RunFolderError."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise RunFolderError(f"{flag} {out}: cannot create the folder ({e.strerror or e}; "
-                             f"give a folder you can write to)") from None
-    return out
+    return make_folder(out, label=f"{flag} {out}", what="the folder", hint="give a folder you can write to",
+                       error=RunFolderError)
 
 
 def clear_run(run_dir: str | Path) -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..images import save_gif, save_grid
+from ..images import atomic_write, save_gif, save_grid, write_text
 from ..progress import progress_bar
 from .layout import CONFIG_NAME, GIF_NAME, LOG_NAME, PLOT_NAME, SAMPLES_DIR  # noqa: F401  (re-exported)
 
@@ -45,24 +44,87 @@ def strict_json(record: dict[str, Any], **kw) -> str:
 
 
 def _restore_nonfinite(record: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`strict_json` on read: the keys listed as non-finite become NaN."""
-    for key in record.get(NONFINITE) or []:
+    """The inverse of :func:`strict_json` on read: the keys listed as non-finite become NaN.
+    Keys that lead nowhere (a damaged or edited line) are passed over."""
+    keys = record.get(NONFINITE)
+    for key in keys if isinstance(keys, list) else []:
         *parents, last = str(key).split(".")
         node: Any = record
         for k in parents:
-            node = node[int(k)] if isinstance(node, list) else node.get(k) if isinstance(node, dict) else None
+            node = _child(node, k)
         if isinstance(node, dict) and node.get(last) is None:
             node[last] = math.nan
-        elif isinstance(node, list) and last.isdigit() and int(last) < len(node) and node[int(last)] is None:
-            node[int(last)] = math.nan
+        elif isinstance(node, list) and (i := _index(last, node)) is not None and node[i] is None:
+            node[i] = math.nan
     return record
 
 
-def _write_atomic(path: Path, text: str) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    tmp.replace(path)
-    return path
+def _index(key: str, node: list) -> int | None:
+    return int(key) if key.isdecimal() and len(key) < 10 and int(key) < len(node) else None
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, dict):
+        return node.get(key)
+    if isinstance(node, list) and (i := _index(key, node)) is not None:
+        return node[i]
+    return None
+
+
+# Run files are read back by `ganforge runs`, `report` and `train --resume`, whatever happened to
+# them (a disk error, an editor, another program): no content may raise anything but the
+# ValueError of :func:`read_json`.
+MAX_DIGITS = 30  # an integer of more digits is no counter, seed or size ganforge writes
+MAX_DEPTH = 64  # nesting of lists and objects a run file never comes near
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"a number of {len(digits.lstrip('-')):,} digits")
+    return int(digits)
+
+
+def read_json(data: bytes | str) -> Any:
+    """One JSON document of a run file; ValueError, saying why in a few words, for anything else:
+    bytes that are not UTF-8, text that is not JSON, an integer of more than :data:`MAX_DIGITS`
+    digits (Python's own limit, 4,300, would raise its own error), nesting deeper than
+    :data:`MAX_DEPTH`."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        value = json.loads(text, parse_int=_parse_int)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not JSON ({e.msg})") from None
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError("nested too deeply")
+        if isinstance(node, dict):
+            stack += [(v, depth + 1) for v in node.values()]
+        elif isinstance(node, list):
+            stack += [(v, depth + 1) for v in node]
+    return value
+
+
+def read_json_file(path: Path, problems: list[str] | None = None) -> dict[str, Any]:
+    """A run's JSON file (config.json, run.lock) as a dict: {} when it is missing, and also when
+    it is unreadable, which then goes to ``problems`` as one line naming the file."""
+    try:
+        value = read_json(path.read_bytes())
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        if problems is not None:
+            why = e.strerror or e if isinstance(e, OSError) else e
+            problems.append(f"{path.name}: unreadable ({why}); left out")
+        return {}
+    return value
 
 
 def save_run_config(cfg, training_state: dict[str, Any], path: str | Path,
@@ -74,31 +136,61 @@ def save_run_config(cfg, training_state: dict[str, Any], path: str | Path,
     record = {**cfg.to_dict(), "training_state": training_state}
     if data_fingerprint is not None:
         record["data_fingerprint"] = data_fingerprint
-    return _write_atomic(Path(path), strict_json(record, indent=2) + "\n")
+    return write_text(path, strict_json(record, indent=2) + "\n")
 
 
-def read_log(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All records of a run's log.jsonl (a torn last line from a crash is ignored). Values
-    written as null because they were not finite (listed under ``"nonfinite"``) read as NaN."""
+def read_log(run_dir: str | Path, problems: list[str] | None = None) -> list[dict[str, Any]]:
+    """All records of a run's log.jsonl. Values written as null because they were not finite
+    (listed under ``"nonfinite"``) read as NaN.
+
+    A line that does not read as a JSON object (not UTF-8, cut, edited, a number no float holds)
+    is left out; a torn last line (a crash mid-write) silently, any other with one line saying
+    how many and the first, appended to ``problems`` when given.
+    """
     path = Path(run_dir) / LOG_NAME
-    if not path.exists():
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
         return []
-    out = []
-    for line in path.read_text().splitlines():
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError:
+    except OSError as e:
+        if problems is not None:
+            problems.append(f"{LOG_NAME}: cannot be read ({e.strerror or e}); left out")
+        return []
+    lines = data.split(b"\n")
+    out, bad = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
             continue
-        if isinstance(r, dict):
-            out.append(_restore_nonfinite(r))
+        try:
+            record = read_json(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            bad.append((number, str(e)))
+            continue
+        out.append(_restore_nonfinite(record))
+    if bad and bad[-1][0] == len(lines):  # the last line has no newline: a write cut short
+        bad.pop()
+    if bad and problems is not None:
+        n, (number, why) = len(bad), bad[0]
+        problems.append(f"{LOG_NAME}: {n} damaged line{'s' if n > 1 else ''} left out (line {number}: {why})")
     return out
 
 
+def _logged_after(record: dict[str, Any], step: int) -> bool:
+    s = record.get("step", 0)
+    return isinstance(s, (int, float)) and not isinstance(s, bool) and s > step
+
+
 def truncate_log(run_dir: str | Path, step: int) -> None:
-    """Drop records logged after ``step``: a resumed run rewrites them, so they would appear twice."""
+    """Drop records logged after ``step``: a resumed run rewrites them, so they would appear twice.
+    Damaged lines are dropped too, and said on stderr (once: the rewritten log has none)."""
     path = Path(run_dir) / LOG_NAME
-    keep = [r for r in read_log(run_dir) if r.get("step", 0) <= step]
-    _write_atomic(path, "".join(strict_json(r) + "\n" for r in keep))
+    problems: list[str] = []
+    keep = [r for r in read_log(run_dir, problems) if not _logged_after(r, step)]
+    write_text(path, "".join(strict_json(r) + "\n" for r in keep))
+    for p in problems:
+        print(f"note: {Path(run_dir) / p}", file=sys.stderr)
 
 
 class Monitor:
@@ -265,11 +357,9 @@ def write_loss_plot(run_dir: Path) -> Path | None:
     fig.suptitle(Path(run_dir).name)
     fig.tight_layout()
     out = Path(run_dir) / PLOT_NAME
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")  # a killed write leaves the old plot whole
     try:
-        fig.savefig(tmp, dpi=100, format="png")
-        tmp.replace(out)
+        with atomic_write(out) as tmp:  # a killed write leaves the old plot whole
+            fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return out

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..context import RunContext
-from ..images import atomic_write
+from ..images import write_text
 from .monitor import read_log
 from .layout import REPORT_NAME
 from .status import RunLock, read_config, run_summary, sample_grids
@@ -109,12 +109,14 @@ def sample_frames(run_dir: Path, max_frames: int = MAX_FRAMES,
     return frames, len(found)
 
 
-def gather(run_dir: str | Path, status: str | None = None) -> dict[str, Any]:
+def gather(run_dir: str | Path, status: str | None = None, problems: list[str] | None = None) -> dict[str, Any]:
     """Everything the page shows, as plain JSON-able data. status: overrides what run.lock says
-    (the loop writes its final page while it still holds the lock)."""
+    (the loop writes its final page while it still holds the lock). problems: gets one line per
+    run file that could not be read whole (the page leaves out what it could not read)."""
     run_dir = Path(run_dir)
-    records = read_log(run_dir)
-    summary = run_summary(run_dir, records)
+    problems = [] if problems is None else problems
+    records = read_log(run_dir, problems)
+    summary = run_summary(run_dir, records, problems)
     train = [r for r in records if "event" not in r and isinstance(r.get("step"), (int, float))]
     if len(train) > MAX_ROWS:
         train = [train[i] for i in spread(len(train), MAX_ROWS)]
@@ -136,7 +138,7 @@ def gather(run_dir: str | Path, status: str | None = None) -> dict[str, Any]:
         "name": run_dir.resolve().name, "path": str(run_dir.resolve()), "status": status or summary["status"],
         "data": summary["data"], "step": summary["step"], "best_fd": summary["best_fd"],
         "written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "config": read_config(run_dir),
+        "config": read_config(run_dir),  # (its problems are in summary's)
         "train": {"cols": cols, "rows": [[r.get(c) for c in cols] for r in train]},
         "evals": {"keys": keys, "rows": [{"step": r.get("step"), **{k: r.get(k) for k in keys}} for r in evals],
                   "protocol": protocol},
@@ -150,13 +152,10 @@ def render(data: dict[str, Any]) -> str:
     return page_template().replace("__TITLE__", html.escape(f"{data['name']} - ganforge")).replace("__DATA__", payload)
 
 
-def write_report(run_dir: str | Path, status: str | None = None) -> Path:
-    """(Re)write ``run_dir/report.html`` atomically (temp file + rename); returns its path."""
-    path = Path(run_dir) / REPORT_NAME
-    text = render(gather(run_dir, status))
-    with atomic_write(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return path
+def write_report(run_dir: str | Path, status: str | None = None, problems: list[str] | None = None) -> Path:
+    """(Re)write ``run_dir/report.html`` atomically (temp file + rename); returns its path.
+    problems: as for :func:`gather`."""
+    return write_text(Path(run_dir) / REPORT_NAME, render(gather(run_dir, status, problems)))
 
 
 class RunSession:

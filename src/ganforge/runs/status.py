@@ -26,7 +26,7 @@ from typing import Any
 
 from ..checkpoint import load_checkpoint
 from ..errors import GanforgeError
-from .monitor import CONFIG_NAME, SAMPLES_DIR, read_log
+from .monitor import CONFIG_NAME, SAMPLES_DIR, read_json_file, read_log
 from .folder import RunFolderError
 from .layout import BEST_NAME, CHECKPOINT_NAME, LOCK_NAME
 
@@ -35,7 +35,7 @@ try:
 except ImportError:  # not on POSIX: the status then rests on the file and the writer's pid
     fcntl = None
 
-STATUSES = ("running", "finished", "interrupted")
+STATUSES = ("running", "finished", "interrupted", "unreadable")  # unreadable: see list_runs
 
 
 def _lock_nb(fd: int, exclusive: bool) -> bool:
@@ -112,11 +112,7 @@ def _drop_in_child(ref: "weakref.ref[RunLock]") -> None:
 
 
 def _read_line(path: Path) -> dict[str, Any]:
-    try:
-        info = json.loads(path.read_text() or "{}")
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
+    return read_json_file(path)
 
 
 def _pid_alive(pid: Any) -> bool:
@@ -172,19 +168,28 @@ def sample_grids(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def read_config(run_dir: Path) -> dict[str, Any]:
-    try:
-        cfg = json.loads((run_dir / CONFIG_NAME).read_text())
-    except (OSError, ValueError):
-        return {}
-    return cfg if isinstance(cfg, dict) else {}
+def read_config(run_dir: Path, problems: list[str] | None = None) -> dict[str, Any]:
+    """A run's config.json as a dict ({} when missing or unreadable; see :func:`read_json_file`)."""
+    return read_json_file(Path(run_dir) / CONFIG_NAME, problems)
+
+
+def _section(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    value = cfg.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: Any) -> float | None:
+    """A finite number of a run file, else None (a string, a bool, a list, NaN, infinity)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return None
 
 
 def _data_label(cfg: dict[str, Any]) -> str:
     from ..config import DataConfig
     from ..data import data_name
 
-    source = (cfg.get("data") or {}).get("source")
+    source = _section(cfg, "data").get("source")
     if not isinstance(source, str):
         return "-"
     try:
@@ -195,18 +200,19 @@ def _data_label(cfg: dict[str, Any]) -> str:
 
 def _planned_steps(cfg: dict[str, Any], records: list[dict[str, Any]]) -> int | None:
     """The run's --steps/--epochs total in steps, where the log can tell (None: --minutes only)."""
-    t = cfg.get("train") or {}
-    totals = [t["steps"]] if isinstance(t.get("steps"), int) else []
-    epochs = t.get("epochs")
-    per_epoch = next((r["step"] / r["epoch"] for r in reversed(records) if r.get("epoch")), None)
-    if isinstance(epochs, (int, float)) and per_epoch:
+    t = _section(cfg, "train")
+    totals = [t["steps"]] if isinstance(t.get("steps"), int) and not isinstance(t["steps"], bool) else []
+    epochs = _number(t.get("epochs"))
+    per_epoch = next((r["step"] / r["epoch"] for r in reversed(records)
+                      if _number(r.get("step")) is not None and _number(r.get("epoch"))), None)
+    if epochs is not None and per_epoch and math.isfinite(per_epoch) and math.isfinite(epochs * round(per_epoch)):
         totals.append(math.ceil(epochs * round(per_epoch)))
     return min(totals) if totals else None
 
 
 def best_fd(run_dir: Path, evals: list[dict[str, Any]]) -> float | None:
     """The lowest FD of the run's eval records; else the one best.pt was kept for; else None."""
-    fds = [r["fd"] for r in evals if isinstance(r.get("fd"), (int, float)) and math.isfinite(r["fd"])]
+    fds = [r["fd"] for r in evals if _number(r.get("fd")) is not None]
     if fds:
         return float(min(fds))
     if (run_dir / BEST_NAME).is_file():
@@ -214,32 +220,40 @@ def best_fd(run_dir: Path, evals: list[dict[str, Any]]) -> float | None:
             fd = load_checkpoint(run_dir / BEST_NAME).get("best_fd")
         except GanforgeError:
             return None
-        if isinstance(fd, (int, float)) and math.isfinite(fd):
+        if _number(fd) is not None:
             return float(fd)
     return None
 
 
-def run_summary(run_dir: str | Path, records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """One row of ``ganforge runs``: name, preset, data, step, time_s, best_fd, status."""
+def run_summary(run_dir: str | Path, records: list[dict[str, Any]] | None = None,
+                problems: list[str] | None = None) -> dict[str, Any]:
+    """One row of ``ganforge runs``: name, preset, data, step, time_s, best_fd, status, and
+    problem: what of the run's files could not be read (None when all could)."""
     run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
-    records = read_log(run_dir) if records is None else records
-    train = [r for r in records if "event" not in r and isinstance(r.get("step"), int)]
+    problems = [] if problems is None else problems
+    cfg = read_config(run_dir, problems)
+    records = read_log(run_dir, problems) if records is None else records
+    train = [r for r in records if "event" not in r and _is_step(r.get("step"))]
     evals = [r for r in records if r.get("event") == "eval"]
     # The step reached: the log lags by up to --log-every steps, but the last grid of a run that
     # stopped in an orderly way is drawn at its final step, which run.lock also records.
     grids = sample_grids(run_dir)
-    known = [(cfg.get("training_state") or {}).get("step"), _read_line(run_dir / LOCK_NAME).get("step"),
+    known = [_section(cfg, "training_state").get("step"), _read_line(run_dir / LOCK_NAME).get("step"),
              grids[-1][0] if grids else None, *(r["step"] for r in train)]
-    step = max((s for s in known if isinstance(s, int)), default=0)
-    times = [r["time_s"] for r in train if isinstance(r.get("time_s"), (int, float)) and math.isfinite(r["time_s"])]
+    step = max((s for s in known if _is_step(s)), default=0)
+    times = [r["time_s"] for r in train if _number(r.get("time_s")) is not None]
     status = lock_status(run_dir)
     if status is None:
         planned = _planned_steps(cfg, train)
         status = "finished" if planned is not None and step >= planned else "interrupted"
-    return {"name": run_dir.name, "path": str(run_dir), "preset": cfg.get("preset") or "-",
+    preset = cfg.get("preset")
+    return {"name": run_dir.name, "path": str(run_dir), "preset": preset if isinstance(preset, str) and preset else "-",
             "data": _data_label(cfg), "step": step, "time_s": times[-1] if times else None,
-            "best_fd": best_fd(run_dir, evals), "status": status}
+            "best_fd": best_fd(run_dir, evals), "status": status, "problem": "; ".join(problems) or None}
+
+
+def _is_step(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def is_run_dir(path: Path) -> bool:
@@ -254,8 +268,19 @@ def list_runs(root: str | Path = "runs") -> list[dict[str, Any]]:
         raise GanforgeError(f"{root}: no such folder (give the folder that holds the run folders, "
                             f"e.g. runs)")
     if is_run_dir(root):
-        return [run_summary(root)]
-    return [run_summary(p) for p in sorted(root.iterdir()) if is_run_dir(p)]
+        return [_row(root)]
+    return [_row(p) for p in sorted(root.iterdir()) if is_run_dir(p)]
+
+
+def _row(run_dir: Path) -> dict[str, Any]:
+    """:func:`run_summary`, or for a run it cannot read, a row saying so: one damaged run folder
+    never hides the others."""
+    try:
+        return run_summary(run_dir)
+    except Exception as e:  # noqa: BLE001 - whatever it is, it concerns this run alone
+        why = " ".join(str(e).split())[:160] or type(e).__name__
+        return {"name": run_dir.name, "path": str(run_dir), "preset": "-", "data": "-", "step": 0,
+                "time_s": None, "best_fd": None, "status": "unreadable", "problem": why}
 
 
 def format_duration(seconds: float | None) -> str:
@@ -281,4 +306,5 @@ def runs_table(rows: list[dict[str, Any]]) -> str:
     def line(cells) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
 
-    return "\n".join(line(c).rstrip() for c in (head, *body))
+    notes = [f"  {r['name']}: {r['problem']}" for r in rows if r.get("problem")]
+    return "\n".join([*(line(c).rstrip() for c in (head, *body)), *notes])

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from ..images import MAX_GIF_FRAMES, MAX_GRID_IMAGES, save_image
+from ..images import MAX_GIF_FRAME_MS, MAX_GIF_FRAMES, MAX_GRID_IMAGES, gif_delay_ms, save_image
 from ..latent import interpolate_path
 from .figures import Cell, Row, draw_figure, save_animation
 from .spaces import latent_space
@@ -29,6 +29,17 @@ class Interpolation:
 
 
 MAX_STEPS = 1_000  # images per segment: beyond this, neighbouring frames differ by nothing visible
+MIN_FRAME_MS = 10  # a GIF stores frame times in hundredths of a second; 0 plays at each viewer's own speed
+
+
+def check_frame_ms(ms: int, flag: str = "--ms-per-frame") -> int:
+    """The frame time a GIF can store for ``ms``: from 10 to 655,350 ms, rounded to the nearest
+    10 ms (:func:`~ganforge.images.gif_delay_ms`); anything else is refused, naming ``flag``."""
+    if not MIN_FRAME_MS <= ms <= MAX_GIF_FRAME_MS:
+        raise GanforgeError(f"{flag} {ms}: a GIF frame lasts {MIN_FRAME_MS} to {MAX_GIF_FRAME_MS:,} ms (its time "
+                            f"is stored in hundredths of a second)")
+    return gif_delay_ms(ms)
+
 
 
 def check_walk(n_seeds: int, steps: int, loop: bool = True) -> None:

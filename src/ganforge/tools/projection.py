@@ -26,8 +26,8 @@ from torch import nn
 
 from ..data import to_model_range
 from ..errors import ConfigError, GanforgeError
-from ..generator import check_seed, has_w_space, map_latents, render_ws
-from ..images import atomic_write, save_image
+from ..generator import SEED_RANGE, check_seed, has_w_space, map_latents, render_ws
+from ..images import atomic_write, make_folder, save_image
 from ..latent import seed_latents
 from ..progress import progress_bar
 from .figures import Cell, Row, draw_figure
@@ -39,6 +39,7 @@ FEATURE_EVALUATOR = "fashion-mnist"
 LUMA = (0.299, 0.587, 0.114)
 MAX_STEPS = 100_000
 W_STD_SAMPLES = 2_000  # latents whose w give the typical spread of W (the size of the early noise)
+MAX_LR = float(torch.finfo(torch.float32).max)
 
 
 def read_target(path: str | Path, G: nn.Module) -> torch.Tensor:
@@ -89,7 +90,12 @@ def check_settings(steps: int, lr: float, feature_weight: float, noise: float, s
     for flag, v in (("--lr", lr), ("--feature-weight", feature_weight), ("--noise", noise)):
         if not math.isfinite(v) or v < 0 or (flag == "--lr" and v == 0):
             raise ConfigError(f"{flag}: must be a {'positive' if flag == '--lr' else 'non-negative'} number (got {v})")
+    if lr > MAX_LR:  # Adam takes its learning rate as a float32
+        raise ConfigError(f"--lr {lr:g}: at most {MAX_LR:.3g} (typical: 0.01 to 0.1)")
     check_seed(seed)
+    if seed + W_STD_SAMPLES > SEED_RANGE[1]:
+        raise ConfigError(f"--seed {seed}: at most {SEED_RANGE[1] - W_STD_SAMPLES} (the {W_STD_SAMPLES:,} latents "
+                          f"that measure W's spread take the seeds from --seed on)")
 
 
 @dataclass
@@ -163,15 +169,39 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = 300, lr: float = 0.
         G.train(was_training)
     ws = ws.detach().cpu()
     settings = {"steps": steps, "lr": lr, "feature_weight": feature_weight, "noise": noise, "seed": seed}
+    check_finite(ws, losses[0], settings)
     return Projection(ws, losses[0], losses[1], losses[2], target.cpu(), render_ws(G, ws), fname, settings)
+
+
+def check_finite(ws: torch.Tensor, loss: torch.Tensor | None = None, settings: dict | None = None) -> None:
+    """ConfigError unless the styles (and the loss at every step) are finite: a diverged
+    projection is refused, never written or used. settings: the projection's, for the message."""
+    if torch.isfinite(ws).all() and (loss is None or torch.isfinite(loss).all()):
+        return
+    bad = (~torch.isfinite(loss)).nonzero() if loss is not None else torch.empty(0)
+    when = f" at step {int(bad[0]) + 1}" if len(bad) else ""
+    given = ", ".join(f"--{k.replace('_', '-')} {settings[k]:g}" for k in ("lr", "noise", "feature_weight")
+                      if settings and k in settings)
+    raise ConfigError(f"the projection diverged: its loss or styles became NaN or infinite{when}; nothing was "
+                      f"written (lower {given or '--lr, --noise or --feature-weight'})")
+
+
+def loss_rose(res: Projection) -> str | None:
+    """A warning when the projection ended with a higher loss than it started with (it diverged
+    or the learning rate is too high for this picture), else None."""
+    first, last = float(res.loss[0]), float(res.loss[-1])
+    if last <= first:
+        return None
+    return (f"the loss rose from {first:.4g} to {last:.4g}: the projection diverged rather than converged; the "
+            f"styles are likely poor (try a smaller --lr than {res.settings.get('lr', 0):g})")
 
 
 def save_projection(res: Projection, out_dir: str | Path, *, checkpoint: str | None = None,
                     image: str | None = None) -> dict[str, Path]:
     """Write ``projected.pt`` (ws, the loss per step, the run's checkpoint, the image),
     ``reconstruction.png`` and ``compare.png`` (the picture beside G's reconstruction) in ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_finite(res.ws)
+    out = make_folder(out_dir)
     paths = {"projection": out / PROJECTION_NAME, "reconstruction": out / "reconstruction.png",
              "compare": out / "compare.png"}
     blob = {"format": PROJECTION_FORMAT, "version": PROJECTION_VERSION, "ws": res.ws.float().contiguous(),
@@ -202,6 +232,9 @@ def load_projection(path: str | Path, G: nn.Module | None = None) -> dict:
         raise ConfigError(f"{p}: not a projection file from ganforge project (write one with: ganforge project RUN "
                           f"IMAGE)")
     ws = blob["ws"]
+    if not torch.isfinite(ws).all():
+        raise ConfigError(f"{p}: its styles are not finite numbers (NaN or infinity): the projection diverged "
+                          f"(project the picture again with a smaller --lr)")
     if G is not None and (ws.dim() != 3 or tuple(ws.shape) != (1, int(G.num_ws), int(G.w_dim))):
         raise GanforgeError(f"{p}: its styles have shape {tuple(ws.shape)}, but this run's generator takes "
                             f"(1, {G.num_ws}, {G.w_dim}): it was projected with another model")

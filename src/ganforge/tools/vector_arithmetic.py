@@ -16,11 +16,12 @@ from PIL import Image
 from torch import nn
 
 from ..errors import GanforgeError
+from ..generator import SEED_RANGE
 from ..images import MAX_GRID_IMAGES, save_image
 from ..latent import Term, check_seed, combine, num_classes, parse_expression, render, resolve_class, seed_latents
 from .classifier import Classify
 from .figures import Cell, Row, draw_figure
-from .spaces import latent_space
+from .spaces import LatentSpace, latent_space
 
 MAX_POOL = 100_000  # --pool: samples held in memory at once to pick exemplars from
 CONDITIONAL_SEED_BLOCK = 1000  # term i of a conditional run draws its exemplars from seeds 1000*(i+1)+j
@@ -109,14 +110,7 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         and the means, the sum and the results are taken in W; there the noise of the results is
         ``noise`` x (w of a random latent - ``G.w_avg``), a fraction of a typical w's offset.
     """
-    if exemplars < 1:
-        raise GanforgeError(f"--exemplars: must be at least 1 (got {exemplars})")
-    if results < 1:
-        raise GanforgeError(f"--results: must be at least 1 (got {results})")
-    if noise < 0 or not math.isfinite(noise):
-        raise GanforgeError(f"--noise: must be >= 0 (got {noise})")
-    check_seed(seed)
-    check_seed(seed + pool - 1)  # the pool's seeds run from seed to seed + pool - 1
+    _check_amounts(exemplars, results, noise, seed, pool)
     k = num_classes(G)
     sp = latent_space(G, space, batch_size)
     names = list(class_names) if class_names else None
@@ -131,69 +125,13 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
                             f"{MAX_GRID_IMAGES:,}; lower --exemplars or --results, or list fewer seeds)")
     if pool > MAX_POOL:
         raise GanforgeError(f"--pool {pool}: at most {MAX_POOL:,} samples (a few thousand find good exemplars)")
-    class_ids: list[int | None] = []
-    for t in terms:
-        class_ids.append(resolve_class(t.concept.class_name, names, k or None) if t.concept.is_class else None)
+    class_ids = [resolve_class(t.concept.class_name, names, k or None) if t.concept.is_class else None for t in terms]
     notes: list[str] = []
-
-    if k:  # conditional: the first class term, or --class, decides the result's class
-        if result_class is not None:
-            y_result = resolve_class(result_class, names, k)
-        else:
-            y_result = next((c for c in class_ids if c is not None), None)
-            if y_result is None:
-                y_result = 0
-                notes.append(f"no class in the expression and no --class: results use class "
-                             f"{_class_label(0, names)}")
-    else:
-        if result_class is not None:
-            raise GanforgeError("--class: this run's generator is unconditional; --class only applies to "
-                                "conditional runs (name classes in the expression instead)")
-        y_result = None
-
-    pool_probs = pool_images = None
+    draw = _Draw(G, sp, seed, exemplars, names, k, _result_class(k, result_class, class_ids, names, notes),
+                 batch_size, pool)
     if not k and any(c is not None for c in class_ids):
-        if pool < exemplars:
-            raise GanforgeError(f"--pool: must be at least --exemplars ({exemplars}), got {pool}")
-        pool_z = seed_latents(range(seed, seed + pool), G.z_dim)
-        pool_images = render(G, pool_z, None, batch_size)
-        pool_probs = torch.as_tensor(classify(pool_images)).float().cpu()
-        if pool_probs.shape[0] != pool or (names and pool_probs.shape[1] != len(names)):
-            raise ValueError(f"classify returned shape {tuple(pool_probs.shape)} for {pool} images "
-                             f"and {len(names or [])} classes")
-
-    rows: list[ConceptRow] = []
-    for i, (t, cid) in enumerate(zip(terms, class_ids)):
-        letter = _letter(i)
-        conf = None
-        note = ""
-        if t.concept.seeds is not None:
-            seeds = list(t.concept.seeds)
-            desc = "seeds " + ", ".join(map(str, seeds))
-            y = y_result
-        elif k:
-            seeds = [seed + CONDITIONAL_SEED_BLOCK * (i + 1) + j for j in range(exemplars)]
-            desc = f"class {_class_label(cid, names)}"
-            y = cid
-        else:
-            p = pool_probs[:, cid]
-            top = p.topk(exemplars).indices
-            seeds = [seed + int(j) for j in top]
-            conf = [round(float(p[j]), 4) for j in top]
-            desc = f"class {_class_label(cid, names)}"
-            y = None
-            hits = int((pool_probs.argmax(1) == cid).sum())
-            if hits < exemplars:
-                note = (f"only {hits} of {pool} samples look like {_class_label(cid, names)} to the evaluator; "
-                        f"the other exemplars are its next-best guesses (try a larger --pool)")
-                notes.append(f"{letter}: {note}")
-        z = seed_latents(seeds, G.z_dim)
-        images = (pool_images[[s - seed for s in seeds]] if pool_images is not None and y is None
-                  and t.concept.seeds is None else render(G, z, y, batch_size))
-        lat = sp.encode(z)
-        mean = lat.mean(0)
-        rows.append(ConceptRow(letter, t, desc, cid, seeds, lat, images, mean, sp.render(mean[None], y)[0],
-                               conf, y, note))
+        draw.classify_pool(classify)
+    rows = [draw.concept(i, t, cid, notes) for i, (t, cid) in enumerate(zip(terms, class_ids))]
 
     result = combine(terms, [r.mean for r in rows])
     g = torch.Generator().manual_seed(seed)
@@ -201,15 +139,106 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
     if sp.name == "w":  # W is not N(0, I): a step of a typical w's size away from the centre
         extra = sp.encode(extra) - G.w_avg.detach().float().cpu()
     result_latents = torch.cat([result[None], result[None] + extra * noise])
-    result_images = sp.render(result_latents, y_result)
+    result_images = sp.render(result_latents, draw.y_result)
     readout = readout_probs = readout_names = None
     if classify is not None:
         readout_probs = torch.as_tensor(classify(result_images)).float().cpu()
         counts = torch.bincount(readout_probs.argmax(1), minlength=readout_probs.shape[1])
         readout_names = list(classify_names) if classify_names else names
         readout = {_class_label(c, readout_names, bare=True): int(n) for c, n in enumerate(counts.tolist()) if n}
-    return ArithmeticResult(expression, rows, result, result_latents, result_images, noise, y_result, names,
+    return ArithmeticResult(expression, rows, result, result_latents, result_images, noise, draw.y_result, names,
                             readout, readout_probs, readout_names, notes, sp.name)
+
+
+def _check_amounts(exemplars: int, results: int, noise: float, seed: int, pool: int) -> None:
+    if exemplars < 1:
+        raise GanforgeError(f"--exemplars: must be at least 1 (got {exemplars})")
+    if results < 1:
+        raise GanforgeError(f"--results: must be at least 1 (got {results})")
+    if noise < 0 or not math.isfinite(noise):
+        raise GanforgeError(f"--noise: must be >= 0 (got {noise})")
+    check_seed(seed)
+    if seed + pool > SEED_RANGE[1]:  # the pool's seeds run from seed to seed + pool - 1
+        raise GanforgeError(f"--seed {seed} --pool {pool}: the pool's seeds would run past {SEED_RANGE[1] - 1} "
+                            f"(lower --seed or --pool)")
+
+
+def _result_class(k: int, result_class: str | int | None, class_ids: list[int | None],
+                  names: list[str] | None, notes: list[str]) -> int | None:
+    """The class the results are drawn with: a conditional run's --class, else its first class
+    term's class, else class 0 (said in ``notes``); None for an unconditional run."""
+    if not k:
+        if result_class is not None:
+            raise GanforgeError("--class: this run's generator is unconditional; --class only applies to "
+                                "conditional runs (name classes in the expression instead)")
+        return None
+    if result_class is not None:
+        return resolve_class(result_class, names, k)
+    y = next((c for c in class_ids if c is not None), None)
+    if y is None:
+        notes.append(f"no class in the expression and no --class: results use class {_class_label(0, names)}")
+        return 0
+    return y
+
+
+@dataclass
+class _Draw:
+    """How the terms' exemplars are drawn: seed lists as they are; a conditional run's classes
+    from seed blocks, drawn with the class; an unconditional run's classes picked by the
+    classifier from a pool of samples (:meth:`classify_pool`)."""
+
+    G: nn.Module
+    sp: LatentSpace
+    seed: int
+    exemplars: int
+    names: list[str] | None
+    k: int
+    y_result: int | None
+    batch_size: int
+    pool: int
+    pool_probs: torch.Tensor | None = None  # (pool, K)
+    pool_images: torch.Tensor | None = None  # uint8 (pool, C, H, W)
+
+    def classify_pool(self, classify: Classify) -> None:
+        if self.pool < self.exemplars:
+            raise GanforgeError(f"--pool: must be at least --exemplars ({self.exemplars}), got {self.pool}")
+        pool_z = seed_latents(range(self.seed, self.seed + self.pool), self.G.z_dim)
+        self.pool_images = render(self.G, pool_z, None, self.batch_size)
+        self.pool_probs = torch.as_tensor(classify(self.pool_images)).float().cpu()
+        if self.pool_probs.shape[0] != self.pool or (self.names and self.pool_probs.shape[1] != len(self.names)):
+            raise ValueError(f"classify returned shape {tuple(self.pool_probs.shape)} for {self.pool} images "
+                             f"and {len(self.names or [])} classes")
+
+    def concept(self, i: int, t: Term, cid: int | None, notes: list[str]) -> ConceptRow:
+        """Term ``i`` (class ``cid``, or None) as its exemplars and their mean."""
+        letter, names, conf, note = _letter(i), self.names, None, ""
+        if t.concept.seeds is not None:
+            seeds = list(t.concept.seeds)
+            desc = "seeds " + ", ".join(map(str, seeds))
+            y = self.y_result
+        elif self.k:
+            seeds = [self.seed + CONDITIONAL_SEED_BLOCK * (i + 1) + j for j in range(self.exemplars)]
+            desc = f"class {_class_label(cid, names)}"
+            y = cid
+        else:
+            p = self.pool_probs[:, cid]
+            top = p.topk(self.exemplars).indices
+            seeds = [self.seed + int(j) for j in top]
+            conf = [round(float(p[j]), 4) for j in top]
+            desc = f"class {_class_label(cid, names)}"
+            y = None
+            hits = int((self.pool_probs.argmax(1) == cid).sum())
+            if hits < self.exemplars:
+                note = (f"only {hits} of {self.pool} samples look like {_class_label(cid, names)} to the evaluator; "
+                        f"the other exemplars are its next-best guesses (try a larger --pool)")
+                notes.append(f"{letter}: {note}")
+        z = seed_latents(seeds, self.G.z_dim)
+        images = (self.pool_images[[s - self.seed for s in seeds]] if self.pool_images is not None and y is None
+                  and t.concept.seeds is None else render(self.G, z, y, self.batch_size))
+        lat = self.sp.encode(z)
+        mean = lat.mean(0)
+        return ConceptRow(letter, t, desc, cid, seeds, lat, images, mean, self.sp.render(mean[None], y)[0],
+                          conf, y, note)
 
 
 def _class_label(cid: int, names: Sequence[str] | None, bare: bool = False) -> str:
