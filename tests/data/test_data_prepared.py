@@ -48,8 +48,8 @@ def test_a_folder_becomes_one_memory_mappable_array_with_labels_and_a_header(tmp
 
 def test_prepare_data_composites_transparent_images_on_white(tmp_path):
     transparent_images(tmp_path / "imgs")
-    prepare_folder(tmp_path / "imgs", 8, tmp_path / "prep", channels=3, progress=False)
-    arr = np.load(tmp_path / "prep" / "images.npy")
+    header = prepare_folder(tmp_path / "imgs", 8, tmp_path / "prep", channels=3, progress=False)
+    arr = np.load(tmp_path / "prep" / header["images"])
     assert arr.shape == (4, 3, 8, 8) and (arr[:, :, :, 4:] == 255).all()  # no hidden colour left
     assert (arr[:, :, :, :4] < 255).any(axis=(1, 2, 3)).all()  # the visible halves are not white
 
