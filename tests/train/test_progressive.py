@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganforge.checkpoint import load_checkpoint
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.train.loop import seed_everything
