@@ -212,10 +212,7 @@ def part_throughput(a, device: "torch.device") -> dict:
     deadline = time.monotonic() + a.deadline if a.deadline else None
     cfg, size = throughput.preset_config(a.preset, a.batch_size, None)
     if a.smoke:  # toy widths where the architecture has them: the same code paths, quickly
-        from ganforge.config import set_field
-
-        for f in ("model.g_channels", "model.d_channels"):
-            set_field(cfg, f, 8)
+        throughput.toy_widths(cfg)
     b = cfg.train.batch_size
     env = load(a.out).get("parts", {}).get("env", {})
     peak = env.get("peak_bf16_tflops")

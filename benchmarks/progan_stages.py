@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import torch
 
-    from ganforge.config import set_field
+    from ganforge.config import set_field, validate
     from ganforge.data import load_data
     from ganforge.models import ARCHS
     from ganforge.presets import get_preset
@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in a.set:
         key, _, value = item.partition("=")
         set_field(cfg, key, value)
+    validate(cfg)
     data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=False)
     images = data.images[:4096]
     seed_everything(0)

@@ -12,18 +12,21 @@ Tables:
 
 * layers - ``modulated_conv2d(..., impl=)``, forward and backward (gradients of the input, the
   weight and the styles), batch ``--batch`` (32), at every distinct layer shape of the stylegan2
-  and stylegan2-64 generators (3x3 convs and 1x1 toRGB layers), each impl in fp32 and in bf16
-  (``torch.autocast``): ms per call and GFLOP/s of the convolution's hand count
-  (``6 N C_out C_in k^2 H W``: forward, input gradient, weight gradient), median of
-  ``--layer-rounds`` (5) rounds.
+  and stylegan2-64 generators (3x3 convs, the upsampling ones among them, and 1x1 toRGB layers),
+  each impl in fp32 and in bf16 (``torch.autocast``): ms per call and GFLOP/s of the
+  convolution's hand count (``6 N C_out C_in k^2 H W`` at the output's resolution: forward,
+  input gradient, weight gradient), median of ``--layer-rounds`` (5) rounds.
 * impls - img/s of whole training steps (``GANTrainer.train_step``: D and G updates, lazy R1,
   path length, G_ema) of the stylegan2 preset with G and G_ema set to each impl
-  (``G.set_modconv``): fp32 at --g/d-channels 32, 64 (the preset's) and 128, bf16 at 64.
-* widths - the same step with the default impl in fp32 at --g/d-channels 32, 64, 128 and
+  (``G.set_modconv``): fp32 at --channel-max 32, 64 (the preset's) and 128, bf16 at 64.
+* widths - the same step with the default impl in fp32 at --channel-max 32, 64, 128 and
   --mapping-layers 2 (the preset's) and 8.
 * layout - the step of each of --presets (at its own size, channels and colour) with the default
   impl, in each of --precisions, with contiguous (NCHW) tensors and with channels-last (NHWC,
   ``--channels-last``): whether the presets should train channels-last.
+
+A width is ``--channel-max`` C with ``--channel-base`` kept at the preset's multiple of it
+(16 C for stylegan2: C channels from 16 px down, C/2 at 32 px).
 
 Timing. The shared core changes speed from one minute to the next, so every variant is built
 and warmed up first, then the variants take turns (round-robin) for ``--rounds`` rounds and a
@@ -48,7 +51,8 @@ import torch
 
 from ganforge.config import RunConfig, set_field
 from ganforge.models import build_models
-from ganforge.models.stylegan2 import MODCONV_DEFAULT, MODCONV_IMPLS, ModulatedLayer, modulated_conv2d
+from ganforge.models.resample import setup_filter
+from ganforge.models.stylegan2 import MODCONV_DEFAULT, MODCONV_IMPLS, modulated_conv2d
 from ganforge.presets import get_preset
 from ganforge.progress import progress_bar
 from ganforge.train.builder import build_trainer
@@ -82,24 +86,37 @@ def round_robin(runners: dict, rounds: int, desc: str, loads: list) -> dict[str,
 
 
 # --------------------------------------------------------------------------- the layers
+def set_width(cfg: RunConfig, channel_max: int) -> None:
+    """``--channel-max channel_max`` with ``--channel-base`` at the preset's multiple of it."""
+    ratio = cfg.model.channel_base // cfg.model.channel_max
+    set_field(cfg, "model.channel_max", channel_max)
+    set_field(cfg, "model.channel_base", ratio * channel_max)
+
+
 def layer_shapes(presets: list[str], channels: int | None) -> list[dict]:
-    """Distinct (c_in, c_out, kernel, res, demodulate) of the presets' generator layers, in
+    """Distinct (c_in, c_out, kernel, res, up, demodulate) of the presets' generator layers, in
     network order, each with the presets that have it. ``channels``: override the widths (toy runs)."""
     shapes: dict[tuple, dict] = {}
     for preset in presets:
         cfg = get_preset(preset)
         if channels:
-            set_field(cfg, "model.g_channels", channels)
+            set_width(cfg, channels)
         G, _ = build_models(cfg.model, img_channels(cfg), cfg.data.size)
-        for m in G.modules():
-            if isinstance(m, ModulatedLayer):
+        for block in G.syn.blocks():
+            for m in ([block.conv1] if block.num_conv == 1 else [block.conv0, block.conv1]) + [block.torgb]:
                 c_out, c_in, k, _ = m.weight.shape
-                key = (c_in, c_out, k, m.res, m.demodulate)
-                shapes.setdefault(key, {"c_in": c_in, "c_out": c_out, "kernel": k, "res": m.res,
-                                        "demodulate": m.demodulate, "presets": []})
+                up, demod = bool(getattr(m, "up", False)), m is not block.torgb
+                key = (c_in, c_out, k, block.res, up, demod)
+                shapes.setdefault(key, {"c_in": c_in, "c_out": c_out, "kernel": k, "res": block.res, "up": up,
+                                        "demodulate": demod, "presets": []})
                 if preset not in shapes[key]["presets"]:
                     shapes[key]["presets"].append(preset)
     return list(shapes.values())
+
+
+def layer_name(shape: dict) -> str:
+    k = shape["kernel"]
+    return f"{shape['c_in']}->{shape['c_out']} {k}x{k}{' up' if shape['up'] else ''} @{shape['res']}"
 
 
 def conv_flops(shape: dict, batch: int) -> int:
@@ -112,15 +129,16 @@ def conv_flops(shape: dict, batch: int) -> int:
 def layer_call(shape: dict, batch: int, impl: str, precision: str):
     """One forward + backward of the modulated conv at ``shape``, as a closure; random inputs."""
     g = torch.Generator().manual_seed(0)
-    c_in, c_out, k, r = shape["c_in"], shape["c_out"], shape["kernel"], shape["res"]
-    x = torch.randn(batch, c_in, r, r, generator=g).requires_grad_()
+    c_in, c_out, k, r, up = shape["c_in"], shape["c_out"], shape["kernel"], shape["res"], shape["up"]
+    x = torch.randn(batch, c_in, r // 2 if up else r, r // 2 if up else r, generator=g).requires_grad_()
     weight = (torch.randn(c_out, c_in, k, k, generator=g) / (c_in * k * k) ** 0.5).requires_grad_()
     styles = (1 + 0.2 * torch.randn(batch, c_in, generator=g)).requires_grad_()
     grad = torch.randn(batch, c_out, r, r, generator=g)
+    f1 = setup_filter()
 
     def call() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            out = modulated_conv2d(x, weight, styles, shape["demodulate"], impl)
+            out = modulated_conv2d(x, weight, styles, shape["demodulate"], impl, up=up, f1=f1)
         out.backward(grad.to(out.dtype))
         x.grad = weight.grad = styles.grad = None
 
@@ -149,7 +167,7 @@ def bench_layers(a) -> list[dict]:
     for i, shape in enumerate(shapes):
         runners = {(impl, prec): timed_layer(layer_call(shape, a.batch, impl, prec), a.layer_seconds)
                    for prec in a.precisions for impl in MODCONV_IMPLS}
-        name = f"{shape['c_in']}->{shape['c_out']} {shape['kernel']}x{shape['kernel']} @{shape['res']}"
+        name = layer_name(shape)
         times = round_robin(runners, a.layer_rounds, f"layer {i + 1}/{len(shapes)} {name}", loads)
         flops = conv_flops(shape, a.batch)
         for (impl, prec), ts in times.items():
@@ -161,11 +179,11 @@ def bench_layers(a) -> list[dict]:
     print(f"\nmodulated conv, forward + backward, batch {a.batch}: ms per call (GFLOP/s), median of "
           f"{a.layer_rounds} rounds; load {_span(loads)}")
     cols = [(impl, prec) for prec in a.precisions for impl in MODCONV_IMPLS]
-    print(f"  {'layer':<22} {'presets':<24}" + "".join(f"{impl + ' ' + prec:>19}" for impl, prec in cols))
+    print(f"  {'layer':<25} {'presets':<24}" + "".join(f"{impl + ' ' + prec:>19}" for impl, prec in cols))
     for shape in shapes:
-        name = f"{shape['c_in']}->{shape['c_out']} {shape['kernel']}x{shape['kernel']} @{shape['res']}"
+        name = layer_name(shape)
         by = {(r["impl"], r["precision"]): r for r in rows if r["layer"] == name}
-        print(f"  {name:<22} {','.join(shape['presets']):<24}" + "".join(
+        print(f"  {name:<25} {','.join(shape['presets']):<24}" + "".join(
             f" {by[c]['ms']:>10.2f} ({by[c]['gflops_per_s']:>5.1f})" for c in cols))
     for r in rows:
         r["loadavg"] = loads
@@ -198,8 +216,8 @@ def step_variants(a) -> list[dict]:
 
 def step_config(preset: str, v: dict, batch: int) -> RunConfig:
     cfg = get_preset(preset)
-    for field, value in (("model.g_channels", v["channels"]), ("model.d_channels", v["channels"]),
-                         ("model.mapping_layers", v["mapping_layers"]), ("train.precision", v["precision"]),
+    set_width(cfg, v["channels"])
+    for field, value in (("model.mapping_layers", v["mapping_layers"]), ("train.precision", v["precision"]),
                          ("train.batch_size", batch), ("train.channels_last", v.get("channels_last", False))):
         set_field(cfg, field, value)
     return cfg
@@ -263,7 +281,7 @@ def bench_steps(a) -> list[dict]:
                 f"{by[(ch, a.base_mapping, impl, prec)]['img_per_s']:>10.1f}" for impl in MODCONV_IMPLS))
     if "widths" in a.parts:
         print(f"\n{head}\n  widths, impl {MODCONV_DEFAULT}, fp32")
-        print(f"  {'--g/d-channels':<22}" + "".join(f"{'mapping ' + str(m):>12}" for m in a.mapping_layers))
+        print(f"  {'--channel-max':<22}" + "".join(f"{'mapping ' + str(m):>12}" for m in a.mapping_layers))
         for ch in a.widths:
             print(f"  {ch:<22}" + "".join(
                 f"{by[(ch, m, MODCONV_DEFAULT, 'fp32')]['img_per_s']:>12.1f}" for m in a.mapping_layers))
@@ -280,7 +298,7 @@ def bench_layout(a) -> list[dict]:
         model = get_preset(preset).model
         for prec in a.precisions:
             for layout, cl in LAYOUTS.items():
-                variants.append({"preset": preset, "channels": a.channels or model.g_channels,
+                variants.append({"preset": preset, "channels": a.channels or model.channel_max,
                                  "mapping_layers": model.mapping_layers, "impl": MODCONV_DEFAULT, "precision": prec,
                                  "layout": layout, "channels_last": cl})
     runners = {}
@@ -328,7 +346,8 @@ def main(argv=None) -> int:
     p.add_argument("--presets", default="stylegan2,stylegan2-64",
                    help="the presets whose layer shapes (layers) and steps (layout) are timed")
     p.add_argument("--step-preset", default="stylegan2", help="the preset whose training step is timed")
-    p.add_argument("--widths", type=_ints, default=[32, 64, 128], help="--g/d-channels of the step tables")
+    p.add_argument("--widths", type=_ints, default=[32, 64, 128],
+                   help="--channel-max of the step tables (--channel-base at the preset's multiple of it)")
     p.add_argument("--mapping-layers", type=_ints, default=[2, 8], help="--mapping-layers of the widths table")
     p.add_argument("--precisions", default="fp32,bf16", help="fp32 and/or bf16 (autocast)")
     p.add_argument("--batch", type=int, default=32, help="images per call or per step")
@@ -353,7 +372,7 @@ def main(argv=None) -> int:
         a.batch, a.rounds, a.layer_rounds, a.steps, a.warmup, a.layer_seconds, a.no_save = 4, 1, 1, 1, 1, 0.0, True
         a.widths, a.mapping_layers, a.channels = [8, 16], [1, 2], 8
     base = get_preset(a.step_preset).model
-    a.base_channels, a.base_mapping = a.channels or base.g_channels, base.mapping_layers
+    a.base_channels, a.base_mapping = a.channels or base.channel_max, base.mapping_layers
     info = machine_info("cpu")
     native = bool(set(info.get("cpu_isa", [])) & {"avx512_bf16", "amx_bf16"})
     print(f"{info['cpu']} ({info.get('cpu_vendor', '?')}, ISA {','.join(info.get('cpu_isa', [])) or '?'}), "

@@ -79,6 +79,20 @@ def preset_config(preset: str, batch_size: int | None, size: int | None) -> tupl
     return cfg, size
 
 
+def toy_widths(cfg: RunConfig, channels: int = 8) -> None:
+    """Narrow ``cfg``'s networks to about ``channels`` wide, in its architecture's own width
+    settings (the DCGAN's base widths; ProGAN's and StyleGAN2's channel_max, with channel_base
+    32x that); the seed models have fixed widths. For smoke runs of the same code paths."""
+    from ganforge.config import set_field
+
+    arch = cfg.model.arch
+    fields = ({"model.g_channels": channels, "model.d_channels": channels} if arch == "dcgan" else
+              {"model.channel_max": channels, "model.channel_base": 32 * channels} if arch in ("progan", "stylegan2")
+              else {})
+    for f, v in fields.items():
+        set_field(cfg, f, v)
+
+
 def img_channels(cfg: RunConfig) -> int:
     """The preset's image channels (stylegan2-64 and progan-64: RGB); 1 when it keeps the data's."""
     return cfg.data.channels or 1

@@ -39,7 +39,9 @@ def make_images(n: int = 48, size: int = 28, channels: int = 1, seed: int = 0) -
 
 
 # --------------------------------------------------------------------------- tiny runs
-TINY_NETS = ["--g-channels", "8", "--d-channels", "8"]  # the smallest G and D a test trains
+TINY_NETS = ["--g-channels", "8", "--d-channels", "8"]  # the smallest DCGAN G and D a test trains
+# ProGAN's and StyleGAN2's: 8 channels at every resolution up to 32 px (min(256 // r, 8))
+TINY_WIDTHS = ["--channel-base", "256", "--channel-max", "8"]
 # quick runs that write everything every step (the `fast` fixture of tests/conftest.py)
 FAST = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-every", "1",
         "--checkpoint-every", "1", "--log-every", "1", "--precision", "fp32"]
@@ -48,11 +50,11 @@ FINAL_ONLY = ["--no-progress", "--batch-size", "4", "--n-fixed", "4", "--sample-
               "--checkpoint-every", "100", "--log-every", "100", "--precision", "fp32"]
 TINY_DCGAN = ["--preset", "dcgan", *TINY_NETS, *FAST]
 # a 16-px ProGAN: 4x4 for 2 steps, the 8x8 fade over 4, 8x8 for 2, then the 16x16 fade
-TINY_PROGAN = ["--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_NETS, "--batch-size", "4",
+TINY_PROGAN = ["--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_WIDTHS, "--batch-size", "4",
                "--stage-batch", "16:0.5", "--stage-kimg", "0.008", "--fade-kimg", "0.016", "--n-fixed", "4",
                "--sample-every", "100", "--checkpoint-every", "100", "--log-every", "1", "--precision", "fp32",
                "--no-progress", "--device", "cpu", "--minutes", "60"]
-TINY_STYLEGAN2 = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", *TINY_NETS,
+TINY_STYLEGAN2 = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", *TINY_WIDTHS,
                   "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100", "--checkpoint-every", "100",
                   "--log-every", "1", "--precision", "fp32", "--no-progress", "--device", "cpu", "--minutes", "60",
                   "--eval-minutes", "0"]
@@ -67,9 +69,10 @@ def train_once(out, data, *flags) -> None:
 
     from ganforge.cli import main
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
         code = main(["train", "--data", str(data), "--out", str(out), *map(str, flags)])
-    assert code == 0 and (out / "checkpoint.pt").is_file()
+    assert code == 0 and (out / "checkpoint.pt").is_file(), err.getvalue()
 
 
 def tiny_stylegan_run(root, steps: int = 2):
@@ -85,9 +88,11 @@ def small_cfg(npz, preset: str = "dcgan", **fields):
     from ganforge.presets import get_preset
 
     cfg = get_preset(preset)
-    base = {"data.source": str(npz), "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 4,
-            "train.precision": "fp32", "train.n_fixed": 4, "train.sample_every": 1000,
-            "train.checkpoint_every": 1000, "train.log_every": 1}
+    narrow = {"dcgan": {"model.g_channels": 8, "model.d_channels": 8},  # seed models have their own widths
+              "progan": {"model.channel_base": 256, "model.channel_max": 8},
+              "stylegan2": {"model.channel_base": 256, "model.channel_max": 8}}.get(cfg.model.arch, {})
+    base = {"data.source": str(npz), **narrow, "train.batch_size": 4, "train.precision": "fp32", "train.n_fixed": 4,
+            "train.sample_every": 1000, "train.checkpoint_every": 1000, "train.log_every": 1}
     for k, v in {**base, **fields}.items():
         set_field(cfg, k, v)
     return cfg

@@ -33,8 +33,8 @@ def test_the_naive_loop_does_stylegan2s_lazy_r1_and_path_length(monkeypatch):
 
     bench = load("throughput")
     cfg = get_preset("stylegan2")
-    for k, v in {"model.g_channels": 8, "model.d_channels": 8, "model.z_dim": 16, "model.w_dim": 16,
-                 "train.batch_size": 4}.items():
+    bench.toy_widths(cfg)
+    for k, v in {"model.z_dim": 16, "model.w_dim": 16, "train.batch_size": 4}.items():
         set_field(cfg, k, v)
     calls = []
     grad = torch.autograd.grad
@@ -87,7 +87,7 @@ def test_progan_stages_smoke(capsys, tmp_path):
     from gf_helpers import make_images
 
     np.save(tmp_path / "blobs.npy", make_images(64, size=32))
-    narrow = ["--set", "model.g_channels=8", "--set", "model.d_channels=8", "--set", "train.precision=fp32",
+    narrow = ["--set", "model.channel_base=256", "--set", "model.channel_max=8", "--set", "train.precision=fp32",
               "--set", f"data.source={tmp_path / 'blobs.npy'}"]
     assert load("progan_stages").main(["--seconds", "0", "--no-save", *narrow]) == 0
     out = capsys.readouterr().out
@@ -100,7 +100,7 @@ def test_stylegan_speed_smoke(capsys):
     assert load("stylegan_speed").main(["--smoke"]) == 0
     out = capsys.readouterr().out
     for line in ("modulated conv, forward + backward", "modulated conv impl (G and G_ema)", "widths, impl scaled",
-                 "grouped bf16", "scaled fp32", "bmm fp32", "8->8 3x3 @64", "8->3 1x1 @64", "bf16, channels 8",
+                 "grouped bf16", "scaled fp32", "bmm fp32", "8->8 3x3 up @16", "2->3 1x1 @64", "bf16, channels 8",
                  "mapping 1"):
         assert line in out, line
 
@@ -116,8 +116,9 @@ def test_stylegan_speed_layout_smoke(capsys):
 
 def test_flop_counter_counts_each_modulated_conv_as_by_hand():
     """The FLOP counter of throughput.py on one modulated conv, forward + backward: the hand count
-    of its three convolutions (output, input gradient, weight gradient) whichever the impl - the
-    grouped one included, whose weight gradient torch's own formula counts once per group."""
+    of its three convolutions (output, input gradient, weight gradient) and of the demodulation's
+    matmul, whichever the impl - the grouped one included, whose weight gradient torch's own
+    formula counts once per group."""
     import torch
 
     from ganforge.models.stylegan2 import modulated_conv2d
@@ -125,8 +126,8 @@ def test_flop_counter_counts_each_modulated_conv_as_by_hand():
     tp = load("throughput")
     n, c_in, c_out, k, r = 4, 8, 16, 3, 8
     hand = 3 * 2 * n * c_out * c_in * k * k * r * r
-    demod = 3 * 2 * n * c_in * c_out  # "scaled": (s^2) @ (sum_k w^2).T, forward and its two gradients
-    for impl, expected in (("grouped", hand), ("bmm", hand), ("scaled", hand + demod)):
+    demod = 3 * 2 * n * c_in * c_out  # every impl: (s^2) @ (sum_k w^2).T, forward and its two gradients
+    for impl, expected in (("grouped", hand + demod), ("bmm", hand + demod), ("scaled", hand + demod)):
         x = torch.randn(n, c_in, r, r, requires_grad=True)
         w = torch.randn(c_out, c_in, k, k, requires_grad=True)
         s = torch.randn(n, c_in, requires_grad=True)
@@ -167,7 +168,8 @@ def test_throughput_uses_stylegan2_64_size_channels_and_cycle():
     tp = load("throughput")
     cfg, size = tp.preset_config("stylegan2-64", 2, None)
     assert (size, tp.img_channels(cfg)) == (64, 3)
-    for f, v in (("model.g_channels", 8), ("model.d_channels", 8), ("model.w_dim", 8), ("model.z_dim", 8)):
+    tp.toy_widths(cfg)
+    for f, v in (("model.w_dim", 8), ("model.z_dim", 8)):
         set_field(cfg, f, v)
     torch.manual_seed(0)
     tr = build_trainer(cfg, 3, size)

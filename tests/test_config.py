@@ -51,3 +51,30 @@ def test_json_round_trip_has_only_values(tmp_path):
         "source": "fashion-mnist", "data_dir": None, "size": None, "channels": None, "class_name": None,
         "split": "train", "limit": None, "load": "auto", "workers": 2}
     assert RunConfig.load(tmp_path / "config.json") == cfg == RunConfig.from_dict(cfg.to_dict())
+
+
+def _config_of_0_1(arch: str) -> dict:
+    """A config.json as ganforge 0.1 wrote it: every field, StyleGAN2's at its old defaults
+    (w_dim 256, 4 mapping layers), no width-rule fields, lazy_correction in the style section."""
+    d = RunConfig().to_dict()
+    d["model"].update(arch=arch, w_dim=256, mapping_layers=4)
+    for name in ("channel_base", "channel_max", "mbstd_group", "d_architecture", "conv_clamp", "lowp_res"):
+        del d["model"][name]
+    d["style"]["lazy_correction"] = d["optim"].pop("lazy_correction")
+    return d
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "tf-tutorial"])
+def test_a_stored_config_of_0_1_reads_and_its_other_families_settings_settle(arch):
+    cfg = validate(RunConfig.from_stored(_config_of_0_1(arch)))
+    assert cfg.model.arch == arch and cfg.model.w_dim == RunConfig().model.w_dim
+    with pytest.raises(ConfigError, match="--w-dim: applies to --arch stylegan2 only"):  # a user's flag still counts
+        validate(RunConfig.from_dict(_config_of_0_1(arch)))
+
+
+@pytest.mark.parametrize("arch", ["progan", "stylegan2"])
+def test_a_progan_or_stylegan2_run_of_0_1_is_refused_in_one_line(arch):
+    from ganforge.errors import OlderRunError
+
+    with pytest.raises(OlderRunError, match=f"a {arch} run of ganforge 0.1.*train it anew"):
+        RunConfig.from_stored(_config_of_0_1(arch))

@@ -9,7 +9,7 @@
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # Names resolve on first use, so `import ganforge` stays cheap (no torch import) for the CLI's --help.
 _EXPORTS = {

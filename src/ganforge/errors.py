@@ -15,3 +15,7 @@ class ConfigError(GanforgeError):
 
 class CheckpointError(GanforgeError):
     """A file is not a ganforge checkpoint, or cannot be read."""
+
+
+class OlderRunError(CheckpointError):
+    """A run written by an earlier ganforge whose network this version no longer builds."""

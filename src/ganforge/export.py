@@ -8,6 +8,8 @@ the output into uint8 pixels, so the file can be used without reading this code.
 A style-based G (StyleGAN2) exports whole, z in (its mapping network is in the graph), or with
 ``synthesis=True`` its synthesis network alone (TorchScript, ONNX): input ``ws`` float32
 (N, num_ws, w_dim), the per-layer styles, for style mixing and truncation outside the graph.
+Either graph draws StyleGAN2's layer noise from its stored maps (noise mode const), so an
+exported file is a function of its inputs alone.
 
 The safetensors file is written and read by the ``safetensors`` package (the ``safetensors``
 extra); its ``__metadata__`` holds the run's config, from which
@@ -28,7 +30,7 @@ import torch
 from torch import nn
 
 from .errors import GanforgeError
-from .generator import has_w_space, load_weights
+from .generator import has_noise, has_w_space, load_weights
 from .images import atomic_write
 
 FORMATS = {"safetensors": ".safetensors", "torchscript": ".torchscript.pt", "onnx": ".onnx"}
@@ -154,7 +156,7 @@ def load_safetensors_generator(path: str | Path, device: str | torch.device = "c
         raise GanforgeError(f"{path}: a safetensors file, but not a ganforge generator export "
                             f"(no ganforge config in its metadata)")
     try:
-        cfg = RunConfig.from_dict(json.loads(meta["config"]))
+        cfg = RunConfig.from_stored(json.loads(meta["config"]))
         channels, size = int(meta["img_channels"]), int(meta["img_size"])
         with torch.random.fork_rng(devices=[]):
             G, _ = build_models(cfg.model, channels, size)
@@ -172,15 +174,28 @@ def load_safetensors_generator(path: str | Path, device: str | torch.device = "c
 # --------------------------------------------------------------------------- export
 
 
+class ConstNoiseExport(nn.Module):
+    """G with layer noise (StyleGAN2) as an exported graph draws it: with its stored noise maps
+    (noise mode const), so the file is a function of its inputs alone."""
+
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G(z, noise_mode="const") if y is None else self.G(z, y, noise_mode="const")
+
+
 class SynthesisExport(nn.Module):
-    """A style-based G's synthesis network alone: ws (N, num_ws, w_dim) -> images (N, C, H, W)."""
+    """A style-based G's synthesis network alone: ws (N, num_ws, w_dim) -> images (N, C, H, W),
+    with the stored noise maps."""
 
     def __init__(self, G: nn.Module):
         super().__init__()
         self.G = G
 
     def forward(self, ws: torch.Tensor) -> torch.Tensor:
-        return self.G.synthesis(ws)
+        return self.G.synthesis(ws, "const")
 
 
 def _input_names(G: nn.Module, n_inputs: int) -> list[str]:
@@ -188,6 +203,8 @@ def _input_names(G: nn.Module, n_inputs: int) -> list[str]:
 
 
 def _example_inputs(G: nn.Module, n: int = 2) -> tuple[torch.Tensor, ...]:
+    if isinstance(G, ConstNoiseExport):
+        return _example_inputs(G.G, n)
     if isinstance(G, SynthesisExport):  # mapped latents, varied per layer as mixed styles are
         g, S = torch.Generator().manual_seed(0), G.G
         with torch.no_grad():
@@ -233,7 +250,10 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
                            "meaning": "the style of each layer: w = G.mapping(z) repeated num_ws times "
                                       "(truncated: w_avg + psi (w - w_avg)), or mixed or projected styles"}]
         info["generator"] += ".synthesis"
-        G = SynthesisExport(G).eval()
+    if has_noise(G):
+        info["noise"] = "the layer noise is the stored maps (noise mode const): the graph has no random input"
+    weights = G
+    G = SynthesisExport(G).eval() if synthesis else ConstNoiseExport(G).eval() if has_noise(G) else G
     inputs = _example_inputs(G, 3)
     with torch.no_grad():
         expected = G(*inputs)
@@ -241,11 +261,11 @@ def export_generator(G: nn.Module, path: str | Path, fmt: str, *, config: dict[s
     if fmt == "safetensors":
         if config is None:
             raise GanforgeError("safetensors export needs the run's config to rebuild G")
-        state = {k: v for k, v in G.state_dict().items()}
-        write_safetensors(state, path, _safetensors_metadata(info, config))
+        write_safetensors(dict(weights.state_dict()), path, _safetensors_metadata(info, config))
         info["load_with"] = "ganforge.export.load_safetensors_generator(path)"
         if check:
             G2 = load_safetensors_generator(path)
+            G2 = ConstNoiseExport(G2) if has_noise(G2) else G2
             with torch.no_grad():
                 diff = _max_diff(G2(*inputs), expected)
             checked = "reloaded with load_safetensors_generator"

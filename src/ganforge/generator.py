@@ -11,6 +11,7 @@ style-based G (StyleGAN2) is also sampled in W: :func:`map_latents` (z -> w), :f
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import sys
 from pathlib import Path
@@ -23,7 +24,7 @@ from .checkpoint import load_checkpoint, resolve_checkpoint
 from .config import RunConfig, validate
 from .data import from_model_range
 from .device import resolve_device
-from .errors import CheckpointError, ConfigError, GanforgeError
+from .errors import CheckpointError, ConfigError, GanforgeError, OlderRunError
 from .images import atomic_write
 from .models import build_models
 from .runs.layout import LATENT_MEAN_NAME
@@ -40,7 +41,9 @@ def _stored_config(ckpt: dict, where: Path) -> RunConfig:
         raise CheckpointError(f"{where}: damaged checkpoint: no 'config' entry (it was edited or cut; use "
                               f"another checkpoint of the run)")
     try:
-        return validate(RunConfig.from_dict(ckpt["config"]))
+        return validate(RunConfig.from_stored(ckpt["config"]))
+    except OlderRunError as e:
+        raise OlderRunError(f"{where}: {e}") from None
     except (GanforgeError, KeyError, TypeError, ValueError, AttributeError) as e:
         raise CheckpointError(f"{where}: damaged checkpoint: its stored config does not read "
                               f"({' '.join(str(e).split())[:200]})") from None
@@ -134,26 +137,66 @@ def num_classes(G: nn.Module) -> int:
     return int(getattr(G, "num_classes", 0) or 0)
 
 
-def run_G(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None) -> torch.Tensor:
+NOISE_MODES = ("random", "const", "none")
+
+
+def has_noise(G: nn.Module) -> bool:
+    """Whether G adds noise to its layers (a StyleGAN2), so that a noise mode applies."""
+    return callable(getattr(G, "synthesis", None)) and hasattr(G, "num_ws")
+
+
+def check_noise_mode(mode: str, flag: str = "--noise-mode") -> str:
+    """random, const or none, else ConfigError naming ``flag``."""
+    if mode not in NOISE_MODES:
+        raise ConfigError(f"{flag}: must be random, const or none (got {mode!r})")
+    return mode
+
+
+def noise_seeds(seed: int, n: int, start: int = 0) -> torch.Tensor:
+    """The random-noise seeds of images ``start .. start + n - 1`` of ``seed`` (int64 (n,)): image
+    i's noise depends on (seed, i) alone, as its latent does, so ``generate -n 1 --seed s`` draws
+    what the first image of any ``generate --seed s`` draws."""
+    def one(i: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"ganforge-noise:{seed}:{i}".encode()).digest()[:7], "little")
+
+    return torch.tensor([one(i) for i in range(start, start + n)], dtype=torch.int64)
+
+
+def _noise_kwargs(G: nn.Module, noise_mode: str, seeds: torch.Tensor | None) -> dict[str, Any]:
+    if not has_noise(G):
+        return {}
+    return {"noise_mode": check_noise_mode(noise_mode), "noise_seeds": seeds}
+
+
+def run_G(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None, *, noise_mode: str = "random",
+          noise_seeds: torch.Tensor | None = None) -> torch.Tensor:
     """``G(z)`` or ``G(z, y)`` on G's device; ``y`` may be one class id for the whole batch.
+    noise_mode, noise_seeds: for a G with noise layers (see :func:`has_noise`); others ignore them.
 
     Returns images in G's output range, on G's device.
     """
     device = next(G.parameters()).device
     z = z.to(device)
+    kw = _noise_kwargs(G, noise_mode, noise_seeds)
+    y = _labels(G, z.shape[0], y, device)
+    return G(z, **kw) if y is None else G(z, y, **kw)
+
+
+def _labels(G: nn.Module, n: int, y: int | torch.Tensor | None, device) -> torch.Tensor | None:
+    """int64 labels (n,) on ``device`` for a conditional G (None for an unconditional one)."""
     k = num_classes(G)
     if k == 0:
         if y is not None:
             raise GanforgeError("this generator is unconditional: it takes no class (drop --class)")
-        return G(z)
+        return None
     if y is None:
         raise GanforgeError(f"this generator is conditional ({k} classes): give a class (--class)")
     if not torch.is_tensor(y):
-        y = torch.full((z.shape[0],), int(y), dtype=torch.int64)
+        y = torch.full((n,), int(y), dtype=torch.int64)
     y = y.to(device=device, dtype=torch.int64)
-    if y.shape != (z.shape[0],):
-        raise ValueError(f"run_G: y must have shape ({z.shape[0]},), got {tuple(y.shape)}")
-    return G(z, y)
+    if y.shape != (n,):
+        raise ValueError(f"run_G: y must have shape ({n},), got {tuple(y.shape)}")
+    return y
 
 
 def check_batch_size(batch_size: int, flag: str = "--batch-size") -> int:
@@ -186,14 +229,19 @@ def _batched(G: nn.Module, n: int, fn, batch_size: int, precision: str, empty: t
 
 
 def render(G: nn.Module, z: torch.Tensor, y: int | torch.Tensor | None = None,
-           batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
+           batch_size: int = 256, *, precision: str = "fp32", noise_mode: str = "random",
+           noise_seeds: torch.Tensor | None = None) -> torch.Tensor:
     """Images of latents ``z`` (N, z_dim) as uint8 (N, C, H, W) on the CPU, in batches.
 
     G runs in inference mode (its train/eval mode is restored after). y: class ids (N,) or one
     id, for a conditional G. precision: "fp32", or "bf16" for autocast (as the run trains).
+    noise_mode: random, const or none, for a G with noise layers; noise_seeds: (N,), one per
+    image (see :func:`noise_seeds`; without them random noise comes from torch's global RNG).
     """
     def draw(i: int, j: int) -> torch.Tensor:
-        return from_model_range(run_G(G, z[i:j], y[i:j] if torch.is_tensor(y) else y).float(), G.output)
+        seeds = noise_seeds[i:j] if noise_seeds is not None else None
+        return from_model_range(run_G(G, z[i:j], y[i:j] if torch.is_tensor(y) else y, noise_mode=noise_mode,
+                                      noise_seeds=seeds).float(), G.output)
 
     empty = torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
     return _batched(G, z.shape[0], draw, batch_size, precision, empty)
@@ -208,12 +256,18 @@ def has_w_space(G: nn.Module) -> bool:
             and torch.is_tensor(getattr(G, "w_avg", None)))
 
 
-def map_latents(G: nn.Module, z: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
-    """``G.mapping`` of latents ``z`` (N, z_dim): w (N, w_dim) float32 on the CPU, in batches,
-    in inference mode (as :func:`render`)."""
+def map_latents(G: nn.Module, z: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32",
+                y: int | torch.Tensor | None = None) -> torch.Tensor:
+    """``G.mapping`` of latents ``z`` (N, z_dim) [and classes y, for a conditional G]: w (N, w_dim)
+    float32 on the CPU, in batches, in inference mode (as :func:`render`)."""
     device = next(G.parameters()).device
-    return _batched(G, z.shape[0], lambda i, j: G.mapping(z[i:j].to(device)).float(), batch_size, precision,
-                    torch.empty(0, int(G.w_dim)))
+
+    def draw(i: int, j: int) -> torch.Tensor:
+        rows = z[i:j].to(device)
+        labels = _labels(G, rows.shape[0], y[i:j] if torch.is_tensor(y) else y, device)
+        return (G.mapping(rows) if labels is None else G.mapping(rows, labels)).float()
+
+    return _batched(G, z.shape[0], draw, batch_size, precision, torch.empty(0, int(G.w_dim)))
 
 
 def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor:
@@ -223,13 +277,17 @@ def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor
     return truncate(w, G.w_avg.detach().float().cpu(), psi)
 
 
-def render_ws(G: nn.Module, ws: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32") -> torch.Tensor:
+def render_ws(G: nn.Module, ws: torch.Tensor, batch_size: int = 256, *, precision: str = "fp32",
+              noise_mode: str = "random", noise_seeds: torch.Tensor | None = None) -> torch.Tensor:
     """Images of styles as uint8 (N, C, H, W) on the CPU: ``G.synthesis`` of ws (N, num_ws, w_dim),
-    or of one w (N, w_dim) for every layer; batches, inference mode and precision as :func:`render`."""
+    or of one w (N, w_dim) for every layer; batches, inference mode, precision and noise as
+    :func:`render`."""
     device = next(G.parameters()).device
+    check_noise_mode(noise_mode)
 
     def draw(i: int, j: int) -> torch.Tensor:
-        return from_model_range(G.synthesis(ws[i:j].to(device)).float(), G.output)
+        seeds = noise_seeds[i:j] if noise_seeds is not None else None
+        return from_model_range(G.synthesis(ws[i:j].to(device), noise_mode, seeds).float(), G.output)
 
     empty = torch.empty(0, G.img_channels, G.img_size, G.img_size, dtype=torch.uint8)
     return _batched(G, ws.shape[0], draw, batch_size, precision, empty)
@@ -339,7 +397,7 @@ def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
 
 def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
              classes: int | list[int] | torch.Tensor | None = None,
-             truncation: float | None = None, precision: str = "fp32") -> torch.Tensor:
+             truncation: float | None = None, precision: str = "fp32", noise_mode: str = "random") -> torch.Tensor:
     """``n`` new images as uint8 (n, C, H, W) on the CPU.
 
     seed: the latents come from :func:`latents`, so the same seed gives the same images on any
@@ -351,6 +409,8 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
         in W instead: ``w' = w_avg + psi (w - w_avg)`` (:func:`truncate_w`). None (default) or 1:
         no truncation.
     precision: "fp32", or "bf16" autocast.
+    noise_mode: for a G with noise layers: "random" (each image's own noise, from (seed, i):
+        see :func:`noise_seeds`), "const" (the stored maps) or "none".
     """
     if n <= 0:
         raise ConfigError(f"-n: must be positive (got {n})")
@@ -359,14 +419,16 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
                           f"other --seed values)")
     check_seed(seed)
     check_batch_size(batch_size)
+    check_noise_mode(noise_mode)
     z = latents(n, G.z_dim, seed)
     y = class_labels(G, n, classes)
+    seeds = noise_seeds(seed, n) if has_noise(G) and noise_mode == "random" else None
     if truncation is not None and has_w_space(G):  # style-based G: truncate w, not z
-        w = truncate_w(G, map_latents(G, z, batch_size, precision=precision), truncation)
-        return render_ws(G, w, batch_size, precision=precision)
+        w = truncate_w(G, map_latents(G, z, batch_size, precision=precision, y=y), truncation)
+        return render_ws(G, w, batch_size, precision=precision, noise_mode=noise_mode, noise_seeds=seeds)
     if truncation is not None:
         z = truncate(z, latent_mean_for(G), truncation)
-    return render(G, z, y, batch_size=batch_size, precision=precision)
+    return render(G, z, y, batch_size=batch_size, precision=precision, noise_mode=noise_mode, noise_seeds=seeds)
 
 
 def class_labels(G: nn.Module, n: int, classes: int | list[int] | torch.Tensor | None) -> torch.Tensor | None:

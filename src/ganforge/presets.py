@@ -31,8 +31,11 @@ PRESETS: dict[str, PresetInfo] = {}
 PROGAN_FADE_KIMG = 4.0
 PROGAN_STAGE_KIMG = 4.0
 
-# StyleGAN2's widths for a CPU budget (benchmarks/stylegan_speed.py; docs/stylegan2.md).
-STYLEGAN_WIDTHS = {"z_dim": 128, "w_dim": 128, "mapping_layers": 2, "channels": 64}
+# StyleGAN2's widths for a CPU budget, in the official rule min(channel_base // r, channel_max)
+# (benchmarks/stylegan_speed.py; docs/stylegan2.md).
+STYLEGAN_WIDTHS = {"z_dim": 128, "w_dim": 128, "mapping_layers": 2, "channel_base": 1024, "channel_max": 64}
+# ProGAN's at CPU scale, in the paper's shape (full width up to 32x32, halving after).
+PROGAN_WIDTHS = {"channel_base": 2048, "channel_max": 64}
 
 
 def register_preset(name: str, *, seed: str, seed_data: str, description: str):
@@ -185,7 +188,7 @@ def _progan(size: int, source: str, channels: int | None, stage_batch: str, fade
             stage_kimg: float) -> RunConfig:
     return RunConfig(
         data=DataConfig(source=source, size=size, channels=channels),
-        model=ModelConfig(arch="progan", z_dim=128, g_channels=64, d_channels=64),
+        model=ModelConfig(arch="progan", z_dim=128, **PROGAN_WIDTHS),
         # WGAN-GP with the drift term, as the paper trains; --loss nonsaturating --r1-gamma 10 --drift 0
         # is the other choice (the gradient penalty is built only for wgan-gp).
         loss=LossConfig(loss="wgan-gp", gp_weight=10.0, drift=0.001),
@@ -221,9 +224,7 @@ def _stylegan2(size: int, source: str, channels: int | None, batch: int, r1_gamm
     # (benchmarks/stylegan_speed.py --parts layout).
     return RunConfig(
         data=DataConfig(source=source, size=size, channels=channels),
-        model=ModelConfig(arch="stylegan2", z_dim=STYLEGAN_WIDTHS["z_dim"], w_dim=STYLEGAN_WIDTHS["w_dim"],
-                          mapping_layers=STYLEGAN_WIDTHS["mapping_layers"], g_channels=STYLEGAN_WIDTHS["channels"],
-                          d_channels=STYLEGAN_WIDTHS["channels"]),
+        model=ModelConfig(arch="stylegan2", **STYLEGAN_WIDTHS),
         loss=LossConfig(loss="nonsaturating", r1_gamma=r1_gamma, r1_every=16),
         optim=OptimConfig(optimizer="adam", lr_g=2.5e-3, lr_d=2.5e-3, beta1=0.0, beta2=0.99, eps=1e-8),
         train=TrainConfig(batch_size=batch, minutes=10, step="alternating", sample_every=200, channels_last=True),
@@ -233,8 +234,8 @@ def _stylegan2(size: int, source: str, channels: int | None, batch: int, r1_gamm
 
 
 @register_preset("stylegan2", seed="ganforge", seed_data="fashion-mnist",
-                 description="Karras et al. StyleGAN2 at 32 px, grey or RGB, with the ADA paper's small-data "
-                             "recipe: mapping + synthesis networks, modulated convs, noise inputs, residual D, "
+                 description="Karras et al. StyleGAN2 at 32 px, grey or RGB, at CPU width (z and w 128, 2 mapping "
+                             "layers, channels min(1024 // r, 64)), with the ADA paper's small-data recipe: "
                              "non-saturating loss with lazy R1 (gamma 0.01, every 16) and path length (every 4), "
                              "style mixing 0.9, G_ema, Adam 0.0025 betas (0, 0.99), batch 32, channels-last. "
                              "28-px data (Fashion-MNIST) is resized to 32 (antialiased bilinear).")
@@ -247,3 +248,54 @@ def _stylegan2_32() -> RunConfig:
                              "R1 gamma 0.05 and adaptive augmentation (ADA, target 0.6) for a small data set.")
 def _stylegan2_64() -> RunConfig:
     return _stylegan2(64, "emoji", 3, 32, 0.05, "", 0.6)
+
+
+def _official(size: int, source: str, *, fmaps: float, mapping: int, batch: int, mbstd: int, lr: float,
+              gamma: float, ema_kimg: float, rampup: float, pl: bool, ada: bool, d_architecture: str = "resnet",
+              train_kimg: float = 25_000) -> RunConfig:
+    """A configuration of the official stylegan2-ada-pytorch ``train.py --cfg``: its widths
+    (channel_base = fmaps x 32768, at most 512 channels), mapping depth, batch, mini-batch std-dev
+    group, learning rate, R1 gamma, G_ema and whether path length and style mixing are on."""
+    return RunConfig(
+        data=DataConfig(source=source, size=size, channels=3),
+        model=ModelConfig(arch="stylegan2", z_dim=512, w_dim=512, mapping_layers=mapping,
+                          channel_base=int(fmaps * 32768), channel_max=512, mbstd_group=mbstd,
+                          d_architecture=d_architecture),
+        loss=LossConfig(loss="nonsaturating", r1_gamma=gamma, r1_every=16),
+        optim=OptimConfig(optimizer="adam", lr_g=lr, lr_d=lr, beta1=0.0, beta2=0.99, eps=1e-8),
+        train=TrainConfig(batch_size=batch, steps=int(train_kimg * 1000) // batch, step="alternating",
+                          sample_every=1000, checkpoint_every=2000),
+        tricks=TricksConfig(ema_kimg=ema_kimg, ema_rampup=rampup, ada_target=0.6 if ada else 0.0),
+        style=StyleConfig(mixing_prob=0.9 if pl else 0.0, pl_weight=2.0 if pl else 0.0, pl_every=4),
+    )
+
+
+@register_preset("stylegan2-cifar", seed="official", seed_data="cifar10",
+                 description="The official 'cifar' configuration: 32 px RGB, 512 channels at every resolution, "
+                             "2 mapping layers, D without residual skips (orig), mini-batch std-dev over groups of "
+                             "32, batch 64, Adam 0.0025, R1 gamma 0.01, G_ema 500 kimg ramped, no path length, no "
+                             "style mixing, ADA (target 0.6); 100,000 kimg. (The official code also scales G's lr "
+                             "by 4/5 for a path-length step that does nothing here; ganforge keeps G's lr as "
+                             "stated.) For a GPU.")
+def _stylegan2_cifar() -> RunConfig:
+    return _official(32, "cifar10", fmaps=1, mapping=2, batch=64, mbstd=32, lr=0.0025, gamma=0.01, ema_kimg=500,
+                     rampup=0.05, pl=False, ada=True, d_architecture="orig", train_kimg=100_000)
+
+
+@register_preset("stylegan2-paper256", seed="official", seed_data="--data, 256 px",
+                 description="The official 'paper256' configuration: 256 px RGB, channels min(16384 // r, 512), "
+                             "8 mapping layers, residual D, mini-batch std-dev groups of 8, batch 64, Adam 0.0025, "
+                             "R1 gamma 1, G_ema 20 kimg, path length and style mixing, ADA (target 0.6). For a GPU.")
+def _stylegan2_paper256() -> RunConfig:
+    return _official(256, "fashion-mnist", fmaps=0.5, mapping=8, batch=64, mbstd=8, lr=0.0025, gamma=1.0,
+                     ema_kimg=20, rampup=0.0, pl=True, ada=True)
+
+
+@register_preset("stylegan2-f", seed="official", seed_data="--data, 1024 px",
+                 description="StyleGAN2 config F, as the official 'stylegan2' configuration: 1024 px RGB, "
+                             "channels min(32768 // r, 512), 8 mapping layers, residual D, mini-batch std-dev groups "
+                             "of 4, batch 32, Adam 0.002, R1 gamma 10, G_ema 10 kimg, path length and style mixing, "
+                             "no augmentation. For GPUs.")
+def _stylegan2_f() -> RunConfig:
+    return _official(1024, "fashion-mnist", fmaps=1, mapping=8, batch=32, mbstd=4, lr=0.002, gamma=10.0,
+                     ema_kimg=10, rampup=0.0, pl=True, ada=False)

@@ -164,7 +164,7 @@ def test_a_growing_model_streams_like_it_trains_in_memory(tmp_path, cli):
         code, out, err = cli("train", "--preset", "progan", "--data", tmp_path / "prep", "--data-load", how,
                              "--data-workers", 1, "--steps", 12, "--batch-size", 4, "--stage-batch", "8:2,16:0.5",
                              "--size", 16,
-                             "--stage-kimg", "0.008", "--fade-kimg", "0.008", "--g-channels", 8, "--d-channels", 8,
+                             "--stage-kimg", "0.008", "--fade-kimg", "0.008", "--channel-base", 256, "--channel-max", 8,
                              "--z-dim", 16, "--precision", "fp32", "--n-fixed", 4, "--no-progress", "--out",
                              tmp_path / how)
         assert code == 0, err

@@ -13,7 +13,7 @@ from exploretest_util import running
 from gf_helpers import make_images
 
 TINY_STYLEGAN = ["--preset", "stylegan2", "--size", "16", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2",
-                 "--g-channels", "8", "--d-channels", "8"]
+                 "--channel-base", "128", "--channel-max", "8"]
 TINY_DCGAN = ["--preset", "dcgan", "--conditional", "--z-dim", "8", "--g-channels", "16", "--d-channels", "8"]
 
 

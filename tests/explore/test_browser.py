@@ -102,19 +102,22 @@ def test_the_page_in_a_browser(browser, style_explorer, cli, tmp_path, monkeypat
         (tmp_path / "uploads").mkdir(exist_ok=True)
         page, problems = open_page(browser, url)
         run = style_explorer.run
-        # click a sample: it is selected and shown, and is `generate`'s image of that seed
+        # click a sample: it is selected and shown, and is `generate`'s image of that seed (with the
+        # stored noise maps the page draws with, which its command names)
         page.click("#grid button[data-seed='5']")
         settle(page, "sample")
         assert page.inner_text("#selected-name") == "seed 5"
+        assert "--noise-mode const" in page.inner_text("#sample-cmd")
         before = shown(page)
-        code, _, err = cli("generate", run, "-n", 1, "--seed", 5, "--out", "g.png")
+        code, _, err = cli("generate", run, "-n", 1, "--seed", 5, "--noise-mode", "const", "--out", "g.png")
         assert code == 0, err
         assert np.array_equal(before, interior("g.png", 16))
         # the truncation slider: a new image, equal to generate --truncation for that seed
         move_slider(page, "#psi", "ArrowLeft", 6)
         after = shown(page)
         assert "--truncation 0.7" in page.inner_text("#sample-cmd") and not np.array_equal(before, after)
-        code, _, err = cli("generate", run, "-n", 1, "--seed", 5, "--truncation", 0.7, "--out", "g07.png")
+        code, _, err = cli("generate", run, "-n", 1, "--seed", 5, "--truncation", 0.7, "--noise-mode", "const",
+                           "--out", "g07.png")
         assert code == 0, err
         assert np.array_equal(after, interior("g07.png", 16))
         # a direction slider: the image the shown command writes

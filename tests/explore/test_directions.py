@@ -19,7 +19,8 @@ def planted_stylegan(plants: dict[tuple[int, int], torch.Tensor], seed: int = 0)
     """A 16-px StyleGAN2 G whose affine weights reading ws [a, b) are noise plus a strong rank-one
     part along the planted unit vector: every style channel of those layers mostly reads w . v."""
     torch.manual_seed(seed)
-    G = StyleGAN2Generator(z_dim=16, img_channels=1, img_size=16, w_dim=16, mapping_layers=2, base_channels=8).eval()
+    G = StyleGAN2Generator(z_dim=16, img_channels=1, img_size=16, w_dim=16, mapping_layers=2, channel_base=128,
+                           channel_max=8).eval()
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for i, aff in style_affines(G):

@@ -87,8 +87,9 @@ def test_a_grid_sample_is_the_seed_alone(cli, style_app, tmp_path):
     status, data = call(style_app, "GET", f"/api/grid?sid={sid}&start=20&psi=0.5")
     assert status == 200 and data["seeds"] == list(range(20, 36)) and len(data["images"]) == 16
     assert "seq 20 35" in data["command"] and "--truncation 0.5" in data["command"]
-    code, _, err = cli("generate", style_app.ex.run, "-n", 1, "--seed", 27, "--truncation", 0.5, "--out",
-                       tmp_path / "g.npy")
+    assert "--noise-mode const" in data["command"]
+    code, _, err = cli("generate", style_app.ex.run, "-n", 1, "--seed", 27, "--truncation", 0.5, "--noise-mode",
+                       "const", "--out", tmp_path / "g.npy")
     assert code == 0, err
     want = np.load(tmp_path / "g.npy")[0]
     got = pixels(data["images"][7])[..., :1]
@@ -216,7 +217,8 @@ def test_an_upload_is_projected_edited_and_mixed_and_the_commands_agree(cli, sty
     run_shown(cli, data["command"])
     _, saved = call(style_app, "GET", data["download"])
     assert np.array_equal(pixels(saved), png_pixels(tmp_path / data["file"]))
+    assert "--noise-mode const" in mix["command"]
     code, _, err = cli("style-mix", style_app.ex.run, "--rows", "projection-my-shoe/projected.pt", "--cols", 2,
-                       "--layers", "coarse", "--out", "m.png")
+                       "--layers", "coarse", "--noise-mode", "const", "--out", "m.png")
     assert code == 0, err
     assert np.array_equal(pixels(mix["image"]), png_pixels(tmp_path / "m.png"))

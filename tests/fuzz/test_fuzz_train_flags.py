@@ -68,6 +68,8 @@ RULES = {
     "train.eval_minutes": NONNEG, "tricks.ema_rampup": between(0, 1),
     "data.workers": between(0, 64), "train.dist_timeout": between(10, 86_400),
     "model.w_dim": between(1, 4_096), "model.mapping_layers": between(1, 16),
+    "model.channel_base": between(1, 2**24), "model.channel_max": between(1, 65_536),
+    "model.mbstd_group": between(1, 1024), "model.conv_clamp": NONNEG, "model.lowp_res": between(0, 10),
     "style.mixing_prob": between(0, 1), "style.pl_weight": NONNEG, "style.pl_every": ONE_UP,
     "style.pl_decay": between(0, 1, lo_open=True), "style.pl_batch_shrink": ONE_UP,
 }
@@ -75,7 +77,7 @@ CHOICES = {
     "train.precision": {"auto", "fp32", "bf16"}, "train.step": {"alternating", "joint"},
     "model.init": {"keras", "dcgan", "torch"}, "optim.optimizer": {"adam", "rmsprop"},
     "loss.loss": set(LOSSES), "model.arch": set(ARCHS), "data.split": {"train", "test"},
-    "data.load": {"auto", "memory", "stream"},
+    "data.load": {"auto", "memory", "stream"}, "model.d_architecture": {"resnet", "orig"},
 }
 # The fields' rules above hold on their own for the plain DCGAN; the default preset couples some
 # (its reused fakes need the alternating step), so the field sweeps start from dcgan - except a

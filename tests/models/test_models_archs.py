@@ -15,6 +15,8 @@ CASES = [(name, size) for name, spec in ARCHS.items() for size in spec.sizes]
 
 def build(arch, channels=1, size=None, **kw):
     size = size or ARCHS[arch].sizes[0]
+    if arch in ("progan", "stylegan2"):  # narrow (min(256 // r, 8) channels), so 1024 px stays quick
+        kw = {"channel_base": 256, "channel_max": 8, **kw}
     cfg = ModelConfig(arch=arch, z_dim=kw.pop("z_dim", Z.get(arch, 100)), **kw)
     return build_models(cfg, channels, size)
 
@@ -199,5 +201,6 @@ def test_channels_last_matches_contiguous(arch, size):
         D.to(memory_format=torch.channels_last)
         x = G(z)
         logits = D(x.contiguous(memory_format=torch.channels_last))
-    torch.testing.assert_close(x, x_ref, atol=1e-5, rtol=0)
-    torch.testing.assert_close(logits, logits_ref, atol=1e-5, rtol=0)
+    # (the same function; the convolutions' summation order differs by layout)
+    torch.testing.assert_close(x, x_ref, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(logits, logits_ref, atol=1e-4, rtol=1e-4)

@@ -17,13 +17,15 @@ from ganforge.models.progan import ProGANDiscriminator, ProGANGenerator, channel
 
 def tiny(size: int = 32, channels: int = 3):
     torch.manual_seed(0)
-    return (ProGANGenerator(z_dim=16, img_channels=channels, img_size=size, base_channels=16),
-            ProGANDiscriminator(img_channels=channels, img_size=size, base_channels=16))
+    return (ProGANGenerator(z_dim=16, img_channels=channels, img_size=size, channel_base=128, channel_max=16),
+            ProGANDiscriminator(img_channels=channels, img_size=size, channel_base=128, channel_max=16))
 
 
 def test_resolutions_and_widths():
     assert resolutions(32) == [4, 8, 16, 32] and resolutions(64) == [4, 8, 16, 32, 64]
-    assert [channels_at(128, r) for r in (4, 8, 16, 32, 64)] == [128, 128, 64, 32, 16]
+    # the paper's rule: full width up to 32x32 (channel_base 16384 for 512), halving after
+    assert [channels_at(r, 16384, 512) for r in (4, 8, 16, 32, 64, 128)] == [512, 512, 512, 512, 256, 128]
+    assert [channels_at(r, 2048, 64) for r in (4, 8, 16, 32, 64)] == [64, 64, 64, 64, 32]
     with pytest.raises(ValueError):
         resolutions(28)
 
@@ -37,16 +39,16 @@ def test_every_block_has_its_shape_at_every_stage(size):
             G.set_stage(stage, alpha)
             D.set_stage(stage, alpha)
             x, prev = G.features(z, stage)
-            assert x.shape == (n, channels_at(16, res), res, res)
-            assert prev is None if stage == 0 else prev.shape == (n, channels_at(16, res // 2), res // 2, res // 2)
+            assert x.shape == (n, channels_at(res, 128, 16), res, res)
+            assert prev is None if stage == 0 else prev.shape == (n, channels_at(res // 2, 128, 16), res // 2, res // 2)
             assert G.to_rgb[stage](x).shape == (n, 3, res, res)
             img = G(z)
             assert img.shape == (n, 3, size, size)  # always the final size
             assert D(img).shape == (n,) and D(img).dtype == torch.float32
         if stage:  # D's block of this stage halves the size and goes to the previous stage's width
             h = D.from_rgb[stage](torch.zeros(n, 3, res, res))
-            assert h.shape == (n, channels_at(16, res), res, res)
-            assert D.blocks[stage](h).shape == (n, channels_at(16, res // 2), res // 2, res // 2)
+            assert h.shape == (n, channels_at(res, 128, 16), res, res)
+            assert D.blocks[stage](h).shape == (n, channels_at(res // 2, 128, 16), res // 2, res // 2)
 
 
 def test_g_at_alpha_0_equals_the_previous_stage_upsampled():
@@ -114,7 +116,7 @@ def test_d_options_it_cannot_honour_are_refused(option, flag):
 
 
 def test_registered_and_built_from_the_config():
-    G, D = build_models(ModelConfig(arch="progan", z_dim=16, g_channels=16, d_channels=16), 1, 64)
+    G, D = build_models(ModelConfig(arch="progan", z_dim=16, channel_base=256, channel_max=16), 1, 64)
     assert isinstance(G, ProGANGenerator) and G.output == "linear" and G.resolutions[-1] == 64
     assert isinstance(D, ProGANDiscriminator) and D(G(torch.randn(2, 16))).shape == (2,)
 

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 
 from ganforge.config import ModelConfig
 from ganforge.models import build_models
-from ganforge.models.progan import channels_at
-from ganforge.models.stylegan2 import (MODCONV_IMPLS, SIZES, MappingNetwork, ModulatedLayer, StyleGAN2Discriminator,
-                                      StyleGAN2Generator, modulated_conv2d, resolutions)
+from ganforge.models.stylegan2 import (MODCONV_IMPLS, SIZES, MappingNetwork, StyleGAN2Discriminator,
+                                      StyleGAN2Generator, SynthesisLayer, ToRGB, channels_at, modulated_conv2d,
+                                      resolutions)
 
 Z, W = 16, 16
 
@@ -21,8 +21,8 @@ Z, W = 16, 16
 def tiny(size: int = 32, channels: int = 1, **kw):
     torch.manual_seed(0)
     return (StyleGAN2Generator(z_dim=Z, img_channels=channels, img_size=size, w_dim=W, mapping_layers=2,
-                               base_channels=8, **kw),
-            StyleGAN2Discriminator(img_channels=channels, img_size=size, base_channels=8))
+                               channel_base=256, channel_max=8, **kw),
+            StyleGAN2Discriminator(img_channels=channels, img_size=size, channel_base=256, channel_max=8))
 
 
 def record_ws(G: StyleGAN2Generator, run: bool = True) -> list[torch.Tensor]:
@@ -31,9 +31,9 @@ def record_ws(G: StyleGAN2Generator, run: bool = True) -> list[torch.Tensor]:
     seen: list[torch.Tensor] = []
     forward = G.syn.forward
 
-    def spy(ws):
+    def spy(ws, noise):
         seen.append(ws.detach().clone())
-        return forward(ws) if run else torch.zeros(ws.shape[0], G.img_channels, G.img_size, G.img_size)
+        return forward(ws, noise) if run else torch.zeros(ws.shape[0], G.img_channels, G.img_size, G.img_size)
 
     G.syn.forward = spy
     return seen
@@ -62,11 +62,10 @@ def test_g_and_d_shapes(size, channels):
         torch.testing.assert_close(G.synthesis(ws), G(z))
     logits = D(img)
     assert logits.shape == (n,) and logits.dtype == torch.float32
-    # the synthesis widths follow ProGAN's table; D's last block ends at 4x4 on base_channels
-    assert [m.weight.shape[0] for m in G.syn.to_rgb] == [channels] * len(resolutions(size))
-    assert [G.syn.convs[2 * b].weight.shape[0] for b in range(len(resolutions(size)))] == [
-        channels_at(8, r) for r in resolutions(size)]
-    assert D.from_rgb.weight.shape[:2] == (channels_at(8, size), channels)
+    # the widths follow the official rule min(channel_base // r, channel_max)
+    assert [b.torgb.weight.shape[0] for b in G.syn.blocks()] == [channels] * len(resolutions(size))
+    assert [b.conv1.weight.shape[0] for b in G.syn.blocks()] == [channels_at(r, 256, 8) for r in resolutions(size)]
+    assert getattr(D, f"b{size}").fromrgb.weight.shape[:2] == (channels_at(size, 256, 8), channels)
 
 
 def test_bad_shapes_are_refused():
@@ -88,19 +87,21 @@ def test_layer_groups_at_32_and_64_px():
     assert G32.layer_groups() == {"coarse": (0, 4), "middle": (4, 6), "fine": (6, 8)}
     assert G64.layer_groups() == {"coarse": (0, 4), "middle": (4, 8), "fine": (8, 10)}
     for size in SIZES:  # at every size the groups tile [0, num_ws) in order, fine never empty
-        G = StyleGAN2Generator(z_dim=Z, img_channels=1, img_size=size, w_dim=W, mapping_layers=1, base_channels=4)
+        G = StyleGAN2Generator(z_dim=Z, img_channels=1, img_size=size, w_dim=W, mapping_layers=1, channel_base=64,
+                               channel_max=4)
         g = G.layer_groups()
         assert g["coarse"][0] == 0 and g["coarse"][0] <= g["coarse"][1] == g["middle"][0], size
         assert g["middle"][0] <= g["middle"][1] == g["fine"][0] < g["fine"][1] == G.num_ws, size
-    G8 = StyleGAN2Generator(z_dim=Z, img_channels=1, img_size=8, w_dim=W, mapping_layers=1, base_channels=4)
+    G8 = StyleGAN2Generator(z_dim=Z, img_channels=1, img_size=8, w_dim=W, mapping_layers=1, channel_base=64,
+                            channel_max=4)
     assert G8.layer_groups() == {"coarse": (0, 2), "middle": (2, 2), "fine": (2, 4)}
 
 
 def test_built_from_the_config_with_its_shape_flags():
-    G, D = build_models(ModelConfig(arch="stylegan2", z_dim=Z, w_dim=24, mapping_layers=3, g_channels=8,
-                                    d_channels=8), 3, 64)
+    G, D = build_models(ModelConfig(arch="stylegan2", z_dim=Z, w_dim=24, mapping_layers=3, channel_base=256,
+                                    channel_max=8), 3, 64)
     assert isinstance(G, StyleGAN2Generator) and isinstance(D, StyleGAN2Discriminator)
-    assert G.output == "linear" and G.w_dim == 24 and len(G.map.layers) == 3 and G.num_ws == 10
+    assert G.output == "linear" and G.w_dim == 24 and G.map.num_layers == 3 and G.num_ws == 10
     assert G.mapping(torch.randn(2, Z)).shape == (2, 24)
     assert D(G(torch.randn(4, Z))).shape == (4,)
 
@@ -157,7 +158,7 @@ def test_the_impls_agree_in_the_whole_generator():
         imgs = {}
         for impl in MODCONV_IMPLS:
             G.set_modconv(impl)
-            assert all(m.impl == impl for m in G.modules() if isinstance(m, ModulatedLayer))
+            assert all(m.impl == impl for m in G.modules() if isinstance(m, (SynthesisLayer, ToRGB)))
             imgs[impl] = G(z)
     for impl in MODCONV_IMPLS:
         torch.testing.assert_close(imgs[impl], imgs["grouped"], rtol=1e-5, atol=1e-5)
@@ -274,26 +275,31 @@ def test_truncation_psi_0_gives_w_avg_and_psi_1_gives_w():
     assert not torch.equal(t0[0], G.w_avg)
 
 
-def test_noise_off_makes_train_mode_deterministic_and_on_makes_it_random():
+def test_noise_modes_random_const_and_none():
+    """random: a fresh draw each call (or per-image seeds: the same image whatever the batch);
+    const: the stored maps; none: no noise. At strength 0 (the start) noise changes nothing."""
     G, _ = tiny(32, 3)
-    strengths = [m.noise_strength for m in G.modules()
-                 if isinstance(m, ModulatedLayer) and m.noise_strength is not None]
+    strengths = [m.noise_strength for m in G.modules() if isinstance(m, SynthesisLayer)]
     assert len(strengths) == 2 * len(G.syn.resolutions) - 1 and all(float(s.detach()) == 0.0 for s in strengths)
+    G.eval()
     z = torch.randn(2, Z)
     with torch.no_grad():
-        G.train()
-        assert torch.equal(G(z), G(z))
-        G.eval()
-        quiet = G(z)
-        assert torch.equal(G(z), quiet)
+        quiet = G(z, noise_mode="none")
+        assert torch.equal(G(z), quiet) and torch.equal(G(z, noise_mode="const"), quiet)
         for s in strengths:
             s.fill_(0.5)
-        G.train()
         a, b = G(z), G(z)
-        assert not torch.equal(a, b)
-        G.eval()
-        c = G(z)
-        assert torch.equal(G(z), c) and not torch.equal(c, quiet)  # eval: the fixed maps, now visible
+        assert not torch.equal(a, b)  # random: fresh per call
+        c = G(z, noise_mode="const")
+        assert torch.equal(G(z, noise_mode="const"), c) and not torch.equal(c, quiet)
+        assert torch.equal(G(z, noise_mode="none"), quiet)
+        seeds = torch.tensor([11, 12])
+        both = G(z, noise_mode="random", noise_seeds=seeds)
+        first = G(z[:1], noise_mode="random", noise_seeds=seeds[:1])
+        torch.testing.assert_close(both[:1], first, rtol=1e-5, atol=1e-5)  # (batched convs round differently)
+        assert torch.equal(G(z, noise_seeds=seeds), both) and not torch.equal(both, a)
+    with pytest.raises(ValueError, match="noise mode"):
+        G(z, noise_mode="sometimes")
 
 
 def test_w_avg_moves_only_in_train_mode_toward_the_batch_mean():
@@ -330,33 +336,34 @@ def test_w_avg_and_pl_mean_travel_in_the_state_dict():
 def test_mapping_weights_are_stored_over_lr_mul_and_scaled_back_at_run_time():
     torch.manual_seed(0)
     net = MappingNetwork(z_dim=128, w_dim=256, num_layers=3, lr_mul=0.01)
-    for fc in net.layers:
+    for i in range(3):
+        fc = getattr(net, f"fc{i}")
         w = fc.weight.detach()
-        assert fc.lr_mul == 0.01
-        assert fc.scale == pytest.approx(0.01 / math.sqrt(fc.in_features))
+        fan_in = w.shape[1]
+        assert fc.weight_gain == pytest.approx(0.01 / math.sqrt(fan_in)) and fc.bias_gain == 0.01
         # 32,768 or 65,536 draws of N(0, 1) / 0.01: mean and std within ~10 standard errors
         assert abs(float(w.mean())) < 2.0 and abs(float(w.std()) / 100.0 - 1.0) < 0.02
         assert float(fc.bias.detach().abs().max()) == 0.0
-        x = torch.randn(3, fc.in_features)
-        torch.testing.assert_close(fc(x), F.linear(x, w * fc.scale, fc.bias * fc.lr_mul))
-        # so the initial function is the plain He-scaled N(0, 1) layer (gain 1)
-        torch.testing.assert_close(fc(x), F.linear(x, (w * 0.01) / math.sqrt(fc.in_features)), rtol=1e-5, atol=1e-5)
+        x = torch.randn(3, fan_in)
+        # leaky ReLU 0.2 times sqrt(2) after the He-scaled N(0, 1) layer (gain 1)
+        want = F.leaky_relu(F.linear(x, (w * 0.01) / math.sqrt(fan_in)), 0.2) * math.sqrt(2)
+        torch.testing.assert_close(fc(x), want, rtol=1e-5, atol=1e-5)
     # unit second moment in, about unit out (leaky ReLU * sqrt(2) keeps it)
     with torch.no_grad():
         out = net(torch.randn(4096, 128))
     assert 0.6 < float(out.square().mean()) < 1.6
     # a step on the stored weights moves the effective weight lr_mul times as far
-    fc = net.layers[0]
-    before = (fc.weight * fc.scale).detach().clone()
+    fc = net.fc0
+    before = (fc.weight * fc.weight_gain).detach().clone()
     with torch.no_grad():
         fc.weight.add_(1.0)
-    torch.testing.assert_close((fc.weight * fc.scale).detach() - before,
+    torch.testing.assert_close((fc.weight * fc.weight_gain).detach() - before,
                                torch.full_like(before, 0.01 / math.sqrt(128)), rtol=1e-4, atol=1e-7)
 
 
 def test_the_generator_mapping_uses_lr_mul_0_01_and_the_styles_start_near_1():
     G, _ = tiny(32)
-    assert all(fc.lr_mul == 0.01 for fc in G.map.layers)
+    assert all(getattr(G.map, f"fc{i}").bias_gain == 0.01 for i in range(G.map.num_layers))
     for m in G.modules():
-        if isinstance(m, ModulatedLayer):  # A's bias starts at 1: styles ~1 at the start
-            assert m.affine.lr_mul == 1.0 and torch.equal(m.affine.bias.detach(), torch.ones_like(m.affine.bias))
+        if isinstance(m, (SynthesisLayer, ToRGB)):  # A's bias starts at 1: styles ~1 at the start
+            assert m.affine.bias_gain == 1.0 and torch.equal(m.affine.bias.detach(), torch.ones_like(m.affine.bias))

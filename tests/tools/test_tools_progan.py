@@ -13,7 +13,7 @@ from PIL import Image
 from ganforge.api import load_generator
 from ganforge.export import load_safetensors_generator
 from ganforge.models.progan import ProGANGenerator
-from gf_helpers import TINY_NETS, make_images, train_once
+from gf_helpers import TINY_WIDTHS, make_images, train_once
 from toolstest_util import check_evaluate, export_onnx
 
 
@@ -22,7 +22,7 @@ def run(tmp_path_factory):
     """A 4-step progan run (16 px, 8 channels) on 24 grey blobs, ending at alpha 0.5 of 8x8."""
     root = tmp_path_factory.mktemp("progan-run")
     np.savez(root / "blobs.npz", images=make_images(24, size=16))
-    train_once(root / "run", root / "blobs.npz", "--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_NETS,
+    train_once(root / "run", root / "blobs.npz", "--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_WIDTHS,
                "--batch-size", "4", "--stage-batch", "", "--stage-kimg", "0.008", "--fade-kimg", "0.016",
                "--steps", "4", "--n-fixed", "4", "--no-progress", "--precision", "fp32", "--device", "cpu")
     return root / "run"

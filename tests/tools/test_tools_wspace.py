@@ -21,7 +21,7 @@ from toolstest_util import TinyG
 @pytest.fixture(scope="module")
 def G():
     torch.manual_seed(0)
-    G = StyleGAN2Generator(z_dim=8, img_channels=1, img_size=16, w_dim=8, mapping_layers=2, base_channels=8)
+    G = StyleGAN2Generator(z_dim=8, img_channels=1, img_size=16, w_dim=8, mapping_layers=2, channel_base=128, channel_max=8)
     with torch.no_grad():
         for p in G.parameters():  # noise strengths start at 0: give them (and everything) some effect
             p.add_(torch.randn_like(p) * 0.3)
@@ -30,9 +30,11 @@ def G():
 
 
 def images_of(G, ws: torch.Tensor) -> torch.Tensor:
-    """uint8 images of ws straight from G.synthesis: what the tools must agree with."""
+    """uint8 images of ws straight from G.synthesis: what the tools must agree with. The W-space
+    tests here draw every image with the stored noise maps (noise mode const), so an image is a
+    function of its styles alone (tests/tools/test_noise_modes.py covers the other modes)."""
     with torch.no_grad():
-        return from_model_range(G.synthesis(ws), G.output)
+        return from_model_range(G.synthesis(ws, "const"), G.output)
 
 
 def w_of(G, seeds) -> torch.Tensor:
@@ -44,7 +46,7 @@ def w_of(G, seeds) -> torch.Tensor:
 
 
 def test_truncation_zero_in_w_gives_the_w_avg_image_for_every_seed(G):
-    images = generate(G, 5, seed=3, truncation=0)
+    images = generate(G, 5, seed=3, truncation=0, noise_mode="const")
     assert all(torch.equal(images[0], im) for im in images[1:])
     assert torch.equal(images[0], images_of(G, G.w_avg[None])[0])
 
@@ -54,40 +56,42 @@ def test_truncation_in_w_is_w_avg_plus_psi_times_the_offset(G):
     with torch.no_grad():
         w = G.mapping(z)
     want = images_of(G, G.w_avg + 0.5 * (w - G.w_avg))
-    got = generate(G, 3, seed=11, truncation=0.5)
+    got = generate(G, 3, seed=11, truncation=0.5, noise_mode="const")
     assert torch.equal(got, want)
     # not the truncation in Z of other generators
-    assert not torch.equal(got, render(G, truncate(z, torch.zeros(G.z_dim), 0.5)))
+    assert not torch.equal(got, render(G, truncate(z, torch.zeros(G.z_dim), 0.5), noise_mode="const"))
     assert torch.equal(truncate_w(G, w, 0.5), G.w_avg + 0.5 * (w - G.w_avg))
 
 
 def test_without_truncation_a_stylegan_samples_as_before(G):
-    assert torch.equal(generate(G, 4, seed=2), render(G, latents(4, G.z_dim, 2)))
-    assert torch.equal(generate(G, 4, seed=2, truncation=1), generate(G, 4, seed=2))
-    assert torch.equal(render_ws(G, map_latents(G, latents(4, G.z_dim, 2), batch_size=3)), generate(G, 4, seed=2))
+    const = {"noise_mode": "const"}
+    assert torch.equal(generate(G, 4, seed=2, **const), render(G, latents(4, G.z_dim, 2), **const))
+    assert torch.equal(generate(G, 4, seed=2, truncation=1, **const), generate(G, 4, seed=2, **const))
+    ws = map_latents(G, latents(4, G.z_dim, 2), batch_size=3)
+    assert torch.equal(render_ws(G, ws, **const), generate(G, 4, seed=2, **const))
 
 
 # --------------------------------------------------------------------------- interpolation and arithmetic
 
 
 def test_interpolation_in_w_ends_at_the_seeds_images_and_lerps_w(G):
-    res = interpolate(G, [1, 2, 3], steps=4)
+    res = interpolate(G, [1, 2, 3], steps=4, noise_mode="const")
     assert res.space == "w" and res.mode == "lerp" and res.latents.shape == (3, 4, G.w_dim)
     for s, seed in enumerate([1, 2, 3]):
-        assert torch.equal(res.frames[s, 0], generate(G, 1, seed=seed)[0])
+        assert torch.equal(res.frames[s, 0], generate(G, 1, seed=seed, noise_mode="const")[0])
     w1, w2 = w_of(G, [1, 2])
     torch.testing.assert_close(res.latents[0, 1], lerp(w1, w2, 1 / 3))
     assert torch.equal(res.frames[0, 1], images_of(G, res.latents[0, 1][None])[0])
 
-    trunc = interpolate(G, [1, 2], steps=3, truncation=0.7, loop=False)
-    assert torch.equal(trunc.frames[0, 0], generate(G, 1, seed=1, truncation=0.7)[0])
-    assert torch.equal(trunc.frames[0, -1], generate(G, 1, seed=2, truncation=0.7)[0])
+    trunc = interpolate(G, [1, 2], steps=3, truncation=0.7, loop=False, noise_mode="const")
+    assert torch.equal(trunc.frames[0, 0], generate(G, 1, seed=1, truncation=0.7, noise_mode="const")[0])
+    assert torch.equal(trunc.frames[0, -1], generate(G, 1, seed=2, truncation=0.7, noise_mode="const")[0])
 
 
 def test_interpolation_in_z_still_walks_the_latents(G):
-    res = interpolate(G, [1, 2], steps=3, space="z", loop=False)
+    res = interpolate(G, [1, 2], steps=3, space="z", loop=False, noise_mode="const")
     assert res.space == "z" and res.mode == "slerp" and res.latents.shape == (1, 3, G.z_dim)
-    assert torch.equal(res.frames[0, -1], generate(G, 1, seed=2)[0])
+    assert torch.equal(res.frames[0, -1], generate(G, 1, seed=2, noise_mode="const")[0])
 
 
 def test_space_w_needs_a_style_based_generator():
@@ -99,16 +103,17 @@ def test_space_w_needs_a_style_based_generator():
 
 
 def test_arithmetic_in_w_takes_means_of_w(G):
-    res = arithmetic(G, "[1,2] - [3] + [4,5]", results=3, noise=0.5, seed=7)
+    res = arithmetic(G, "[1,2] - [3] + [4,5]", results=3, noise=0.5, seed=7, noise_mode="const")
     assert res.space == "w" and res.to_dict()["space"] == "w"
     w = {s: w_of(G, [s])[0] for s in (1, 2, 3, 4, 5)}
     want = (w[1] + w[2]) / 2 - w[3] + (w[4] + w[5]) / 2
     torch.testing.assert_close(res.result, want)
     assert torch.equal(res.result_images[0], images_of(G, res.result[None])[0])
     assert torch.equal(res.rows[0].mean_image, images_of(G, res.rows[0].mean[None])[0])
-    assert torch.equal(res.rows[0].images, torch.cat([generate(G, 1, seed=1), generate(G, 1, seed=2)]))
+    seeds_1_2 = torch.cat([generate(G, 1, seed=s, noise_mode="const") for s in (1, 2)])
+    assert torch.equal(res.rows[0].images, seeds_1_2)
     assert not torch.equal(res.result_latents[1], res.result)  # the noisy results move in W
-    z_res = arithmetic(G, "[1,2] - [3] + [4,5]", results=1, space="z")
+    z_res = arithmetic(G, "[1,2] - [3] + [4,5]", results=1, space="z", noise_mode="const")
     assert z_res.space == "z" and z_res.result.shape == (G.z_dim,)
 
 
@@ -116,7 +121,7 @@ def test_arithmetic_in_w_takes_means_of_w(G):
 
 
 def test_style_mix_takes_the_chosen_layers_from_the_column(G):
-    res = style_mix(G, [1, 2], [3, 4, 5], layers="1-2")
+    res = style_mix(G, [1, 2], [3, 4, 5], layers="1-2", noise_mode="const")
     assert res.layers == (1, 3) and res.cells.shape == (2, 3, 1, 16, 16)
     rows, cols = w_of(G, [1, 2]), w_of(G, [3, 4, 5])
     for r in range(2):
@@ -127,13 +132,13 @@ def test_style_mix_takes_the_chosen_layers_from_the_column(G):
     assert torch.equal(res.row_images, images_of(G, rows))
     assert torch.equal(res.col_images, images_of(G, cols))
     # outside the layers a cell is its row's image; taking every layer gives the column's
-    every = style_mix(G, [1], [3], layers=f"0-{G.num_ws - 1}")
+    every = style_mix(G, [1], [3], layers=f"0-{G.num_ws - 1}", noise_mode="const")
     assert torch.equal(every.cells[0, 0], every.col_images[0])
 
 
 def test_style_mix_groups_and_truncation(G):
     assert parse_layers("coarse", G) == (0, 4) and parse_layers("fine", G) == (4, 6) and parse_layers("5", G) == (5, 6)
-    res = style_mix(G, [1], [3], layers="coarse", truncation=0)
+    res = style_mix(G, [1], [3], layers="coarse", truncation=0, noise_mode="const")
     # psi 0: every seed is w_avg, so every image is the w_avg image
     assert torch.equal(res.cells[0, 0], images_of(G, G.w_avg[None])[0])
     m = mix_ws(torch.zeros(2, 6, 8), torch.ones(3, 6, 8), 2, 4)
@@ -164,7 +169,7 @@ def test_sources_are_seeds_or_existing_files(tmp_path):
 
 
 def test_projection_lowers_its_loss_and_feeds_style_mix(G, tmp_path):
-    target = generate(G, 1, seed=42, truncation=0.5)
+    target = generate(G, 1, seed=42, truncation=0.5, noise_mode="const")
     res = project(G, target, steps=25, lr=0.1, seed=1, progress=False)
     assert res.ws.shape == (1, G.num_ws, G.w_dim) and res.loss.shape == (25,)
     assert res.loss[-1] < 0.5 * res.loss[0]
@@ -178,7 +183,7 @@ def test_projection_lowers_its_loss_and_feeds_style_mix(G, tmp_path):
     assert blob["checkpoint"] == "run/checkpoint.pt" and blob["settings"]["steps"] == 25
     assert Image.open(paths["compare"]).size[0] > Image.open(paths["reconstruction"]).size[0]
 
-    mix = style_mix(G, [paths["projection"], 1], [3], layers="fine")
+    mix = style_mix(G, [paths["projection"], 1], [3], layers="fine", noise_mode="const")
     assert torch.equal(mix.row_images[0], res.reconstruction[0])
     ws = res.ws.clone()
     ws[0, 4:6] = w_of(G, [3])[0]
@@ -186,7 +191,7 @@ def test_projection_lowers_its_loss_and_feeds_style_mix(G, tmp_path):
 
 
 def test_projection_pixels_only_and_its_errors(G, tmp_path):
-    target = generate(G, 1, seed=4)
+    target = generate(G, 1, seed=4, noise_mode="const")
     res = project(G, target, steps=5, feature_weight=0, noise=0, progress=False)
     assert res.feature_network == "" and res.feature_loss.eq(0).all() and res.loss[-1] < res.loss[0]
     with pytest.raises(ConfigError, match="--steps: must be from 1"):

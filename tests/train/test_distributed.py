@@ -236,8 +236,8 @@ def test_stylegan2_state_w_avg_and_path_length_mean_agree_on_every_process(tmp_p
     processes with the other floating buffers after each step: every copy of G and G_ema, and D,
     stay equal, with style mixing, lazy R1 and the path-length penalty all acting in 4 steps."""
     a, b = run_workers(tmp_path, data256, "stylegan2", {
-        "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2, "model.g_channels": 8,
-        "model.d_channels": 8, "train.batch_size": 4, "train.precision": "fp32", "train.n_fixed": 4,
+        "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2, "model.channel_base": 256,
+        "model.channel_max": 8, "train.batch_size": 4, "train.precision": "fp32", "train.n_fixed": 4,
         "train.steps": 4, "train.log_every": 1, "style.pl_every": 2, "loss.r1_every": 2})
     assert_equal_on_both(a, b, ("G", "G_ema", "D"))
     assert a["G"]["w_avg"].abs().sum() > 0 and a["G"]["pl_mean"] > 0  # both moved: the comparison means something

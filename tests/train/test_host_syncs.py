@@ -16,9 +16,8 @@ import pytest
 import torch
 
 from ganforge import api
-from ganforge.config import set_field
-from ganforge.presets import get_preset
 from ganforge.train import trainer as trainer_mod
+from gf_helpers import small_cfg
 
 GANFORGE_SRC = str(Path(trainer_mod.__file__).resolve().parent.parent)
 SYNCING = ("item", "tolist", "cpu", "numpy", "__bool__", "__float__", "__int__", "__index__")
@@ -58,12 +57,8 @@ def sync_calls(monkeypatch):
 
 
 def tiny_run(preset: str, npz, tmp_path, **fields):
-    cfg = get_preset(preset)
-    base = {"data.source": str(npz), "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 4,
-            "train.precision": "fp32", "train.n_fixed": 4, "train.steps": 12, "train.log_every": 5,
-            "train.sample_every": 10, "train.checkpoint_every": 6, "train.diagnose": True}
-    for k, v in {**base, **fields}.items():
-        set_field(cfg, k, v)
+    cfg = small_cfg(npz, preset, **{"train.steps": 12, "train.log_every": 5, "train.sample_every": 10,
+                                    "train.checkpoint_every": 6, "train.diagnose": True, **fields})
     return api.train(cfg, tmp_path / "run", progress=False)
 
 

@@ -22,20 +22,26 @@ QUIET = {"progress": False, "log": lambda *_: None}
 
 
 class OutputEnergy(Regulariser):
-    """A stand-in G regulariser (where path length will go): the mean square of G's output."""
+    """A stand-in lazy G regulariser (as path length is): the mean square of G's output on latents
+    of its own (a lazy term runs its own forward pass: the main step's graph is gone)."""
 
     net, name = "G", "output-energy"
 
     def __init__(self, interval: int, weight: float = 10.0):
         self.interval, self.weight, self.calls = interval, weight, []
 
+    def energy(self, G, call: int) -> torch.Tensor:
+        z = torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(call))
+        return self.weight * self.interval * G(z).float().pow(2).mean()
+
     def term(self, tr, batch):
         self.calls.append(tr.step)
-        return self.weight * self.interval * batch.fake.float().pow(2).mean()
+        return self.energy(tr.G, len(self.calls) - 1)
 
 
 def g_grads_per_step(step: str, reg: Regulariser | None, steps: int = 3) -> list[list[torch.Tensor]]:
-    """G's gradients at each of ``steps`` steps (captured just before G's optimizer step)."""
+    """G's gradients at each of its optimizer steps over ``steps`` training steps (captured just
+    before the step): the main steps, and a lazy regulariser's own steps after them."""
     torch.manual_seed(0)
     tr = build_trainer(small_cfg("unused.npz", **{"train.step": step}), 1, 28)
     if reg is not None:
@@ -44,7 +50,7 @@ def g_grads_per_step(step: str, reg: Regulariser | None, steps: int = 3) -> list
     orig = tr.opt_g.step
 
     def capture(*a, **k):
-        grads.append([p.grad.clone() for p in tr.G.parameters()])
+        grads.append([p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in tr.G.parameters()])
         return orig(*a, **k)
 
     tr.opt_g.step = capture
@@ -55,15 +61,28 @@ def g_grads_per_step(step: str, reg: Regulariser | None, steps: int = 3) -> list
 
 
 @pytest.mark.parametrize("step", ["alternating", "joint"])
-def test_a_g_regulariser_runs_at_its_interval_and_changes_gs_gradient(step):
+def test_a_lazy_g_regulariser_is_an_optimizer_step_of_its_own_at_its_interval(step):
     reg = OutputEnergy(interval=2)
     plain, regularised = g_grads_per_step(step, None), g_grads_per_step(step, reg)
     assert reg.calls == [0, 2]  # G updates 0 and 2, not 1
-    # Step 0 differs by the penalty's gradient; step 1 (no penalty) starts from other weights, so
-    # only step 0 is compared like for like.
-    assert any(not torch.equal(a, b) for a, b in zip(plain[0], regularised[0]))
-    # Without the penalty the same seed gives the same gradients: the difference is the regulariser's.
-    assert all(torch.equal(a, b) for a, b in zip(plain[0], g_grads_per_step(step, None)[0]))
+    # G main 0, G reg 0, G main 1, G main 2, G reg 2: five optimizer steps where plain has three
+    assert len(plain) == 3 and len(regularised) == 5
+    # the main step of update 0 is the plain one (the term is not folded into it) ...
+    assert all(torch.equal(a, b) for a, b in zip(plain[0], regularised[0]))
+    # ... and the reg step's gradient is the term's alone, at G's weights after that main step
+    G = _g_after_first_step(step)
+    G.zero_grad(set_to_none=True)
+    OutputEnergy(interval=2).energy(G, 0).backward()
+    for p, g in zip(G.parameters(), regularised[1]):
+        torch.testing.assert_close(g, p.grad if p.grad is not None else torch.zeros_like(p))
+
+
+def _g_after_first_step(step: str) -> torch.nn.Module:
+    """G after training step 0 without a regulariser (its main update only)."""
+    torch.manual_seed(0)
+    tr = build_trainer(small_cfg("unused.npz", **{"train.step": step}), 1, 28)
+    tr.train_step(torch.randint(0, 256, (12, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))[:4])
+    return tr.G
 
 
 def test_regulariser_due_counts_updates_from_zero():

@@ -29,7 +29,7 @@ g.square().sum().backward()
 
 def tiny_stylegan(size: int = 32, batch: int = 4):
     cfg = get_preset("stylegan2")
-    for k, v in {"model.g_channels": 4, "model.d_channels": 4, "model.z_dim": 8, "model.w_dim": 8,
+    for k, v in {"model.channel_base": 128, "model.channel_max": 4, "model.z_dim": 8, "model.w_dim": 8,
                  "model.mapping_layers": 1, "train.batch_size": batch, "data.size": size, "data.channels": 3}.items():
         set_field(cfg, k, v)
     return cfg
@@ -53,7 +53,7 @@ def test_a_child_that_fails_otherwise_leaves_bf16_to_the_run(monkeypatch):
 def test_the_child_runs_a_step_in_every_state(tmp_path):
     """The real child on a small growing model: one step per stage and fade, then exit 0."""
     cfg = get_preset("progan")
-    for k, v in {"model.g_channels": 4, "model.d_channels": 4, "model.z_dim": 8, "train.batch_size": 2,
+    for k, v in {"model.channel_base": 64, "model.channel_max": 4, "model.z_dim": 8, "train.batch_size": 2,
                  "data.size": 16, "data.channels": 1}.items():
         set_field(cfg, k, v)
     path = tmp_path / "c.json"
@@ -81,7 +81,7 @@ def test_a_run_whose_bf16_step_would_crash_trains_in_fp32_and_says_so(cli, tmp_p
     monkeypatch.chdir(tmp_path)
     np.save("d.npy", make_images(16, size=32, channels=3))
     code, out, err = cli("train", "--preset", "stylegan2", "--data", "d.npy", "--steps", 1, "--out", "run",
-                         "--g-channels", 4, "--d-channels", 4, "--batch-size", 4, "--precision", "bf16",
+                         "--channel-base", 128, "--channel-max", 4, "--batch-size", 4, "--precision", "bf16",
                          "--no-progress", "--n-fixed", 4)
     assert code == 0, err
     assert "training in fp32 instead" in out and "--precision bf16" in out

@@ -90,7 +90,7 @@ def test_staged_sampler_lists_the_batches_to_come_and_counts_an_epochs_steps():
 
 def _trainer(**grow):
     cfg = get_preset("progan")
-    for k, v in {"data.size": 16, "model.g_channels": 8, "model.d_channels": 8, "model.z_dim": 16,
+    for k, v in {"data.size": 16, "model.channel_base": 256, "model.channel_max": 8, "model.z_dim": 16,
                  "train.batch_size": 4, "train.precision": "fp32", "train.device": "cpu",
                  "grow.stage_kimg": 0.008, "grow.fade_kimg": 0.008, **grow}.items():
         section, name = k.split(".")
@@ -170,7 +170,7 @@ def test_the_run_folder_shows_the_growth(cli, npz_data, tmp_path):
     (["--stage-lr", "64:2"], "--stage-lr: 64 is not a stage of this run"),
     (["--stage-batch", "4:1e308"], "--stage-batch: the factor of stage 4 gives a batch beyond"),
     (["--stage-batch", "8:100"], "--stage-batch: stage 8 takes batches of 400 images, but the data has only 48"),
-    (["--g-channels", "1"], "--g-channels: --arch progan needs at least 8"),
+    (["--g-channels", "16"], "--g-channels: applies to --arch dcgan only, and this run is --arch progan"),
 ])
 def test_stage_tables_and_widths_are_checked_before_a_run_folder_exists(cli, npz_data, tmp_path, flags, says):
     code, _, err = cli("train", "--data", npz_data, *TINY, *flags, "--steps", 1, "--out", tmp_path / "r")

@@ -145,33 +145,37 @@ def test_gradient_penalty_changes_D_gradient_and_never_G_gradient_in_the_joint_s
 # --------------------------------------------------------------------------- R1
 
 
-def test_lazy_r1_acts_on_D_steps_0_and_2_not_1_scaled_by_the_interval(monkeypatch):
-    """r1_every = 2: the term (gamma / 2) * 2 * R1 joins D's loss on D steps 0 and 2 and is
-    absent on step 1. Each step is compared with a trainer without R1 started from the same
-    state (weights, optimizer moments, counters) and the same RNG state."""
+def adam_steps(opt: torch.optim.Optimizer) -> int:
+    """The optimizer steps Adam has taken (its per-parameter step count)."""
+    return max((int(st["step"]) for st in opt.state.values()), default=0)
+
+
+def test_lazy_r1_is_a_d_step_of_its_own_after_d_updates_0_and_2_not_1(monkeypatch):
+    """r1_every = 2: R1 is not in D's main loss; after D's main updates 0 and 2 (not 1) D takes an
+    optimizer step of its own on (gamma / 2) * 2 * R1, taken at D's weights after that main update
+    (Karras et al. 2020's "D reg" phase). Each step is compared with a trainer without R1 started
+    from the same state (weights, optimizer moments, counters) and the same RNG state."""
     gamma, every = 10.0, 2
     calls = spy_on(monkeypatch, "r1_penalty")
-    tr = make_trainer(**{"loss.r1_gamma": gamma, "loss.r1_every": every})
+    tr = make_trainer(**{"loss.r1_gamma": gamma, "loss.r1_every": every, "optim.lazy_correction": False})
     ref = make_trainer(**{"loss.r1_gamma": 0.0})
     for step, real_u8 in enumerate(real_batches(3)):
         ref.load_state_dict(copy.deepcopy(tr.state_dict()))
         assert params_equal(ref.D, tr.D) and ref.d_steps == tr.d_steps == step
-        D_at_step = copy.deepcopy(tr.D)
-        rng = torch.get_rng_state()
-        n_calls = len(calls)
+        rng, n_calls, before = torch.get_rng_state(), len(calls), adam_steps(tr.opt_d)
         stats = tr.train_step(real_u8)
         torch.set_rng_state(rng)
         stats_ref = ref.train_step(real_u8)
         due = step % every == 0
         assert len(calls) - n_calls == int(due), f"D step {step}: R1 {'due' if due else 'not due'}"
+        assert adam_steps(tr.opt_d) - before == 1 + int(due), f"D step {step}: D's optimizer steps"
+        assert torch.equal(stats.d_loss, stats_ref.d_loss), f"D step {step}: R1 is not in D's main loss"
         if due:
-            r1 = r1_by_hand(D_at_step, model_range(real_u8))
+            r1 = r1_by_hand(ref.D, model_range(real_u8))  # ref.D: D after the same main update
             assert r1.item() > 1e-3
-            torch.testing.assert_close(stats.d_loss - stats_ref.d_loss, gamma / 2 * every * r1, rtol=1e-4,
-                                       atol=1e-6)
+            torch.testing.assert_close(calls[-1]["value"], r1, rtol=1e-4, atol=1e-6)
             assert not params_equal(tr.D, ref.D), f"D step {step}: R1 must move D"
         else:
-            assert torch.equal(stats.d_loss, stats_ref.d_loss), f"D step {step}: no R1 in D's loss"
             assert params_equal(tr.D, ref.D) and params_equal(tr.G, ref.G), f"D step {step}: an R1-free update"
 
 

@@ -17,7 +17,8 @@ from ganforge.presets import get_preset
 from ganforge.train.checks import check_run
 from ganforge.train.loop import seed_everything
 from ganforge.train.state import GBatch
-from ganforge.train.families.stylegan2 import PathLengthReg, lazy_factor
+from ganforge.train.builder import lazy_factor
+from ganforge.train.families.stylegan2 import PathLengthReg
 from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 from gf_helpers import TINY_STYLEGAN2 as TINY
@@ -30,7 +31,7 @@ LR = 2.5e-3  # the preset's Adam: lr 0.0025, betas (0, 0.99); lazy R1 every 16, 
 def _trainer(channels: int = 1, **over) -> GANTrainer:
     cfg = get_preset("stylegan2")
     for k, v in {"data.size": 32, "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2,
-                 "model.g_channels": 8, "model.d_channels": 8, "train.batch_size": 4, "train.precision": "fp32",
+                 "model.channel_base": 256, "model.channel_max": 8, "train.batch_size": 4, "train.precision": "fp32",
                  "train.device": "cpu", **over}.items():
         section, name = k.split(".")
         setattr(getattr(cfg, section), name, v)
@@ -83,8 +84,8 @@ def test_path_length_and_lazy_r1_act_at_their_intervals():
     images = _images()
     for _ in range(17):
         tr.train_step(images)
-    assert pl_calls == [0, 4, 8, 12, 16]  # G steps 0, pl_every, 2 * pl_every, ...
-    assert r1_calls == [0, 16]  # D steps 0, r1_every, ...
+    assert pl_calls == [0, 4, 8, 12, 16]  # after G updates 0, pl_every, 2 * pl_every, ...
+    assert r1_calls == [1, 17]  # after D updates 0 and r1_every (which d_steps then counts)
     assert [n for *_, n in moves] == [2] * 5  # batch 4 / pl_batch_shrink 2
     assert moves[0][0] == 0.0 and float(tr.G.pl_mean) > 0  # pl_mean starts at 0 and follows the lengths
     assert float(tr.G_ema.pl_mean) == float(tr.G.pl_mean)  # G_ema copies G's buffers
@@ -144,13 +145,15 @@ def test_pl_weight_0_adds_no_regulariser():
     assert tr.state.lr_g == LR and _betas(tr.opt_g) == (0.0, 0.99)
 
 
-def test_other_families_get_nothing():
+def test_other_families_get_no_path_length_but_the_same_lazy_r1():
     cfg = get_preset("progan")
-    cfg.data.size, cfg.model.g_channels, cfg.model.d_channels, cfg.model.z_dim = 16, 8, 8, 16
+    cfg.data.size, cfg.model.channel_base, cfg.model.channel_max, cfg.model.z_dim = 16, 256, 8, 16
     cfg.loss.r1_gamma, cfg.loss.r1_every = 1.0, 16
     tr = build_trainer(cfg, 1, 16)
-    assert not any(r.net == "G" for r in tr.regularisers) and tr.state.lr_d == cfg.optim.lr_d
-    assert _betas(tr.opt_d) == (cfg.optim.beta1, cfg.optim.beta2)
+    assert not any(r.net == "G" for r in tr.regularisers) and tr.state.lr_g == cfg.optim.lr_g
+    # lazy R1 is a step of its own in any family, and corrected for as in StyleGAN2
+    assert tr.state.lr_d == pytest.approx(cfg.optim.lr_d * 16 / 17, rel=1e-12)
+    assert _betas(tr.opt_d) == pytest.approx((cfg.optim.beta1 ** (16 / 17), cfg.optim.beta2 ** (16 / 17)))
 
 
 # --------------------------------------------------------------------------- lazy corrections
@@ -180,7 +183,7 @@ def test_lazy_corrections_scale_rmsprops_lr_too():
 
 
 def test_no_lazy_correction_leaves_lr_and_betas():
-    tr = _trainer(**{"style.lazy_correction": False})
+    tr = _trainer(**{"optim.lazy_correction": False})
     assert (tr.state.lr_d, tr.state.lr_g) == (LR, LR)
     assert _betas(tr.opt_d) == (0.0, 0.99) and _betas(tr.opt_g) == (0.0, 0.99)
     # R1 every step (or off): nothing to correct for D
@@ -361,9 +364,9 @@ def test_help_groups_the_style_flags(capsys):
     text = capsys.readouterr().out
     groups = dict(re.findall(r"\n(\S[^\n]*):\n(.*?)(?=\n\S|\Z)", text, flags=re.S))
     style = groups["StyleGAN2 training (--arch stylegan2)"]
-    for flag in ("--style-mixing X", "--pl-weight X", "--pl-every N", "--pl-decay X", "--pl-batch-shrink N",
-                 "--lazy-correction, --no-lazy-correction"):
+    for flag in ("--style-mixing X", "--pl-weight X", "--pl-every N", "--pl-decay X", "--pl-batch-shrink N"):
         assert flag in style, flag
+    assert "--lazy-correction, --no-lazy-correction" in groups["optimizers"]  # any family's lazy R1
     model = groups["model (G and D)"]
     assert "--w-dim N" in model and "--mapping-layers N" in model
     assert "--style-mixing" not in model and "--w-dim" not in style

@@ -63,6 +63,15 @@ def add_truncation_flag(q: argparse.ArgumentParser, help: str) -> None:
     q.add_argument("--truncation", type=float, default=None, metavar="PSI", help=help)
 
 
+NOISE_HELP = ("StyleGAN2's layer noise: random (a fresh draw; {random}), const (the stored maps: what the fixed "
+              "grids of training show) or none (default: {default}); other generators have no noise")
+
+
+def add_noise_flag(q: argparse.ArgumentParser, random: str, default: str = "random") -> None:
+    q.add_argument("--noise-mode", default=default, choices=("random", "const", "none"),
+                   help=NOISE_HELP.format(random=random, default=default))
+
+
 def add_class_flag(q: argparse.ArgumentParser, help: str) -> None:
     q.add_argument("--class", dest="class_", metavar="NAME|ID", default=None, help=help)
 

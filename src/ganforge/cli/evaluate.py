@@ -6,7 +6,7 @@ import json
 import sys
 
 from ..errors import GanforgeError
-from .common import DEVICE_HELP, _Formatter, add_data_location_flags
+from .common import DEVICE_HELP, _Formatter, add_data_location_flags, add_noise_flag
 
 
 def add_parsers(sub) -> None:
@@ -26,6 +26,7 @@ def add_parsers(sub) -> None:
                               "  ganforge evaluate --images ./samples --against ./real_images --evaluator mnist")
     e.add_argument("run", nargs="?", metavar="RUN_DIR_OR_CKPT", help="a run folder or a checkpoint file")
     e.add_argument("-n", type=int, default=10_000, help="generated images (with --images: at most this many)")
+    add_noise_flag(e, "each image its own, as the reference samples for its metrics")
     e.add_argument("--split", default="test", choices=("train", "test"),
                    help="real split to compare with (of the run's dataset, or of a dataset named by --against)")
     e.add_argument("--images", metavar="A", help="an image set to evaluate: folder, .npy/.npz file or dataset name")
@@ -95,7 +96,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     elif args.run:
         if args.data_dir:
             raise GanforgeError("--data-dir: a run's data location comes from its config; use it with --images")
-        result = evaluate_run(args.run, batch_size=args.batch_size, data=args.data, ema=not args.no_ema, **common)
+        result = evaluate_run(args.run, batch_size=args.batch_size, data=args.data, ema=not args.no_ema,
+                              noise_mode=args.noise_mode, **common)
     else:
         raise GanforgeError("give a run folder or checkpoint, or --images A --against B")
     if args.json:

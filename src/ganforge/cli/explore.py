@@ -68,6 +68,10 @@ def add_parsers(sub) -> None:
                     help="StyleGAN2: start from the styles of a picture (DIR/projected.pt from ganforge project)")
     di.add_argument("--truncation", type=float, default=None, metavar="PSI",
                     help="truncate the seed's latent (in W on StyleGAN2) before the edit, as generate does")
+    di.add_argument("--noise-mode", default=None, choices=("random", "const", "none"),
+                    help="StyleGAN2's layer noise: random (the seed's own, as generate draws it, for every image; "
+                         "the default), const (the stored maps, which project fits with: the default with "
+                         "--projected) or none; other generators have no noise")
     di.add_argument("--class", dest="class_", metavar="NAME|ID", default=None,
                     help="for a conditional run: the class to draw (default: the first)")
     di.add_argument("--edit", action="append", default=None, metavar="K=AMOUNT",
@@ -120,17 +124,17 @@ def cmd_directions(args: argparse.Namespace) -> int:
         require_w_space(G, "directions --projected")
         base, label = load_projection(args.projected, G)["ws"], Path(args.projected).parent.name or args.projected
     else:
-        seed = args.seed or 0
-        base, label = seed_points(G, [seed], psi, args.batch_size), f"seed {seed}"
+        base, label = seed_points(G, [args.seed or 0], psi, args.batch_size), f"seed {args.seed or 0}"
+    noise = {"noise_mode": args.noise_mode or ("const" if args.projected else "random"), "noise_seed": args.seed or 0}
     if edits is not None:
         check_edits(dirs, edits)
-        save_grid(draw_points(G, apply_edits(dirs, base, edits), y, args.batch_size), out)
+        save_grid(draw_points(G, apply_edits(dirs, base, edits), y, args.batch_size, **noise), out)
         moved = ", ".join(f"{k}: {a:+g}" for k, a in sorted(edits.items())) or "none"
         print(f"wrote {out}   ({label} moved along directions {moved} standard deviations)")
     else:
         cls_label = (names[y] if names else str(y)) if y is not None else None
         save_directions(G, dirs, base, out, source=label, count=args.k, steps=args.steps, span=args.span, y=y,
-                        batch_size=args.batch_size, class_label=cls_label)
+                        batch_size=args.batch_size, class_label=cls_label, **noise)
         what = f"SeFa on ws {dirs.layers[0]}-{dirs.layers[1] - 1}" if dirs.method == "sefa" else "PCA of the images"
         print(f"wrote {out}   ({min(args.k, len(dirs.vectors))} directions of {label}, {what}, columns "
               f"{-args.span:+g} to {args.span:+g} standard deviations)")

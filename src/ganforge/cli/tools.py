@@ -15,6 +15,7 @@ from .common import (
     add_data_location_flags,
     add_run_flags,
     add_space_flag,
+    add_noise_flag,
     add_truncation_flag,
 )
 
@@ -51,6 +52,7 @@ def _interpolate_parser(sub) -> None:
                          "line (default in w)")
     add_space_flag(it, "z: walk between the seeds' latents; w: map them to w first and walk in W (StyleGAN2 runs "
                        "only; their default)")
+    add_noise_flag(it, "each segment its start seed's, so a seed's frame is its generate image")
     add_truncation_flag(it, "pull every latent toward the mean latent by PSI (in W: toward w_avg; 1 = none; "
                             "default: none)")
     add_class_flag(it, "class to draw, for a class-conditional run (default: the first class)")
@@ -89,6 +91,7 @@ def _arithmetic_parser(sub) -> None:
     ar.add_argument("--noise", type=float, default=0.2,
                     help="std of the noise added to the result (default: 0.2); in W, the fraction of a random "
                          "w's offset from w_avg that is added")
+    add_noise_flag(ar, "one draw from --seed for every image of the figure")
     add_space_flag(ar, "z: concepts are means of latents; w: means of their w (StyleGAN2 runs only; their default)")
     ar.add_argument("--seed", type=int, default=0, help="seeds the noise, the pool and conditional exemplars")
     add_class_flag(ar, "conditional run: class of the results (default: the first term's class)")
@@ -113,6 +116,7 @@ def _neighbours_parser(sub) -> None:
     nb.add_argument("-k", type=int, default=4, help="neighbours per image (default: 4)")
     nb.add_argument("--seed", type=int, default=0, help="latent seed, as in generate (default: 0)")
     add_truncation_flag(nb, "truncation, as in generate")
+    add_noise_flag(nb, "each image its own, as in generate")
     add_data_location_flags(nb, "where the run's image folder or array file is now, if it moved (checked by content)",
                             "where the run's named dataset is now")
     nb.add_argument("--no-features", action="store_true", help="pixel space only")
@@ -171,7 +175,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         prefix = prefix.with_suffix("")
     refuse_existing([prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".gif")], args.overwrite)
     y, names = _run_class(G, args.class_)
-    res = interpolate(G, seeds, steps=args.steps, mode=mode, truncation=psi, y=y, loop=not args.no_loop,
+    res = interpolate(G, seeds, steps=args.steps, mode=mode, truncation=psi, y=y, loop=not args.no_loop, noise_mode=args.noise_mode,
                       batch_size=args.batch_size, space=space)
     png, gif = save_interpolation(res, prefix, ms_per_frame=frame_ms,
                                   class_label=names[y] if y is not None and names else None)
@@ -203,6 +207,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
     else:
         names = evaluator.class_names if evaluator else run_class_names(G)
     res = arithmetic(G, args.expression, class_names=names, classify=evaluator.classify if evaluator else None,
+                     noise_mode=args.noise_mode,
                      exemplars=args.exemplars, pool=args.pool, results=args.results, noise=args.noise,
                      seed=args.seed, result_class=args.class_, batch_size=args.batch_size, evaluator_hint=why,
                      classify_names=evaluator.class_names if evaluator else None, space=space)
@@ -255,7 +260,7 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
         evaluator, why = None, "--no-features"
     else:
         evaluator, why = _evaluator_for(args.run, args.device)
-    res = neighbours(G, data.images, n=args.n, k=args.k, seed=args.seed, truncation=psi,
+    res = neighbours(G, data.images, n=args.n, k=args.k, seed=args.seed, truncation=psi, noise_mode=args.noise_mode,
                      features=evaluator.features if evaluator else None,
                      feature_name=evaluator.name if evaluator else "", skipped=why, batch_size=args.batch_size)
     out = save_neighbours(res, data.images, args.out)

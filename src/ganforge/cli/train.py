@@ -10,7 +10,7 @@ from typing import Any
 from ..config import RunConfig, apply_dict, field_docs, field_flag, read_config_json, set_field
 from ..errors import ConfigError, GanforgeError
 from ..runs.layout import OVERWRITE_REMOVES
-from .common import EXIT_INTERRUPTED, _Formatter, _run_class, _truncation
+from .common import EXIT_INTERRUPTED, _Formatter, _run_class, _truncation, add_noise_flag
 
 SECTIONS = {
     "data": "data (where the images come from)",
@@ -110,6 +110,8 @@ def add_parsers(sub) -> None:
                    help="truncation trick: pull latents toward the mean latent, z' = mean + PSI (z - mean); "
                         "1 = none, 0.7 = typical, 0 = the mean image (default: none); on a StyleGAN2 run it "
                         "applies in W instead, w' = w_avg + PSI (w - w_avg)")
+
+    add_noise_flag(g, "each image its own, from its seed")
 
     pr = sub.add_parser("presets", help="list the presets", formatter_class=_Formatter,
                         description="Every preset, the seed it reproduces and its G/D trainable parameter counts.")
@@ -234,7 +236,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     G = api.load_generator(args.run, device=args.device)
     classes = _run_class(G, args.class_)[0] if args.class_ is not None else None
     images = api.generate(G, args.n, seed=args.seed, batch_size=args.batch_size, classes=classes,
-                          truncation=_truncation(args))
+                          truncation=_truncation(args), noise_mode=args.noise_mode)
     if kind == "npy":
         save_npy(images, out)
         what = f"array {tuple(images.permute(0, 2, 3, 1).shape)} uint8"

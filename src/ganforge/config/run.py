@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OlderRunError
 from .fields import FieldDoc, coerce, opt, short
 from .file import read_config_json
 from .progan import GrowConfig
@@ -55,14 +55,33 @@ class RunConfig:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
     @classmethod
+    def from_stored(cls, d: dict[str, Any]) -> "RunConfig":
+        """A config a run stored (its config.json, a checkpoint, an export). It holds every field,
+        the other families' at the defaults of the ganforge that wrote it: those settle to today's
+        defaults, since they never applied to this run. A ProGAN or StyleGAN2 run from before the
+        official width rule (no ``model.channel_base``) is refused: its network's layers differ."""
+        model = d.get("model") if isinstance(d, dict) else None
+        if isinstance(model, dict) and model.get("arch") in ("progan", "stylegan2") and "channel_base" not in model:
+            raise OlderRunError(f"a {model['arch']} run of ganforge 0.1, whose network has other layers than this "
+                              f"version's (the official width rule and layers came in 0.2): its weights do not "
+                              f"load here; train it anew, or use ganforge 0.1 for it")
+        cfg = cls.from_dict(d)
+        _settle_other_families(cfg)
+        return cfg
+
+    @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
-        return cls.from_dict(read_config_json(path))
+        return cls.from_stored(read_config_json(path))
 
 
 # RunConfig's sections by attribute name, in order: {"data": DataConfig, "model": ModelConfig, ...}
 _SECTION_TYPES = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)
                   if dataclasses.is_dataclass(f.default_factory)}
 
+
+
+# (section, field) -> where it lives now: a run's config.json written before the move still loads
+MOVED = {("style", "lazy_correction"): ("optim", "lazy_correction")}
 
 
 def field_flag(section: str, name: str) -> str:
@@ -95,6 +114,15 @@ def apply_dict(cfg: RunConfig, d: dict[str, Any], where: str | None = None) -> R
             cfg.preset = value
             continue
         section = getattr(cfg, key, None)
+        if isinstance(value, dict):  # settings that moved to another section keep working
+            value = dict(value)
+            for name in [n for n in value if (key, n) in MOVED]:
+                to_section, to_name = MOVED[(key, name)]
+                target = d.get(to_section)
+                if not (isinstance(target, dict) and to_name in target):  # (given where it lives now: that wins)
+                    set_field(cfg, f"{to_section}.{to_name}", value[name],
+                              where=f"{where}: {key}.{name}" if where else None)
+                del value[name]
         if not dataclasses.is_dataclass(section) or not isinstance(value, dict):
             raise ConfigError(f"{where + ': ' if where else ''}unknown config section {key!r} "
                               f"(known: preset, {', '.join(_SECTION_TYPES)})")
@@ -161,17 +189,31 @@ def validate(cfg: RunConfig, where: dict[str, str] | None = None) -> RunConfig:
     return cfg
 
 
+def _other_families_fields(cfg: RunConfig):
+    """(section, field, default) of every setting that belongs to other architectures than the run's:
+    a field of a family's section (the section's ``archs``), or one that names its own
+    (``opt(..., archs=...)``)."""
+    arch = cfg.model.arch
+    for section, typ in _SECTION_TYPES.items():
+        default = typ()
+        for f in dataclasses.fields(typ):
+            archs = f.metadata.get("archs") or getattr(typ, "archs", None)
+            if archs is not None and arch not in archs:
+                yield section, f, archs, getattr(default, f.name)
+
+
+def _settle_other_families(cfg: RunConfig) -> None:
+    for section, f, _, default in _other_families_fields(cfg):
+        setattr(getattr(cfg, section), f.name, default)
+
+
 def _refuse_other_families_settings(cfg: RunConfig, label) -> None:
     """A family's setting changed from its default on an architecture it does not apply to: a
     field of a family's section (the section's ``archs``), or a field that names its own
     (``opt(..., archs=...)``). Its default is what every other architecture runs with, so only a
     changed value would be ignored."""
     arch = cfg.model.arch
-    for section, typ in _SECTION_TYPES.items():
-        default, current = typ(), getattr(cfg, section)
-        for f in dataclasses.fields(typ):
-            archs = f.metadata.get("archs") or getattr(typ, "archs", None)
-            if archs is None or arch in archs or getattr(current, f.name) == getattr(default, f.name):
-                continue
+    for section, f, archs, default in _other_families_fields(cfg):
+        if getattr(getattr(cfg, section), f.name) != default:
             raise ConfigError(f"{label(f'{section}.{f.name}')}: applies to --arch {' or '.join(archs)} only, and this "
                               f"run is --arch {arch} (drop it, or choose --arch {archs[0]})")

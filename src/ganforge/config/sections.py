@@ -54,8 +54,8 @@ class ModelConfig:
 
     arch: str = opt("dcgan", "--arch", "architecture name from ganforge.models.ARCHS")
     z_dim: int = opt(100, "--z-dim", "latent size")
-    g_channels: int = opt(64, "--g-channels", "generator base width, for configurable archs")
-    d_channels: int = opt(64, "--d-channels", "discriminator base width, for configurable archs")
+    g_channels: int = opt(64, "--g-channels", "generator base width of the DCGAN", archs=("dcgan",))
+    d_channels: int = opt(64, "--d-channels", "discriminator base width of the DCGAN", archs=("dcgan",))
     d_dropout: float | None = opt(None, "--d-dropout", "dropout rate in D; None: the architecture's own")
     init: str = opt("keras", "--init", "weight init: keras (glorot-uniform, zero bias), dcgan (N(0, 0.02)) or torch")
     conditional: bool = opt(False, "--conditional", "class-conditional G and D, trained on the data's labels")
@@ -63,9 +63,21 @@ class ModelConfig:
     minibatch_stddev: bool = opt(False, "--minibatch-stddev", "D gets a mini-batch standard-deviation feature map")
     minibatch_disc: int = opt(0, "--minibatch-disc", "mini-batch discrimination kernels in D (Salimans et al.); 0: off")
     num_classes: int = opt(0, "--num-classes", "classes of a conditional model; filled in from the data")
-    w_dim: int = opt(256, "--w-dim", "StyleGAN: size of the intermediate latent w", archs=("stylegan2",))
-    mapping_layers: int = opt(4, "--mapping-layers", "StyleGAN: fully connected layers of the mapping network",
+    w_dim: int = opt(512, "--w-dim", "StyleGAN2: size of the intermediate latent w", archs=("stylegan2",))
+    mapping_layers: int = opt(8, "--mapping-layers", "StyleGAN2: fully connected layers of the mapping network",
                               archs=("stylegan2",))
+    channel_base: int = opt(32768, "--channel-base", "ProGAN/StyleGAN2 widths: the channels at resolution r are "
+                            "min(channel_base // r, channel_max)", archs=("progan", "stylegan2"))
+    channel_max: int = opt(512, "--channel-max", "ProGAN/StyleGAN2 widths: the most channels of any layer",
+                           archs=("progan", "stylegan2"))
+    mbstd_group: int = opt(4, "--mbstd-group", "ProGAN/StyleGAN2: images per mini-batch standard-deviation group "
+                           "in D", archs=("progan", "stylegan2"))
+    d_architecture: str = opt("resnet", "--d-architecture", "StyleGAN2's D: resnet (residual skips) or orig (none, "
+                              "the official 'cifar' set-up)", archs=("stylegan2",))
+    conv_clamp: float = opt(256.0, "--conv-clamp", "StyleGAN2: clamp every conv's activations to +-X (the official "
+                            "configurations' 256); 0: no clamp", archs=("stylegan2",))
+    lowp_res: int = opt(4, "--lowp-res", "StyleGAN2 under bf16: only the N highest resolutions run in bf16 (the "
+                        "mapping, styles, demodulation and the rest in fp32); 0: all fp32", archs=("stylegan2",))
 
     def check(self, cfg, need: Need, label: Label) -> None:
         m = self
@@ -79,6 +91,12 @@ class ModelConfig:
         need(0 <= m.minibatch_disc <= MAX_WIDTH, "model", "minibatch_disc", f"must be between 0 and {MAX_WIDTH}")
         need(1 <= m.w_dim <= 4096, "model", "w_dim", "must be between 1 and 4096")
         need(1 <= m.mapping_layers <= 16, "model", "mapping_layers", "must be between 1 and 16")
+        need(1 <= m.channel_base <= 2**24, "model", "channel_base", f"must be between 1 and {2**24}")
+        need(1 <= m.channel_max <= MAX_WIDTH, "model", "channel_max", f"must be between 1 and {MAX_WIDTH}")
+        need(1 <= m.mbstd_group <= 1024, "model", "mbstd_group", "must be between 1 and 1024")
+        need(m.d_architecture in ("resnet", "orig"), "model", "d_architecture", "must be resnet or orig")
+        need(m.conv_clamp >= 0, "model", "conv_clamp", "must be >= 0 (0: no clamp)")
+        need(0 <= m.lowp_res <= 10, "model", "lowp_res", "must be between 0 and 10")
 
 
 @dataclass
@@ -119,6 +137,9 @@ class OptimConfig:
     decay: float = opt(0.0, "--lr-decay", "Keras 'decay': lr_t = lr / (1 + decay * t)")
     clip_g: float | None = opt(None, "--clip-g", "clip each G gradient element to [-c, c]")
     clip_d: float | None = opt(None, "--clip-d", "clip each D gradient element to [-c, c]")
+    lazy_correction: bool = opt(True, "--lazy-correction", "a network whose regulariser runs as its own step every k "
+                                "steps (lazy R1, path length) gets its lr scaled by k/(k+1) and its Adam betas "
+                                "raised to that power (Karras et al. 2020, appendix B)")
 
     def check(self, cfg, need: Need, label: Label) -> None:
         o = self

@@ -1,7 +1,7 @@
-"""The StyleGAN2 section of the run configuration (``--arch stylegan2``): style mixing, the
-path-length regulariser and the lazy-regularisation corrections. The StyleGAN2 family's own
-settings: they apply to the architectures in :attr:`StyleConfig.archs` only. The shape of the
-networks (``--w-dim``, ``--mapping-layers``) is in the model section."""
+"""The StyleGAN2 section of the run configuration (``--arch stylegan2``): style mixing and the
+path-length regulariser. The StyleGAN2 family's own settings: they apply to the architectures
+in :attr:`StyleConfig.archs` only. The shape of the networks (``--w-dim``, ``--mapping-layers``,
+``--channel-base``, ...) is in the model section."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,7 +13,7 @@ from .sections import Label, Need
 
 @dataclass
 class StyleConfig:
-    """StyleGAN2 training (--arch stylegan2): style mixing, path length, lazy corrections"""
+    """StyleGAN2 training (--arch stylegan2): style mixing, path length"""
 
     archs: ClassVar[tuple[str, ...]] = ("stylegan2",)  # the architectures these settings apply to
 
@@ -23,9 +23,6 @@ class StyleConfig:
     pl_every: int = _opt(4, "--pl-every", "lazy path-length regularisation: every k G steps, scaled by k")
     pl_decay: float = _opt(0.01, "--pl-decay", "rate of the running mean of path lengths the penalty pulls toward")
     pl_batch_shrink: int = _opt(2, "--pl-batch-shrink", "the path-length pass uses batch_size / this many images")
-    lazy_correction: bool = _opt(True, "--lazy-correction", "with lazy R1/path length every k steps, scale that "
-                                                            "network's lr by k/(k+1) and raise its Adam betas to "
-                                                            "that power (Karras et al. 2020, appendix B)")
 
     def check(self, cfg, need: Need, label: Label) -> None:
         s = self

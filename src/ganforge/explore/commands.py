@@ -47,6 +47,12 @@ def _cls(cls: int | None) -> str:
     return "" if cls is None else f" --class {cls}"
 
 
+def _noise(const: bool) -> str:
+    """The page draws a G with layer noise (StyleGAN2) with its stored maps, so a slider moves only
+    what it names; the tools' default is random noise, so their commands say so."""
+    return " --noise-mode const" if const else ""
+
+
 def project_command(run: str, src: Source) -> str:
     """``ganforge project`` as the page ran it on an uploaded picture."""
     return f"ganforge project {_q(run)} {_q(src.upload)} --steps {src.steps} --out {_q(src.projection_dir)}"
@@ -62,40 +68,42 @@ def sample_file(src: Source, edited: bool) -> str:
 
 
 def sample_command(run: str, src: Source, psi: float | None, cls: int | None, layers: str,
-                   edits: Mapping[int, float]) -> str:
+                   edits: Mapping[int, float], noise: bool = False) -> str:
     """One image: ``generate`` for a seed as it is, ``directions --edit`` once a slider moved or
     for a projected picture."""
     moved = {k: a for k, a in sorted(edits.items()) if a}
     out = sample_file(src, bool(moved))
     if src.upload is None and not moved:
-        return f"ganforge generate {_q(run)} -n 1 --seed {src.seed}{_psi(psi)}{_cls(cls)} --out {_q(out)}"
+        return f"ganforge generate {_q(run)} -n 1 --seed {src.seed}{_psi(psi)}{_cls(cls)}{_noise(noise)} --out {_q(out)}"
     what = f"--projected {_q(src.projected)}" if src.upload else f"--seed {src.seed}{_psi(psi)}"
     lay = f" --layers {_q(layers)}" if layers != "all" else ""
     edit = "".join(f" --edit {k}={_num(a)}" for k, a in moved.items()) or " --edit 0=0"
-    return _with_projection(run, src, f"ganforge directions {_q(run)} {what}{_cls(cls)}{lay}{edit} --out {_q(out)}")
+    return _with_projection(run, src, f"ganforge directions {_q(run)} {what}{_cls(cls)}{lay}{edit}{_noise(noise)} "
+                                      f"--out {_q(out)}")
 
 
-def grid_command(run: str, start: int, count: int, psi: float | None, cls: int | None) -> str:
+def grid_command(run: str, start: int, count: int, psi: float | None, cls: int | None, noise: bool = False) -> str:
     """The grid: one ``generate -n 1`` per seed (seed s of a grid is the image of seed s alone)."""
     return (f"for s in $(seq {start} {start + count - 1}); do ganforge generate {_q(run)} -n 1 --seed $s"
-            f"{_psi(psi)}{_cls(cls)} --out seed-$s.png; done")
+            f"{_psi(psi)}{_cls(cls)}{_noise(noise)} --out seed-$s.png; done")
 
 
-def style_mix_command(run: str, src: Source, seed2: int, layers: str, psi: float | None, out: str) -> str:
+def style_mix_command(run: str, src: Source, seed2: int, layers: str, psi: float | None, out: str,
+                      noise: bool = False) -> str:
     rows = src.projected if src.upload else str(src.seed)
     return _with_projection(run, src, f"ganforge style-mix {_q(run)} --rows {_q(rows)} --cols {seed2} --layers "
-                                      f"{_q(layers)}{_psi(psi)} --out {_q(out)}")
+                                      f"{_q(layers)}{_psi(psi)}{_noise(noise)} --out {_q(out)}")
 
 
 def interpolate_command(run: str, a: int, b: int, steps: int, psi: float | None, cls: int | None,
-                        prefix: str) -> str:
-    return (f"ganforge interpolate {_q(run)} --seeds {a},{b} --steps {steps} --no-loop{_psi(psi)}{_cls(cls)} "
-            f"--out {_q(prefix)}")
+                        prefix: str, noise: bool = False) -> str:
+    return (f"ganforge interpolate {_q(run)} --seeds {a},{b} --steps {steps} --no-loop{_psi(psi)}{_cls(cls)}"
+            f"{_noise(noise)} --out {_q(prefix)}")
 
 
 def directions_command(run: str, src: Source, psi: float | None, cls: int | None, layers: str, count: int,
-                       out: str) -> str:
+                       out: str, noise: bool = False) -> str:
     what = f"--projected {_q(src.projected)}" if src.upload else f"--seed {src.seed}{_psi(psi)}"
     lay = f" --layers {_q(layers)}" if layers != "all" else ""
-    return _with_projection(run, src, f"ganforge directions {_q(run)} {what}{_cls(cls)}{lay} -k {count} "
-                                      f"--out {_q(out)}")
+    return _with_projection(run, src, f"ganforge directions {_q(run)} {what}{_cls(cls)}{lay} -k {count}"
+                                      f"{_noise(noise)} --out {_q(out)}")

@@ -39,12 +39,12 @@ class _Watched(nn.Module):
         except AttributeError:
             return getattr(self._modules["inner"], name)
 
-    def mapping(self, z: torch.Tensor) -> torch.Tensor:
-        return self.inner.mapping(z)
+    def mapping(self, *args, **kwargs) -> torch.Tensor:
+        return self.inner.mapping(*args, **kwargs)
 
-    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
+    def synthesis(self, ws: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         self._on_step()
-        return self.inner.synthesis(ws)
+        return self.inner.synthesis(ws, *args, **kwargs)
 
 
 @dataclass

@@ -199,7 +199,7 @@ class App:
             raise ConfigError("mix: coarse, middle, fine or A-B")
         out = f"style-mix-{layers}.png"
         return self._figure(s, "mix", lambda: self.ex.style_mix_png(src, seed2, layers, psi, projected),
-                            commands.style_mix_command(self.ex.run, src, seed2, layers, psi, out), out)
+                            commands.style_mix_command(self.ex.run, src, seed2, layers, psi, out, self.ex.const_noise), out)
 
     def interp(self, q, *_) -> Response:
         s = self._session(q)
@@ -207,7 +207,8 @@ class App:
         steps, psi, cls = q_int(q, "steps", 8, *INTERP_STEPS), q_psi(q), self.ex.cls(q)
         prefix = f"interpolation-{a}-{b}"
         return self._figure(s, "interp", lambda: self.ex.interpolation_png(a, b, steps, psi, cls),
-                            commands.interpolate_command(self.ex.run, a, b, steps, psi, cls, prefix), prefix + ".png")
+                            commands.interpolate_command(self.ex.run, a, b, steps, psi, cls, prefix, self.ex.const_noise),
+                            prefix + ".png")
 
     def figure(self, q, *_) -> Response:
         s = self._session(q)
@@ -218,7 +219,7 @@ class App:
         out = f"directions-{base}.png"
         return self._figure(s, "figure", lambda: self.ex.directions_png(src, psi, cls, layers, projected),
                             commands.directions_command(self.ex.run, src, psi if src.upload is None else None, cls,
-                                                        layers, count, out), out)
+                                                        layers, count, out, self.ex.const_noise), out)
 
     def upload(self, q, headers, body: bytes, declared: int) -> Response:
         self._w_only("projecting a picture")

@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from ..errors import ConfigError
-from ..generator import has_w_space, load_generator, num_classes
+from ..generator import has_noise, has_w_space, load_generator, num_classes
 from ..images import make_grid, to_pil
 from ..tools import run_class_names
 from ..tools.directions import (MAX_AMOUNT, Directions, apply_edits, directions_figure, draw_points,
@@ -150,6 +150,7 @@ class Explorer:
     def __post_init__(self):
         self.G = load_generator(self.run, device=self.device)
         self.w_space = has_w_space(self.G)
+        self.const_noise = has_noise(self.G)  # drawn with its stored noise maps (see commands._noise)
         self.classes = num_classes(self.G)
         self.class_names = run_class_names(self.G) or [str(i) for i in range(self.classes)]
 
@@ -203,14 +204,14 @@ class Explorer:
 
     def draw(self, points: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """The render queue's one call: a batch of points from many requests in one forward pass."""
-        return draw_points(self.G, points, y if self.classes else None)
+        return draw_points(self.G, points, y if self.classes else None, noise_mode="const")
 
     # ------------------------------------------------------------------ figures
     def style_mix_png(self, src: Source, seed2: int, layers: str, psi, projected: Projected | None) -> bytes:
         from ..tools import style_mix, style_mix_figure
 
         row = projected.path if projected is not None else src.seed
-        res = style_mix(self.G, [row], [seed2], layers, truncation=psi)
+        res = style_mix(self.G, [row], [seed2], layers, truncation=psi, noise_mode="const")
         return png_bytes(style_mix_figure(res))
 
     def interpolation_png(self, a: int, b: int, steps: int, psi, cls: int | None) -> bytes:
@@ -218,7 +219,7 @@ class Explorer:
         drawn into a temporary folder of the server's own and read back)."""
         from ..tools import interpolate, save_interpolation
 
-        res = interpolate(self.G, [a, b], steps=steps, truncation=psi, y=cls, loop=False)
+        res = interpolate(self.G, [a, b], steps=steps, truncation=psi, y=cls, loop=False, noise_mode="const")
         label = self.class_names[cls] if cls is not None else None
         with tempfile.TemporaryDirectory(prefix="ganforge-explore-") as tmp:
             png, _ = save_interpolation(res, Path(tmp) / "walk", class_label=label)
@@ -228,12 +229,14 @@ class Explorer:
         dirs = self.directions(layers)
         label = src.projection_dir if projected is not None else f"seed {src.seed}"
         img = directions_figure(self.G, dirs, self.base(src, psi, projected), label, count=self.slider_count(dirs),
-                                y=cls, class_label=self.class_names[cls] if cls is not None else None)
+                                y=cls, class_label=self.class_names[cls] if cls is not None else None,
+                                noise_mode="const")
         return png_bytes(img)
 
     # ------------------------------------------------------------------ commands
     def sample_command(self, src, psi, cls, layers, edits) -> str:
-        return commands.sample_command(self.run, src, psi if src.upload is None else None, cls, layers, edits)
+        return commands.sample_command(self.run, src, psi if src.upload is None else None, cls, layers, edits,
+                                       self.const_noise)
 
     def grid_command(self, start, psi, cls) -> str:
-        return commands.grid_command(self.run, start, GRID, psi, cls)
+        return commands.grid_command(self.run, start, GRID, psi, cls, self.const_noise)

@@ -30,7 +30,7 @@ from ..data.fingerprint import relocated
 from ..data.sources import evaluator_for, known_names, source_name
 from ..device import resolve_device
 from ..errors import ConfigError, DataError
-from ..generator import check_seed, generate, load_generator, load_run_config
+from ..generator import check_seed, generate, has_noise, load_generator, load_run_config
 from .evaluator import DEFAULT_N, Evaluator, build_evaluator, load_for_extractor, one_split_note
 from .registry import ALL_METRICS, METRICS, compute_metrics, metric_protocols
 
@@ -125,11 +125,14 @@ def _check_n_seed(n: int, seed: int) -> None:
 def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", evaluator: str | None = None,
                  inception_weights: str | Path | None = None, seed: int = 0, batch_size: int = 500,
                  device: str = "cpu", floor: bool = True, metrics: Iterable[str] = ALL_METRICS,
-                 progress: bool = True, log=print, data: str | None = None, ema: bool = True) -> EvalResult:
+                 progress: bool = True, log=print, data: str | None = None, ema: bool = True,
+                 noise_mode: str = "random") -> EvalResult:
     """Sample ``n`` images (latent seed ``seed``) from a run folder or checkpoint and compare them
     with the ``split`` of the run's dataset. See the module docstring.
 
     ema: sample G_ema where the run kept one (False: the raw G).
+    noise_mode: a StyleGAN2's layer noise while sampling: "random" (each image its own, as the
+        reference samples for its metrics), "const" or "none"; the protocol records it.
 
     data: where the run's image folder or array file is now, when it has moved; it must hold the
         images the run trained on (checked against the fingerprint the run stored).
@@ -151,9 +154,10 @@ def evaluate_run(path: str | Path, *, n: int = DEFAULT_N, split: str = "test", e
                          progress=progress, log=log, note=one_split_note(cfg.data))
     ev.extractor.to(device)
     t = time.perf_counter()
-    images = generate(G, n, seed=seed, batch_size=batch_size)
+    images = generate(G, n, seed=seed, batch_size=batch_size, noise_mode=noise_mode)
     timings = {"sampling": time.perf_counter() - t}
-    return _finish(ev, images, f"{label}, {n} samples, latent seed {seed}", floor=floor, progress=progress,
+    noise = f", {noise_mode} noise" if has_noise(G) else ""
+    return _finish(ev, images, f"{label}, {n} samples, latent seed {seed}{noise}", floor=floor, progress=progress,
                    timings=timings)
 
 

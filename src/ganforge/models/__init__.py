@@ -75,24 +75,33 @@ def _build_dcgan(cfg: ModelConfig, c: int, size: int) -> Models:
                own_d="whose D is the paper's (equalised learning rate, a mini-batch standard-deviation layer)",
                graph_safe=False, shardable=False,
                description="Karras et al. ProGAN: G and D grow from 4x4 by doubling, each new block faded in; "
-                           "equalised learning rate, pixel norm in G, mini-batch std-dev in D; widths "
-                           "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. "
-                           "Its own N(0, 1) init (--init is ignored).")
+                           "equalised learning rate, pixel norm in G, mini-batch std-dev in D; the channels at "
+                           "resolution r are min(--channel-base // r, --channel-max). Its own N(0, 1) init "
+                           "(--init is ignored).")
 def _build_progan(cfg: ModelConfig, c: int, size: int) -> Models:
-    return (ProGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, base_channels=cfg.g_channels),
-            ProGANDiscriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
+    return (ProGANGenerator(z_dim=cfg.z_dim, img_channels=c, img_size=size, channel_base=cfg.channel_base,
+                            channel_max=cfg.channel_max),
+            ProGANDiscriminator(img_channels=c, img_size=size, channel_base=cfg.channel_base,
+                                channel_max=cfg.channel_max, group_size=cfg.mbstd_group))
 
 
 @register_arch("stylegan2", output="linear", native_size=32, sizes=STYLEGAN_SIZES, default_dropout=0.0,
-               own_d="whose D is the paper's residual one",
-               description="Karras et al. StyleGAN2: a mapping network (--mapping-layers, --w-dim) and a synthesis "
-                           "network of modulated, demodulated convs with noise inputs and toRGB skips from a learned "
-                           "4x4 constant; residual D with mini-batch std-dev; equalised learning rate. Widths "
-                           "--g-channels/--d-channels at 4x4 and 8x8, halved per doubling after. --init is ignored.")
+               conditional=True, own_d="whose D is the paper's residual one",
+               description="Karras et al. StyleGAN2 as the official network: a mapping network (--mapping-layers, "
+                           "--w-dim) and a 'skip' synthesis network of modulated, demodulated convs with noise, "
+                           "FIR-filtered resampling, a residual (or --d-architecture orig) D with mini-batch "
+                           "std-dev; the channels at resolution r are min(--channel-base // r, --channel-max). "
+                           "--init is ignored.")
 def _build_stylegan2(cfg: ModelConfig, c: int, size: int) -> Models:
+    clamp = cfg.conv_clamp or None
     return (StyleGAN2Generator(z_dim=cfg.z_dim, img_channels=c, img_size=size, w_dim=cfg.w_dim,
-                               mapping_layers=cfg.mapping_layers, base_channels=cfg.g_channels),
-            StyleGAN2Discriminator(img_channels=c, img_size=size, base_channels=cfg.d_channels))
+                               mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
+                               channel_max=cfg.channel_max, num_classes=cfg.num_classes, num_lowp_res=cfg.lowp_res,
+                               conv_clamp=clamp),
+            StyleGAN2Discriminator(img_channels=c, img_size=size, channel_base=cfg.channel_base,
+                                   channel_max=cfg.channel_max, num_classes=cfg.num_classes,
+                                   architecture=cfg.d_architecture, mbstd_group=cfg.mbstd_group,
+                                   num_lowp_res=cfg.lowp_res, conv_clamp=clamp))
 
 
 __all__ = [

@@ -41,13 +41,10 @@ def resolutions(img_size: int) -> list[int]:
     return [START_SIZE << i for i in range(int(math.log2(img_size // START_SIZE)) + 1)]
 
 
-MIN_CHANNELS = 8  # the narrowest a stage gets
-
-
-def channels_at(base: int, res: int) -> int:
-    """Feature maps at resolution ``res``: ``base`` at 4x4 and 8x8, halved at each doubling after
-    (at least :data:`MIN_CHANNELS`) - the paper's 512-then-halving shape, scaled to a CPU budget."""
-    return max(MIN_CHANNELS, base >> max(0, int(math.log2(res)) - 3))
+def channels_at(res: int, channel_base: int, channel_max: int) -> int:
+    """Feature maps at resolution ``res``: ``min(channel_base // res, channel_max)``, the paper's rule
+    (its official code: 512 maps up to 32x32, halving after, i.e. channel_base 16384)."""
+    return max(1, min(channel_base // res, channel_max))
 
 
 def _lrelu(x: torch.Tensor) -> torch.Tensor:
@@ -100,13 +97,14 @@ class _Growing:
 class ProGANGenerator(_Growing, Generator):
     """z (N, z_dim) -> images (N, C, img_size, img_size), linear output.
 
-    base_channels: feature maps at 4x4 and 8x8 (halved at each later doubling).
+    channel_base, channel_max: the widths (:func:`channels_at`).
     """
 
-    def __init__(self, z_dim: int, img_channels: int, img_size: int, base_channels: int = 128):
+    def __init__(self, z_dim: int, img_channels: int, img_size: int, channel_base: int = 16384,
+                 channel_max: int = 512):
         super().__init__(z_dim, img_channels, img_size, output="linear")
         self.resolutions = resolutions(img_size)
-        ch = [channels_at(base_channels, r) for r in self.resolutions]
+        ch = [channels_at(r, channel_base, channel_max) for r in self.resolutions]
         self.pixel_norm = PixelNorm()
         # The official code's 4x4 dense layer uses gain sqrt(2)/4: its 16 outputs per map are one conv's worth.
         self.dense = EqualizedLinear(z_dim, ch[0] * 16, gain=HE_GAIN / 4)
@@ -150,12 +148,14 @@ class ProGANGenerator(_Growing, Generator):
 
 class ProGANDiscriminator(_Growing, Discriminator):
     """images (N, C, img_size, img_size) -> logits (N,); the images are averaged down to the
-    current stage's size first. base_channels as for the generator."""
+    current stage's size first. Widths as for the generator; group_size: images per mini-batch
+    standard-deviation group."""
 
-    def __init__(self, img_channels: int, img_size: int, base_channels: int = 128, group_size: int = 4):
+    def __init__(self, img_channels: int, img_size: int, channel_base: int = 16384, channel_max: int = 512,
+                 group_size: int = 4):
         super().__init__(img_channels, img_size)
         self.resolutions = resolutions(img_size)
-        ch = [channels_at(base_channels, r) for r in self.resolutions]
+        ch = [channels_at(r, channel_base, channel_max) for r in self.resolutions]
         self.from_rgb = nn.ModuleList(EqualizedConv2d(img_channels, c, 1) for c in ch)
         # blocks[i] (i >= 1) takes res_i maps of ch[i] to res_{i-1} maps of ch[i-1]
         self.blocks = nn.ModuleList([nn.Identity()])

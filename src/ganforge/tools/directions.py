@@ -34,7 +34,8 @@ from PIL import Image
 from torch import nn
 
 from ..errors import ConfigError
-from ..generator import class_labels, has_w_space, latents, map_latents, render, render_ws, truncate_w
+from ..generator import (class_labels, has_w_space, latents, map_latents, noise_seeds, render, render_ws,
+                         truncate_w)
 from ..images import save_image
 from ..latent import latent_mean_for, seed_latents, truncate
 from .figures import Cell, Row, draw_figure
@@ -90,19 +91,16 @@ def parse_direction_layers(spec: str, G: nn.Module, flag: str = "--layers") -> t
 
 def style_affines(G: nn.Module) -> list[tuple[int, nn.Module]]:
     """(ws index, the affine layer A that reads it) for every style input of a StyleGAN2 G: the
-    synthesis convs read ``ws[i]`` (conv i) and each toRGB layer of block b reads ``ws[2b + 1]``
-    (see :class:`~ganforge.models.stylegan2.SynthesisNetwork`)."""
-    syn = G.syn
-    out = [(i, conv.affine) for i, conv in enumerate(syn.convs)]
-    out += [(2 * b + 1, rgb.affine) for b, rgb in enumerate(syn.to_rgb)]
-    return sorted(out, key=lambda t: t[0])
+    synthesis convs and toRGB layers in ws order (see
+    :meth:`~ganforge.models.stylegan2.StyleGAN2Generator.style_layers`)."""
+    return [(i, layer.affine) for i, layer in G.style_layers()]
 
 
 def sefa(G: nn.Module, layers: tuple[int, int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """SeFa on the affine layers reading ws ``layers`` (default all): (eigenvalues (w_dim,),
     eigenvectors (w_dim, w_dim) as rows), largest first, float32 on the CPU."""
     start, stop = layers or (0, int(G.num_ws))
-    rows = [aff.weight.detach().double().cpu() * aff.scale for i, aff in style_affines(G) if start <= i < stop]
+    rows = [aff.weight.detach().double().cpu() * aff.weight_gain for i, aff in style_affines(G) if start <= i < stop]
     if not rows:
         raise ConfigError(f"--layers: no style layers in ws {start}-{stop - 1}")
     A = torch.cat(rows)  # (style channels, w_dim): one row per channel of every chosen layer
@@ -208,14 +206,16 @@ def apply_edits(dirs: Directions, points: torch.Tensor, edits: Mapping[int, floa
 
 
 def draw_points(G: nn.Module, points: torch.Tensor, y: int | torch.Tensor | None = None,
-                batch_size: int = 256) -> torch.Tensor:
+                batch_size: int = 256, noise_mode: str = "random", noise_seed: int = 0) -> torch.Tensor:
     """uint8 images (N, C, H, W) of points from :func:`seed_points` or :func:`apply_edits`.
 
-    The one place that draws an edited point, for the command and the page alike: G as it is in
-    eval mode today (StyleGAN2's fixed noise maps). A noise-mode choice, when G has one, belongs
-    here."""
+    The one place that draws an edited point, for the command and the page alike. noise_mode: a
+    StyleGAN2's layer noise - "random" (one draw for every image, image 0's of ``noise_seed`` in
+    ``generate``, so an edit of nothing from seed s is ``generate -n 1 --seed s``'s image and an
+    edit changes only what the direction changes), "const" (the stored maps) or "none"."""
     if has_w_space(G):
-        return render_ws(G, points, batch_size)
+        seeds = noise_seeds(noise_seed, 1).expand(points.shape[0]) if noise_mode == "random" else None
+        return render_ws(G, points, batch_size, noise_mode=noise_mode, noise_seeds=seeds)
     return render(G, points, y, batch_size)
 
 
@@ -223,13 +223,13 @@ def draw_points(G: nn.Module, points: torch.Tensor, y: int | torch.Tensor | None
 
 def directions_figure(G: nn.Module, dirs: Directions, base: torch.Tensor, source: str, count: int = 5,
                       steps: int = 7, span: float = 3.0, y: int | None = None, batch_size: int = 256,
-                      class_label: str | None = None) -> Image.Image:
+                      class_label: str | None = None, noise_mode: str = "random", noise_seed: int = 0) -> Image.Image:
     """One row per direction (the first ``count``), columns from ``-span`` to ``+span`` sigmas
     (``steps`` of them) around ``base`` (one point (1, ...) from :func:`seed_points`)."""
     count = min(count, len(dirs.vectors))
     amounts = torch.linspace(-span, span, steps).tolist()
     points = torch.cat([apply_edits(dirs, base, {k: a}) for k in range(count) for a in amounts])
-    images = draw_points(G, points, y, batch_size)
+    images = draw_points(G, points, y, batch_size, noise_mode, noise_seed)
     images = images.reshape(count, steps, *images.shape[1:])
     rows = []
     for k in range(count):

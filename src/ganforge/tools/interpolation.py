@@ -10,6 +10,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..images import MAX_GIF_FRAME_MS, MAX_GIF_FRAMES, MAX_GRID_IMAGES, gif_delay_ms, save_image
+from ..generator import noise_seeds
 from ..latent import interpolate_path
 from .figures import Cell, Row, draw_figure, save_animation
 from .spaces import latent_space
@@ -63,7 +64,7 @@ def check_walk(n_seeds: int, steps: int, loop: bool = True) -> None:
 @torch.no_grad()
 def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str | None = None,
                 truncation: float | None = None, y: int | None = None, loop: bool = True,
-                batch_size: int = 256, space: str | None = None) -> Interpolation:
+                batch_size: int = 256, space: str | None = None, noise_mode: str = "random") -> Interpolation:
     """Images along a path through the latents of ``seeds``, in order, and back to the first.
 
     space: "z" walks between the seeds' latents; "w" (a style-based G, and its default) maps them
@@ -71,17 +72,21 @@ def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str | 
     (the default in W, where points are not Gaussian). truncation: psi toward the mean latent (in
     W: toward ``G.w_avg``), applied to every point of the path after interpolating, so each seed's
     frame equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G.
+    noise_mode: for a G with noise layers, "random" gives each segment its start seed's noise
+    (so a seed's frame is its ``generate`` image and the noise does not flicker within a
+    segment), "const" the stored maps, "none" no noise.
     Walks beyond the limits of :func:`check_walk` raise GanforgeError before rendering.
     """
     seeds = [int(s) for s in seeds]
     check_walk(len(seeds), steps, loop)
-    sp = latent_space(G, space, batch_size)
+    sp = latent_space(G, space, batch_size, noise_mode=noise_mode)
     mode = mode or ("lerp" if sp.name == "w" else "slerp")
     if sp.name == "w" and y is not None:
         raise GanforgeError("--class: a style-based generator is unconditional; it takes no class")
     path = interpolate_path(sp.of_seeds(seeds), steps, mode, loop)
     flat = sp.truncate(path.reshape(-1, sp.dim), truncation)
-    images = sp.render(flat, y)
+    starts = torch.cat([noise_seeds(seeds[i % len(seeds)], 1) for i in range(path.shape[0])])  # (segments,)
+    images = sp.render(flat, y, seeds=starts.repeat_interleave(path.shape[1]))
     return Interpolation(seeds, mode, truncation, path, images.reshape(*path.shape[:2], *images.shape[1:]), y,
                          sp.name)
 

@@ -82,7 +82,7 @@ def check_neighbours(n: int, k: int, features: bool = True) -> None:
 @torch.no_grad()
 def neighbours(G: nn.Module, train_images: torch.Tensor, n: int = 8, k: int = 4, seed: int = 0,
                truncation: float | None = None, features: Features | None = None, feature_name: str = "",
-               skipped: str = "", batch_size: int = 256) -> Neighbours:
+               skipped: str = "", batch_size: int = 256, noise_mode: str = "random") -> Neighbours:
     """Draw ``n`` images (seeds as ``generate(G, n, seed)``) and find each one's ``k`` nearest
     training images: by L2 over uint8 pixel values, and by L2 in ``features`` space if given.
 
@@ -95,7 +95,7 @@ def neighbours(G: nn.Module, train_images: torch.Tensor, n: int = 8, k: int = 4,
     if tuple(train_images.shape[1:]) != shape:
         raise GanforgeError(f"the training images are {tuple(train_images.shape[1:])} but G makes {shape}; "
                             f"was the data changed since training?")
-    fakes = generate(G, n, seed=seed, batch_size=batch_size, truncation=truncation)
+    fakes = generate(G, n, seed=seed, batch_size=batch_size, truncation=truncation, noise_mode=noise_mode)
     n_ref = train_images.shape[0]
     pd, pi = knn(fakes.float(), lambda s: train_images[s], n_ref, k)
     res = Neighbours(fakes, seed, pd.float(), pi, skipped=skipped)

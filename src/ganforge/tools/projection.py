@@ -5,8 +5,9 @@ Adam moves ``ws``, starting from ``G.w_avg`` on every layer, to lower the pixel 
 in G's range plus ``feature_weight`` times a feature distance. The features are the penultimate
 layer of ganforge's own evaluator classifier (the Fashion-MNIST one that ships with the package,
 see :mod:`ganforge.metrics.networks`): it reads 28x28 grey images, so both pictures are turned to
-grey (BT.601 luma) and resized to 28 px for that term only. G runs in eval mode, so its noise maps
-are the fixed ones and only the styles explain the picture. As in the paper, noise added to ``ws``
+grey (BT.601 luma) and resized to 28 px for that term only. G draws with its stored noise maps
+(noise mode const; the official projector fits the noise maps too, here they stay as stored), so
+only the styles explain the picture and ``ws`` alone carries it to the other tools. As in the paper, noise added to ``ws``
 early on (ramped down to none at 3/4 of the steps) helps leave the average face, and the learning
 rate ramps up over the first steps and down over the last quarter.
 
@@ -39,7 +40,7 @@ FEATURE_EVALUATOR = "fashion-mnist"
 LUMA = (0.299, 0.587, 0.114)
 MAX_STEPS = 100_000
 W_STD_SAMPLES = 2_000  # latents whose w give the typical spread of W (the size of the early noise)
-MAX_LR = float(torch.finfo(torch.float32).max)
+MAX_LR = 1e3  # ws move by about lr per step and W's spread is about 1: far beyond any useful rate
 
 
 def read_target(path: str | Path, G: nn.Module) -> torch.Tensor:
@@ -90,7 +91,7 @@ def check_settings(steps: int, lr: float, feature_weight: float, noise: float, s
     for flag, v in (("--lr", lr), ("--feature-weight", feature_weight), ("--noise", noise)):
         if not math.isfinite(v) or v < 0 or (flag == "--lr" and v == 0):
             raise ConfigError(f"{flag}: must be a {'positive' if flag == '--lr' else 'non-negative'} number (got {v})")
-    if lr > MAX_LR:  # Adam takes its learning rate as a float32
+    if lr > MAX_LR:
         raise ConfigError(f"--lr {lr:g}: at most {MAX_LR:.3g} (typical: 0.01 to 0.1)")
     check_seed(seed)
     if seed + W_STD_SAMPLES > SEED_RANGE[1]:
@@ -152,7 +153,7 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = 300, lr: float = 0.
                 opt.param_groups[0]["lr"] = lr * (0.5 - 0.5 * math.cos(math.pi * ramp)) * warm
                 scale = w_std * noise * max(0.0, 1.0 - t / 0.75) ** 2
                 w_in = ws + torch.randn(ws.shape, generator=gen).to(device) * scale if scale > 0 else ws
-                x = G.synthesis(w_in)
+                x = G.synthesis(w_in, "const")
                 pix = F.mse_loss(x, x_target)
                 feat = ((features(x) - f_target).square().sum(1) / f_target.square().sum(1).clamp_min(1e-8)).mean() \
                     if features else torch.zeros((), device=device)
@@ -170,7 +171,8 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = 300, lr: float = 0.
     ws = ws.detach().cpu()
     settings = {"steps": steps, "lr": lr, "feature_weight": feature_weight, "noise": noise, "seed": seed}
     check_finite(ws, losses[0], settings)
-    return Projection(ws, losses[0], losses[1], losses[2], target.cpu(), render_ws(G, ws), fname, settings)
+    image = render_ws(G, ws, noise_mode="const")
+    return Projection(ws, losses[0], losses[1], losses[2], target.cpu(), image, fname, settings)
 
 
 def check_finite(ws: torch.Tensor, loss: torch.Tensor | None = None, settings: dict | None = None) -> None:

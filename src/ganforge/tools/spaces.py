@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError
-from ..generator import has_w_space, map_latents, render_ws, truncate_w
+from ..generator import check_noise_mode, has_noise, has_w_space, map_latents, noise_seeds, render_ws, truncate_w
 from ..latent import latent_mean_for, render, seed_latents, truncate
 
 SPACES = ("z", "w")
@@ -22,11 +22,18 @@ SPACES = ("z", "w")
 
 @dataclass
 class LatentSpace:
-    """Z or W of generator ``G``. batch_size: images (or latents) per forward pass."""
+    """Z or W of generator ``G``. batch_size: images (or latents) per forward pass.
+
+    noise_mode: for a G with noise layers (StyleGAN2): "random" draws one noise per figure, from
+    ``noise_seed`` (the same for every image, so the images differ by their points alone, and a
+    seed's own image is ``generate(G, 1, seed)``'s when ``noise_seed`` is that seed), "const"
+    the stored maps, "none" no noise."""
 
     G: nn.Module
     name: str  # "z" or "w"
     batch_size: int = 256
+    noise_mode: str = "random"
+    noise_seed: int = 0
 
     @property
     def dim(self) -> int:
@@ -48,15 +55,33 @@ class LatentSpace:
             return truncate_w(self.G, points, psi)
         return truncate(points, latent_mean_for(self.G), psi)
 
-    def render(self, points: torch.Tensor, y: int | torch.Tensor | None = None) -> torch.Tensor:
-        """uint8 images (N, C, H, W) of points (N, dim); y: the class, for a conditional G (Z only)."""
+    def seeds_noise(self, seeds) -> torch.Tensor | None:
+        """For random noise, each seed's own noise seed (N,): seed s draws what ``generate -n 1
+        --seed s`` draws; None for the other modes (and a G without noise)."""
+        if self.noise_mode != "random" or not has_noise(self.G):
+            return None
+        return torch.cat([noise_seeds(int(s), 1) for s in seeds])
+
+    def render_seeds(self, seeds, z: torch.Tensor, y: int | torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 images of ``seeds`` (their latents ``z`` (N, z_dim)), each as ``generate -n 1 --seed s``
+        draws it, whatever this space: through G whole, with each seed's own noise."""
+        return render(self.G, z, y, self.batch_size, noise_mode=check_noise_mode(self.noise_mode),
+                      noise_seeds=self.seeds_noise(seeds))
+
+    def render(self, points: torch.Tensor, y: int | torch.Tensor | None = None,
+               seeds: torch.Tensor | None = None) -> torch.Tensor:
+        """uint8 images (N, C, H, W) of points (N, dim); y: the class, for a conditional G (Z only);
+        seeds: each image's noise seed (default: :attr:`noise_seed`'s for all)."""
+        mode = check_noise_mode(self.noise_mode)
+        if seeds is None and mode == "random" and has_noise(self.G):
+            seeds = noise_seeds(self.noise_seed, 1).expand(points.shape[0])
         if self.name == "w":
-            return render_ws(self.G, points, self.batch_size)
-        return render(self.G, points, y, self.batch_size)
+            return render_ws(self.G, points, self.batch_size, noise_mode=mode, noise_seeds=seeds)
+        return render(self.G, points, y, self.batch_size, noise_mode=mode, noise_seeds=seeds)
 
 
 def latent_space(G: nn.Module, space: str | None = None, batch_size: int = 256,
-                 flag: str = "--space") -> LatentSpace:
+                 flag: str = "--space", noise_mode: str = "random", noise_seed: int = 0) -> LatentSpace:
     """The space a tool works in: ``space`` ("z" or "w"), default W for a style-based G and Z otherwise.
 
     ``w`` for a G without a mapping network raises ConfigError naming ``flag``.
@@ -68,4 +93,4 @@ def latent_space(G: nn.Module, space: str | None = None, batch_size: int = 256,
     if space == "w" and not has_w_space(G):
         raise ConfigError(f"{flag} w: this run's generator ({type(G).__name__}) has no W space (only a style-based "
                           f"generator such as --arch stylegan2 maps z to w); use {flag} z")
-    return LatentSpace(G, space, batch_size)
+    return LatentSpace(G, space, batch_size, check_noise_mode(noise_mode), noise_seed)

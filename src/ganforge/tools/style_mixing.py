@@ -19,7 +19,7 @@ from PIL import Image
 from torch import nn
 
 from ..errors import ConfigError
-from ..generator import check_seed, has_w_space, render_ws
+from ..generator import check_noise_mode, check_seed, has_w_space, noise_seeds, render_ws
 from ..images import MAX_GRID_IMAGES, save_image
 from .figures import Cell, Row, draw_figure
 from .projection import load_projection
@@ -131,12 +131,15 @@ class StyleMix:
 
 @torch.no_grad()
 def style_mix(G: nn.Module, rows: Sequence[Source], cols: Sequence[Source], layers: str = "coarse",
-              truncation: float | None = None, batch_size: int = 256) -> StyleMix:
+              truncation: float | None = None, batch_size: int = 256, noise_mode: str = "random",
+              noise_seed: int = 0) -> StyleMix:
     """The style-mixing grid of a style-based G.
 
     rows, cols: seeds or paths of ``ganforge project`` files (see :func:`parse_sources`).
     layers: which ws the columns give (see :func:`parse_layers`). truncation: psi toward
-    ``G.w_avg`` for the seeds' w (projected styles are used as they are).
+    ``G.w_avg`` for the seeds' w (projected styles are used as they are). noise_mode: "random"
+    (one draw from ``noise_seed`` for every cell, so the cells differ by their styles alone),
+    "const" or "none".
     """
     require_w_space(G, "style-mix")
     rows, cols = list(rows), list(cols)
@@ -149,9 +152,14 @@ def style_mix(G: nn.Module, rows: Sequence[Source], cols: Sequence[Source], laye
     row_ws = sources_ws(G, rows, truncation, batch_size)
     col_ws = sources_ws(G, cols, truncation, batch_size)
     mixed = mix_ws(row_ws, col_ws, start, stop)
-    cells = render_ws(G, mixed.reshape(-1, *mixed.shape[2:]), batch_size)
-    return StyleMix(rows, cols, (start, stop), str(layers), truncation, row_ws, col_ws,
-                    render_ws(G, row_ws, batch_size), render_ws(G, col_ws, batch_size),
+    check_noise_mode(noise_mode)
+
+    def draw(ws: torch.Tensor) -> torch.Tensor:
+        seeds = noise_seeds(noise_seed, 1).expand(ws.shape[0]) if noise_mode == "random" else None
+        return render_ws(G, ws, batch_size, noise_mode=noise_mode, noise_seeds=seeds)
+
+    cells = draw(mixed.reshape(-1, *mixed.shape[2:]))
+    return StyleMix(rows, cols, (start, stop), str(layers), truncation, row_ws, col_ws, draw(row_ws), draw(col_ws),
                     cells.reshape(len(rows), len(cols), *cells.shape[1:]))
 
 

@@ -18,7 +18,7 @@ from torch import nn
 from ..errors import GanforgeError
 from ..generator import SEED_RANGE
 from ..images import MAX_GRID_IMAGES, save_image
-from ..latent import Term, check_seed, combine, num_classes, parse_expression, render, resolve_class, seed_latents
+from ..latent import Term, check_seed, combine, num_classes, parse_expression, resolve_class, seed_latents
 from .classifier import Classify
 from .figures import Cell, Row, draw_figure
 from .spaces import LatentSpace, latent_space
@@ -85,7 +85,8 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
                classify: Classify | None = None, exemplars: int = 3, pool: int = 2000, results: int = 8,
                noise: float = 0.2, seed: int = 0, result_class: str | int | None = None,
                batch_size: int = 256, evaluator_hint: str = "",
-               classify_names: Sequence[str] | None = None, space: str | None = None) -> ArithmeticResult:
+               classify_names: Sequence[str] | None = None, space: str | None = None,
+               noise_mode: str = "random") -> ArithmeticResult:
     """Latent vector arithmetic (Radford et al.; Géron's "man with glasses - man + woman").
 
     Each term of ``expression`` (see :func:`ganforge.latent.parse_expression`) becomes the
@@ -109,10 +110,12 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
     space: "z", or "w" for a style-based G (its default): the exemplars' latents are mapped to w
         and the means, the sum and the results are taken in W; there the noise of the results is
         ``noise`` x (w of a random latent - ``G.w_avg``), a fraction of a typical w's offset.
+    noise_mode: a StyleGAN2's layer noise - "random" (one draw from ``seed`` for every image of
+        the figure), "const" or "none".
     """
     _check_amounts(exemplars, results, noise, seed, pool)
     k = num_classes(G)
-    sp = latent_space(G, space, batch_size)
+    sp = latent_space(G, space, batch_size, noise_mode=noise_mode, noise_seed=seed)
     names = list(class_names) if class_names else None
     terms = parse_expression(expression, names)
     if not k and classify is None and any(t.concept.is_class for t in terms):
@@ -202,8 +205,8 @@ class _Draw:
     def classify_pool(self, classify: Classify) -> None:
         if self.pool < self.exemplars:
             raise GanforgeError(f"--pool: must be at least --exemplars ({self.exemplars}), got {self.pool}")
-        pool_z = seed_latents(range(self.seed, self.seed + self.pool), self.G.z_dim)
-        self.pool_images = render(self.G, pool_z, None, self.batch_size)
+        pool_seeds = range(self.seed, self.seed + self.pool)
+        self.pool_images = self.sp.render_seeds(pool_seeds, seed_latents(pool_seeds, self.G.z_dim))
         self.pool_probs = torch.as_tensor(classify(self.pool_images)).float().cpu()
         if self.pool_probs.shape[0] != self.pool or (self.names and self.pool_probs.shape[1] != len(self.names)):
             raise ValueError(f"classify returned shape {tuple(self.pool_probs.shape)} for {self.pool} images "
@@ -234,7 +237,7 @@ class _Draw:
                 notes.append(f"{letter}: {note}")
         z = seed_latents(seeds, self.G.z_dim)
         images = (self.pool_images[[s - self.seed for s in seeds]] if self.pool_images is not None and y is None
-                  and t.concept.seeds is None else render(self.G, z, y, self.batch_size))
+                  and t.concept.seeds is None else self.sp.render_seeds(seeds, z, y))
         lat = self.sp.encode(z)
         mean = lat.mean(0)
         return ConceptRow(letter, t, desc, cid, seeds, lat, images, mean, self.sp.render(mean[None], y)[0],

@@ -5,11 +5,11 @@ the networks and their optimizers, and hands the trainer its penalties and updat
 explicit order, then binds the family, the cross-process machinery and CUDA graphs to it:
 
 1. the family (by ``--arch``), then G and D (from torch's global RNG), their layout and device;
-2. the optimizers, with the family's corrections of learning rate and betas;
-3. penalties: the loss's own (GP, R1, drift), then the family's (path length);
-4. hooks, in the order they act: the cross-process gradient reduce, the family's schedule, then
+2. penalties: the loss's own (GP, R1, drift), then the family's (path length); the optimizers,
+   with the lazy regularisers' corrections of learning rate and betas (and the family's own);
+3. hooks, in the order they act: the cross-process gradient reduce, the family's schedule, then
    gradient clipping, weight clipping, ADA's statistic and G_ema;
-5. the family bound to the trainer, then the processes (shared latents, broadcast weights), then
+4. the family bound to the trainer, then the processes (shared latents, broadcast weights), then
    the CUDA graph of the step.
 """
 from __future__ import annotations
@@ -51,6 +51,20 @@ def build_optimizer(params, cfg: OptimConfig, lr: float, device: torch.device, c
     return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rho, eps=cfg.eps, foreach=True, capturable=capturable)
 
 
+def lazy_factor(interval: int) -> float:
+    """k / (k + 1) for a regulariser run as its own step every k steps: the share of the network's
+    optimizer steps that carry the main loss, by which its lr and (as a power) betas are scaled."""
+    return interval / (interval + 1) if interval > 1 else 1.0
+
+
+def lazy_corrections(regularisers: list, on: bool = True) -> dict[str, float]:
+    """``{net: k/(k+1)}`` for each network with a lazy regulariser (Karras et al. 2020, appendix
+    B: the reference corrects exactly where a regularising step of its own exists)."""
+    if not on:
+        return {}
+    return {reg.net: lazy_factor(reg.interval) for reg in regularisers if reg.lazy}
+
+
 def build_trainer(cfg: RunConfig, img_channels: int, img_size: int, device: torch.device | None = None,
                   ctx: RunContext | None = None, *, global_batch: int | None = None) -> GANTrainer:
     """A trainer for ``cfg`` on images of ``img_channels`` x ``img_size`` x ``img_size``.
@@ -74,17 +88,18 @@ def build_trainer(cfg: RunConfig, img_channels: int, img_size: int, device: torc
     G.to(dev, memory_format=memory_format)
     D.to(dev, memory_format=memory_format)
 
-    c = family.optimizer_corrections()
+    loss = LOSSES[cfg.loss.loss]
+    regularisers = build_regularisers(cfg, loss) + family.regularisers()
+    c = {**lazy_corrections(regularisers, o.lazy_correction), **family.optimizer_corrections()}
     c_g, c_d = c.get("G", 1.0), c.get("D", 1.0)
     state = TrainState(lr_g=o.lr_g * c_g, lr_d=o.lr_d * c_d, replay_size=k.replay_size, replay_ratio=k.replay_ratio)
     opt_g = build_optimizer(G.parameters(), o, state.lr_g, dev, capturable=t.cuda_graphs, beta_power=c_g)
     opt_d = build_optimizer(D.parameters(), o, state.lr_d, dev, capturable=t.cuda_graphs, beta_power=c_d)
 
-    loss = LOSSES[cfg.loss.loss]
     per_step = t.batch_size * k.n_critic * ctx.world_size
     dist = Distributed(cfg, ctx, global_batch if global_batch is not None else per_step)
     tr = GANTrainer(cfg, G, D, opt_g, opt_d, ctx=ctx, family=family, state=state,
-                    regularisers=build_regularisers(cfg, loss) + family.regularisers(),
+                    regularisers=regularisers,
                     hooks=dist.hooks() + family.hooks() + build_hooks(cfg, loss))
     family.bind(tr)
     dist.bind(tr)

@@ -15,8 +15,9 @@ from .tricks import ema_beta, update_ema
 
 class UpdateHook:
     """Acts around optimizer steps. ``before_update`` runs between backward and ``opt.step()``
-    (where gradients may still change), ``after_update`` right after one network's step,
-    ``after_step`` once the whole training step is done (``n``: images per D update)."""
+    (where gradients may still change), ``after_update`` right after one network's step (with
+    ``batch`` None after a lazy regulariser's own step), ``after_step`` once the whole training
+    step is done (``n``: images per D update)."""
 
     def before_update(self, tr: Trainer, net: str) -> None:
         pass
@@ -55,7 +56,7 @@ class AdaStats(UpdateHook):
     """Feed D's real logits to the adaptive-augmentation controller after each D update."""
 
     def after_update(self, tr, net, batch):
-        if net == "D" and tr.ada is not None:
+        if net == "D" and tr.ada is not None and batch is not None:  # (a regulariser's step has no batch)
             tr.ada.accumulate(batch.real_logits.detach())
 
 

@@ -197,7 +197,7 @@ class _Loop:
         return path
 
     def restore(self, ckpt: dict[str, Any]) -> None:
-        self.trainer.load_state_dict(ckpt)
+        self.trainer.load_state_dict(ckpt, str(self.ckpt_path))
         self.sampler.epoch, self.sampler.pos = int(ckpt["epoch"]), int(ckpt["pos"])
         self.fixed_z = ckpt["fixed_z"]
         self.elapsed_before = float(ckpt.get("elapsed_s", 0.0))

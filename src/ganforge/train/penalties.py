@@ -1,10 +1,16 @@
-"""Regularisers: penalties added to one network's loss at a given interval of its updates.
+"""Regularisers: penalties on one network at a given interval of its updates.
 
 Each is a small object (the penalty's formula lives in :mod:`ganforge.regularisers`; here is
 when it is due, on which network and how it is scaled): the gradient penalty, R1 and ProGAN's
 drift term on D, and - from a model family - path length on G. A loss declares what it needs
 (:class:`~ganforge.losses.LossSpec`); :func:`build_regularisers` reads those declarations and the
 config.
+
+A penalty due at every update goes into the same backward pass as the main loss. A *lazy* one
+(``interval`` k > 1: lazy R1, path length; Karras et al. 2020, section 3.1) is a phase of its own,
+as the reference runs it: after the network's main update, its own forward and backward, times
+k, and its own optimizer step (:func:`lazy_phase`); the builder corrects that network's lr and
+Adam betas for the extra steps (``--lazy-correction``).
 """
 from __future__ import annotations
 
@@ -17,9 +23,9 @@ from .state import DBatch, GBatch, Trainer
 
 
 class Regulariser:
-    """A penalty on one network's loss. ``net`` is "D" or "G"; the term is added every
-    ``interval`` updates of that network (counted from 0), already scaled by the interval, and
-    goes into the same backward pass as the main loss."""
+    """A penalty on one network. ``net`` is "D" or "G"; the term is due every ``interval`` main
+    updates of that network (counted from 0), already scaled by the interval; with an interval
+    above 1 it is lazy, a phase of its own (module docstring)."""
 
     net: str = "D"
     interval: int = 1
@@ -28,6 +34,11 @@ class Regulariser:
 
     def due(self, updates: int) -> bool:
         return self.interval > 0 and updates % self.interval == 0
+
+    @property
+    def lazy(self) -> bool:
+        """Whether it runs as its own optimizer step (every ``interval`` > 1 updates)."""
+        return self.interval > 1
 
     def term(self, tr: Trainer, batch: DBatch | GBatch) -> torch.Tensor:
         raise NotImplementedError
@@ -51,7 +62,9 @@ class GradientPenaltyReg(Regulariser):
 
 class R1Reg(Regulariser):
     """R1 (Mescheder et al. 2018): ``gamma / 2 * E[||grad D(real)||^2]``, lazily every ``interval``
-    D updates and then multiplied by the interval, so its average strength is unchanged."""
+    D updates and then multiplied by the interval, so its average strength is unchanged. The
+    gradient is taken with respect to the real images before augmentation, which D sees through
+    a fresh draw of it (as the reference does: what is kept smooth is D on the data)."""
 
     name = "r1"
     double_backward = True
@@ -61,7 +74,7 @@ class R1Reg(Regulariser):
 
     def term(self, tr, batch: DBatch) -> torch.Tensor:
         with tr.autocast():
-            r1 = r1_penalty(lambda x: tr.plain_D(x, batch.y_real), batch.real_in.detach())
+            r1 = r1_penalty(lambda x: tr.plain_D(tr.d_input(x), batch.y_real), batch.real.detach())
         return (self.gamma / 2) * self.interval * r1
 
 
@@ -93,9 +106,31 @@ def build_regularisers(cfg: RunConfig, spec: LossSpec) -> list[Regulariser]:
 
 
 def add_regularisers(tr: Trainer, net: str, loss: torch.Tensor, batch: DBatch | GBatch) -> torch.Tensor:
-    """``loss`` plus every regulariser of ``net`` that is due at this update."""
+    """``loss`` plus every regulariser of ``net`` due at this update that is not lazy."""
     updates = tr.d_steps if net == "D" else tr.step
     for reg in tr.regularisers:
-        if reg.net == net and reg.due(updates):
+        if reg.net == net and not reg.lazy and reg.due(updates):
             loss = loss + reg.term(tr, batch)
     return loss
+
+
+def lazy_phase(tr: Trainer, net: str, batch: DBatch | GBatch, updates: int) -> bool:
+    """The lazy regularisers of ``net`` due at main update number ``updates``, as one optimizer
+    step of their own: their terms' backward, then ``tr.update(net, regularising=True)``.
+    Returns whether any ran."""
+    due = [reg for reg in tr.regularisers if reg.net == net and reg.lazy and reg.due(updates)]
+    if not due:
+        return False
+    opt = tr.opt_d if net == "D" else tr.opt_g
+    opt.zero_grad(set_to_none=True)
+    total = sum(reg.term(tr, batch) for reg in due)
+    if net == "D":
+        total.backward()
+    else:
+        tr.D.requires_grad_(False)  # (path length reaches no D; nothing of D must move either way)
+        try:
+            total.backward()
+        finally:
+            tr.D.requires_grad_(True)
+    tr.update(net, regularising=True)
+    return True

@@ -57,8 +57,10 @@ class StepStats:
 
 @dataclass
 class DBatch:
-    """What one D phase saw: its inputs (after augmentation and noise), labels and logits."""
+    """What one D phase saw: the real images, its inputs (after augmentation and noise), labels
+    and logits."""
 
+    real: torch.Tensor  # (N, C, H, W) the real images, before augmentation and noise
     real_in: torch.Tensor  # (N, C, H, W) real images as D saw them
     fake_in: torch.Tensor  # (N, C, H, W) fakes as D saw them (detached in the alternating step)
     y_real: torch.Tensor | None
@@ -106,6 +108,6 @@ class Trainer(Protocol):
     def d_real_fake(self, real: torch.Tensor, fake: torch.Tensor, y_real: torch.Tensor | None,
                     y_fake: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]: ...
     def d_objective(self, batch: DBatch) -> torch.Tensor: ...
-    def update(self, net: str, batch: DBatch | None = None) -> None: ...
+    def update(self, net: str, batch: DBatch | None = None, regularising: bool = False) -> None: ...
     def stats(self, d_loss: torch.Tensor, g_loss: torch.Tensor, batch: DBatch) -> StepStats: ...
     def set_lr(self, net: str, factor: float) -> float: ...

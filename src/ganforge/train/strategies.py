@@ -9,7 +9,7 @@ from typing import Callable
 
 import torch
 
-from .penalties import add_regularisers
+from .penalties import add_regularisers, lazy_phase
 from .state import DBatch, GBatch, StepStats, Trainer
 
 
@@ -29,11 +29,13 @@ def d_phase(tr: Trainer, real: torch.Tensor, y_real: torch.Tensor | None, keep_f
     with tr.autocast():
         real_in, fake_in = tr.d_input(real), tr.d_input(fake)
         real_logits, fake_logits = tr.d_real_fake(real_in, fake_in, y_real, y_fake)
-    batch = DBatch(real_in, fake_in, y_real, y_fake, real_logits, fake_logits)
+    batch = DBatch(real, real_in, fake_in, y_real, y_fake, real_logits, fake_logits)
     d_loss = tr.d_objective(batch)
     tr.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
+    updates = tr.d_steps
     tr.update("D", batch)
+    lazy_phase(tr, "D", batch, updates)  # D reg: lazy R1 as its own step
     return d_loss, batch, ((fresh, y_fake) if keep_fake else None)
 
 
@@ -64,12 +66,14 @@ class AlternatingStep:
                 g_logits = tr.run_D(tr.d_input(fake), y_g)
                 g_real = tr.run_D(tr.d_input(part), y_part) if tr.loss.g_needs_real else None
             g_loss = tr.loss.g_loss(g_logits, g_real)
-            g_loss = add_regularisers(tr, "G", g_loss, GBatch(fake, y_g, g_logits))
+            g_batch = GBatch(fake, y_g, g_logits)
+            g_loss = add_regularisers(tr, "G", g_loss, g_batch)
             tr.opt_g.zero_grad(set_to_none=True)
             g_loss.backward()
         finally:
             tr.D.requires_grad_(True)
         tr.update("G")
+        lazy_phase(tr, "G", g_batch, tr.step)  # G reg: path length as its own step
         return tr.stats(d_loss, g_loss, batch)
 
 
@@ -88,10 +92,10 @@ class JointStep:
             fake = tr.run_G(tr.sample_z(n), y_fake)
             real_in, fake_in = tr.d_input(real), tr.d_input(fake)
             real_logits, fake_logits = tr.run_D(real_in, y_real), tr.run_D(fake_in, y_fake)
-        batch = DBatch(real_in, fake_in, y_real, y_fake, real_logits, fake_logits)
+        batch = DBatch(real, real_in, fake_in, y_real, y_fake, real_logits, fake_logits)
         d_loss = tr.d_objective(batch)
-        g_loss = tr.loss.g_loss(fake_logits, real_logits)
-        g_loss = add_regularisers(tr, "G", g_loss, GBatch(fake, y_fake, fake_logits))
+        g_batch = GBatch(fake, y_fake, fake_logits)
+        g_loss = add_regularisers(tr, "G", tr.loss.g_loss(fake_logits, real_logits), g_batch)
         g_params = [p for p in tr.G.parameters() if p.requires_grad]
         d_params = [p for p in tr.D.parameters() if p.requires_grad]
         # allow_unused: a growing model's later blocks are not in the graph yet; their gradient
@@ -102,8 +106,11 @@ class JointStep:
             p.grad = g
         for p, g in zip(d_params, d_grads):
             p.grad = g
+        d_updates = tr.d_steps
         tr.update("G")
         tr.update("D", batch)
+        lazy_phase(tr, "D", batch, d_updates)  # the lazy regularisers as steps of their own
+        lazy_phase(tr, "G", g_batch, tr.step)
         return tr.stats(d_loss, g_loss, batch)
 
 

@@ -20,7 +20,8 @@ from ..config import AUGMENT_OPS, RunConfig
 from ..context import RunContext
 from ..data import to_model_range
 from ..device import resolve_precision
-from ..generator import generate, render
+from ..errors import CheckpointError
+from ..generator import generate, load_weights, render
 from ..losses import LOSSES, d_targets
 from ..models import ARCHS, batch_dependent
 from .cuda_graphs import set_capturable
@@ -173,9 +174,10 @@ class GANTrainer:
         d_loss = self.loss.d_loss(batch.real_logits, batch.fake_logits, real_t, fake_t)
         return add_regularisers(self, "D", d_loss, batch)
 
-    def update(self, net: str, batch: DBatch | None = None) -> None:
+    def update(self, net: str, batch: DBatch | None = None, regularising: bool = False) -> None:
         """One optimizer step of ``net`` ("G" or "D") on the gradients already in place, with
-        the hooks around it."""
+        the hooks around it. ``regularising``: a lazy regulariser's own step (the hooks see no
+        batch, and it is not counted as an update of ``net``)."""
         for h in self.hooks:
             h.before_update(self, net)
         opt = self.opt_d if net == "D" else self.opt_g
@@ -186,8 +188,8 @@ class GANTrainer:
             group["lr"] = lr
         opt.step()
         for h in self.hooks:
-            h.after_update(self, net, batch)
-        if net == "D":
+            h.after_update(self, net, None if regularising else batch)
+        if net == "D" and not regularising:
             self.d_steps += 1
 
     def to_input(self, real_u8: torch.Tensor) -> torch.Tensor:
@@ -231,7 +233,9 @@ class GANTrainer:
     def render(self, z: torch.Tensor, y: torch.Tensor | None = None, G: nn.Module | None = None) -> torch.Tensor:
         """uint8 images (N, C, H, W) for latents z (and labels y), on the CPU (see
         :func:`ganforge.generator.render`). G: which generator (default :attr:`sampler_G`)."""
-        return render(G or self.sampler_G, z, y, batch_size=max(1, z.shape[0]), precision=self.precision)
+        # the fixed grids: the stored noise maps, so a grid changes only as G does (as the reference draws them)
+        return render(G or self.sampler_G, z, y, batch_size=max(1, z.shape[0]), precision=self.precision,
+                      noise_mode="const")
 
     def sample_images(self, n: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
         """``n`` uint8 images from :attr:`sampler_G` with latents from ``seed`` (a conditional
@@ -285,11 +289,17 @@ class GANTrainer:
             s["ada"] = self.ada.state_dict()
         return s
 
-    def load_state_dict(self, s: dict[str, Any]) -> None:
-        self.G.load_state_dict(s["G"])
-        self.D.load_state_dict(s["D"])
-        self.opt_g.load_state_dict(s["opt_g"])
-        self.opt_d.load_state_dict(s["opt_d"])
+    def load_state_dict(self, s: dict[str, Any], where: str = "checkpoint") -> None:
+        """The training state of :meth:`state_dict`; weights that do not fit this trainer's networks
+        (or optimizer states that do not fit its optimizers) raise CheckpointError naming ``where``."""
+        load_weights(self.G, s["G"], where, "G")
+        load_weights(self.D, s["D"], where, "D")
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            try:
+                opt.load_state_dict(s[name])
+            except (ValueError, KeyError, TypeError, RuntimeError) as e:
+                raise CheckpointError(f"{where}: damaged checkpoint: its {name} does not fit this run's optimizer "
+                                      f"({' '.join(str(e).split())[:160]})") from None
         if "train_state" in s:
             self.state = TrainState.from_dict(s["train_state"])
         else:  # a checkpoint from before the training state had its own entry
@@ -305,7 +315,7 @@ class GANTrainer:
         if self.replay is not None:
             self.replay.load_state_dict(s["replay"])
         if self.G_ema is not None:
-            self.G_ema.load_state_dict(s["G_ema"])
+            load_weights(self.G_ema, s["G_ema"], where, "G_ema")
         if self.ada is not None:
             self.ada.load_state_dict(s["ada"])
         for opt in (self.opt_g, self.opt_d):  # a checkpoint of a --cuda-graphs run, or one without

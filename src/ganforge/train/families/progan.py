@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from ...config import RunConfig, field_flag, parse_stage_table
 from ...errors import ConfigError
 from ...models import ARCHS
-from ...models.progan import MIN_CHANNELS
 from ..family import Family, register_family
 from ..hooks import UpdateHook
 from ..state import Trainer
@@ -162,7 +161,7 @@ class ProGANFamily(Family):
     @classmethod
     def refusals(cls, cfg: RunConfig) -> list[tuple[str, str]]:
         """Stage tables naming sizes that are not stages of this run, or giving a batch or a
-        learning rate no step can use; widths below the smallest a stage has."""
+        learning rate no step can use."""
         out = []
         final = cfg.data.size or ARCHS["progan"].native_size
         stages = [s for s in (4 << i for i in range(12)) if s <= final]
@@ -179,10 +178,6 @@ class ProGANFamily(Family):
                 what = (f"a batch beyond {MAX_BATCH:,} images" if name == "stage_batch"
                         else "a learning rate that is not a finite number")
                 out.append((f"grow.{name}", f"the factor of stage {wild[0]} gives {what}"))
-        for name in ("g_channels", "d_channels"):
-            if getattr(cfg.model, name) < MIN_CHANNELS:
-                out.append((f"model.{name}", f"--arch progan needs at least {MIN_CHANNELS} (its widths halve per "
-                                             f"doubling, down to {MIN_CHANNELS}; got {getattr(cfg.model, name)})"))
         return out
 
     @classmethod

@@ -1,6 +1,6 @@
-"""The StyleGAN2 family (``--arch stylegan2``): style mixing while training, the path-length
-regulariser on G and the lazy-regularisation corrections of the optimizers (Karras et al. 2020,
-sections 3.2 and appendix B).
+"""The StyleGAN2 family (``--arch stylegan2``): style mixing while training and the path-length
+regulariser on G (Karras et al. 2020, section 3.2), which runs as a lazy phase of its own every
+``--pl-every`` G steps (:mod:`ganforge.train.penalties`).
 
 State the family keeps - ``w_avg`` and the path-length mean ``pl_mean`` - are buffers of G, so
 checkpoints carry them and a resumed run continues exactly.
@@ -36,11 +36,13 @@ class PathLengthReg(Regulariser):
     def lengths(self, tr: Trainer, n: int) -> torch.Tensor:
         """|J^T y| for n fresh latents: (n,), with the graph for the penalty's backward."""
         G = tr.G
-        z = tr.sample_z(n)
+        z, y = tr.sample_z(n), tr.sample_y(n)
         with tr.autocast():
-            ws = G.broadcast(G.mapping(z))
+            w = G.mapping(z, y)
+            G.track_w_avg(w)  # (as every training pass of the mapping network does, in the reference too)
+            ws = G.broadcast(w)
             if self.mixing_prob > 0:
-                ws = G.mix_styles(z, ws, self.mixing_prob)
+                ws = G.mix_styles(z, ws, self.mixing_prob, y)
             img = G.synthesis(ws)  # (n, C, H, W)
         # drawn in NCHW order (not randn_like), so a channels-last run draws the same y
         noise = torch.randn(img.shape, dtype=torch.float32, device=img.device) / math.sqrt(img.shape[2] * img.shape[3])
@@ -50,21 +52,16 @@ class PathLengthReg(Regulariser):
     def term(self, tr: Trainer, batch: GBatch) -> torch.Tensor:
         n = max(1, batch.fake.shape[0] // self.batch_shrink)
         lengths = self.lengths(tr, n)
-        pl_mean = tr.G.pl_mean
+        # the moved mean, with its own graph to this batch's lengths (as the reference takes it)
+        pl_mean = tr.G.pl_mean.lerp(lengths.mean(), self.decay)
         with torch.no_grad():
-            pl_mean.copy_(pl_mean.lerp(lengths.mean().detach(), self.decay))
+            tr.G.pl_mean.copy_(pl_mean.detach())
         return self.weight * self.interval * (lengths - pl_mean).square().mean()
-
-
-def lazy_factor(interval: int) -> float:
-    """k / (k + 1) for a regulariser applied every k steps: the fraction of the optimizer's steps
-    that carry the main loss, by which its learning rate and (as a power) betas are scaled."""
-    return interval / (interval + 1) if interval > 1 else 1.0
 
 
 @register_family("stylegan2")
 class StyleGAN2Family(Family):
-    """Style mixing in G's training forward, path length on G, and the lazy corrections."""
+    """Style mixing in G's training forward, and path length on G."""
 
     def __init__(self, cfg: RunConfig):
         super().__init__(cfg)
@@ -75,14 +72,6 @@ class StyleGAN2Family(Family):
 
     def regularisers(self) -> list[Regulariser]:
         return [self.path_length] if self.path_length is not None else []
-
-    def optimizer_corrections(self) -> dict[str, float]:
-        """With lazy R1 (D) or path length (G) every k steps, k/(k+1) for that network."""
-        s, lo = self.cfg.style, self.cfg.loss
-        if not s.lazy_correction:
-            return {}
-        return {"D": lazy_factor(lo.r1_every if lo.r1_gamma > 0 else 1),
-                "G": lazy_factor(s.pl_every if s.pl_weight > 0 else 1)}
 
     def run_G(self, tr: Trainer, G: Callable, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """G's forward (which tracks w_avg while training), with style mixing at ``--style-mixing``."""
