@@ -86,6 +86,30 @@ def _train(config: RunConfig, out, *, resume: bool, overwrite: bool, progress: b
                evaluator=training_evaluator(resolved, log) if ctx.is_main else None)
 
 
+def import_network(pkl: str | Path, out: str | Path | None = None, *, overwrite: bool = False):
+    """A network pickle of NVIDIA's stylegan2-ada-pytorch as a ganforge run (read without running
+    any of its code: :mod:`ganforge.tools.official`). out: the run folder, default
+    ``runs/<pickle name>``; as for :func:`train`, a folder with files in it needs ``overwrite``.
+
+    Returns ``(run_dir, networks)``: the folder, and the :class:`~ganforge.tools.official.OfficialNetworks`
+    read (config, weights, notes). Every tool takes the run; ``train --resume`` fine-tunes it when
+    the pickle held D."""
+    from .tools.official import read_official
+    from .train.start import write_run_from_weights
+
+    nets = read_official(pkl)
+    run_dir = Path(out) if out is not None else RUNS_ROOT / re.sub(r"[^A-Za-z0-9._-]+", "-", Path(pkl).stem)
+    check_out_dir(run_dir, overwrite=overwrite)
+    if overwrite:
+        check_not_running(run_dir, "--overwrite")
+        clear_run(run_dir)
+    make_run_dir(run_dir)
+    k = nets.num_classes
+    write_run_from_weights(nets.config, run_dir, G_ema=nets.G_ema, G=nets.G, D=nets.D,
+                           class_names=[str(i) for i in range(k)] if k else None, origin=str(pkl))
+    return run_dir, nets
+
+
 def training_evaluator(cfg: RunConfig, log=print):
     """The evaluator a run is handed, or None (with a note saying why).
 

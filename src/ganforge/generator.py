@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -270,6 +271,13 @@ def map_latents(G: nn.Module, z: torch.Tensor, batch_size: int = 256, *, precisi
     return _batched(G, z.shape[0], draw, batch_size, precision, torch.empty(0, int(G.w_dim)))
 
 
+def spread_labels(G: nn.Module, n: int) -> torch.Tensor | None:
+    """Classes 0, 1, ..., K-1, 0, ... for ``n`` latents of a conditional G (None otherwise): for
+    statistics over all of G's W (its spread, its directions' scale), not for one class."""
+    k = num_classes(G)
+    return torch.arange(n) % k if k else None
+
+
 def truncate_w(G: nn.Module, w: torch.Tensor, psi: float | None) -> torch.Tensor:
     """The truncation trick in W: ``w_avg + psi (w - w_avg)`` toward G's running mean of w
     (:meth:`~ganforge.models.stylegan2.StyleGAN2Generator.truncate`), for w (N, w_dim) or
@@ -397,7 +405,8 @@ def latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
 
 def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
              classes: int | list[int] | torch.Tensor | None = None,
-             truncation: float | None = None, precision: str = "fp32", noise_mode: str = "random") -> torch.Tensor:
+             truncation: float | None = None, precision: str = "fp32", noise_mode: str = "random",
+             z: torch.Tensor | None = None) -> torch.Tensor:
     """``n`` new images as uint8 (n, C, H, W) on the CPU.
 
     seed: the latents come from :func:`latents`, so the same seed gives the same images on any
@@ -411,7 +420,13 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     precision: "fp32", or "bf16" autocast.
     noise_mode: for a G with noise layers: "random" (each image's own noise, from (seed, i):
         see :func:`noise_seeds`), "const" (the stored maps) or "none".
+    z: latents (n, z_dim) to draw instead of the seed's (:func:`read_latents`); the seed then
+        gives only the random noise.
     """
+    if z is not None:
+        if z.dim() != 2 or z.shape[1] != G.z_dim:
+            raise ConfigError(f"latents: this generator takes (N, {G.z_dim}), not {tuple(z.shape)}")
+        n = int(z.shape[0])
     if n <= 0:
         raise ConfigError(f"-n: must be positive (got {n})")
     if n > MAX_IMAGES:
@@ -420,7 +435,7 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     check_seed(seed)
     check_batch_size(batch_size)
     check_noise_mode(noise_mode)
-    z = latents(n, G.z_dim, seed)
+    z = latents(n, G.z_dim, seed) if z is None else z.float()
     y = class_labels(G, n, classes)
     seeds = noise_seeds(seed, n) if has_noise(G) and noise_mode == "random" else None
     if truncation is not None and has_w_space(G):  # style-based G: truncate w, not z
@@ -429,6 +444,29 @@ def generate(G: nn.Module, n: int, seed: int = 0, batch_size: int = 256,
     if truncation is not None:
         z = truncate(z, latent_mean_for(G), truncation)
     return render(G, z, y, batch_size=batch_size, precision=precision, noise_mode=noise_mode, noise_seeds=seeds)
+
+
+def read_latents(path: str | Path, z_dim: int, flag: str = "--latents") -> torch.Tensor:
+    """Latents from a ``.npy`` file: a float array (N, z_dim), or one latent (z_dim,); finite, at
+    most :data:`MAX_IMAGES` rows. Anything else raises ConfigError naming ``flag``."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        raise ConfigError(f"{flag} {path}: give a .npy file of float latents (N, {z_dim})")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ConfigError(f"{flag} {path}: no such file") from None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{flag} {path}: not a readable .npy array ({' '.join(str(e).split())[:120]})") from None
+    if arr.ndim == 1:
+        arr = arr[None]
+    if arr.ndim != 2 or arr.shape[1] != z_dim or arr.dtype.kind not in "fiu" or not 0 < arr.shape[0] <= MAX_IMAGES:
+        raise ConfigError(f"{flag} {path}: holds a {arr.dtype} array {arr.shape}; this generator takes float latents "
+                          f"(N, {z_dim}) with 1 <= N <= {MAX_IMAGES:,}")
+    z = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+    if not torch.isfinite(z).all():
+        raise ConfigError(f"{flag} {path}: holds NaN or infinite values")
+    return z
 
 
 def class_labels(G: nn.Module, n: int, classes: int | list[int] | torch.Tensor | None) -> torch.Tensor | None:

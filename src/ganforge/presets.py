@@ -270,6 +270,19 @@ def _official(size: int, source: str, *, fmaps: float, mapping: int, batch: int,
     )
 
 
+def official_training(size: int, channels: int, source: str = "") -> RunConfig:
+    """The official ``train.py --cfg auto`` settings for one GPU at ``size`` px (batch
+    min(4096 // size, 32), R1 gamma 0.0002 size^2 / batch, G_ema batch * 10 / 32 kimg ramped, two
+    mapping layers, path length and style mixing): what an imported network fine-tunes with
+    (``ganforge import``), its widths then set from the pickle. ``source``: its data, if known."""
+    batch = max(min(4096 // size, 32), 1)
+    cfg = _official(size, source or "(unknown: give --data)", fmaps=1 if size >= 512 else 0.5, mapping=2,
+                    batch=batch, mbstd=min(batch, 4), lr=0.002 if size >= 1024 else 0.0025,
+                    gamma=0.0002 * size ** 2 / batch, ema_kimg=batch * 10 / 32, rampup=0.05, pl=True, ada=False)
+    cfg.data.channels = channels
+    return cfg
+
+
 @register_preset("stylegan2-cifar", seed="official", seed_data="cifar10",
                  description="The official 'cifar' configuration: 32 px RGB, 512 channels at every resolution, "
                              "2 mapping layers, D without residual skips (orig), mini-batch std-dev over groups of "

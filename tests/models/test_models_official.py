@@ -33,7 +33,9 @@ def params(module) -> int:
 # (preset, num_classes) -> (G, D) parameters
 TOTALS = {
     ("stylegan2-cifar", 0): (19_947_539, 20_720_641),  # --cfg cifar, unconditional
-    ("stylegan2-cifar", 10): (20_215_315, 23_089_664),  # --cfg cifar --cond 1 (CIFAR-10's 10 classes)
+    # --cfg cifar --cond 1 (CIFAR-10's 10 classes): G's class embedding; D's class mapping network,
+    # as deep as G's (2 layers in cifar), and its output the 512-wide class projection
+    ("stylegan2-cifar", 10): (20_215_315, 21_513_728),
     ("stylegan2-paper256", 0): (24_767_458, 24_001_089),  # --cfg paper256
     ("stylegan2-f", 0): (30_370_060, 29_012_513),  # --cfg stylegan2 (config F), 1024 px
 }

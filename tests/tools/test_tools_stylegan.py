@@ -240,3 +240,73 @@ def test_project_reads_a_transparent_picture_composited_on_white(tmp_path, chann
     target = read_target(tmp_path / "cut-out.png", SimpleNamespace(img_size=16, img_channels=channels))
     assert target.shape == (1, channels, 16, 16)
     assert target[..., :8].eq(0).all() and target[..., 8:].eq(255).all()
+
+
+def _close(a, b) -> bool:
+    """Equal but for a level here and there: a batch of 5 may round apart from a batch of 1."""
+    return np.abs(np.asarray(a).astype(int) - np.asarray(b).astype(int)).max() <= 1
+
+
+def test_interpolate_along_a_direction_moves_each_seed_as_directions_edit_does(cli, run, tmp_path):
+    code, out, err = cli("interpolate", run, "--seeds", "3,5", "--direction", 1, "--span", 2, "--steps", 5,
+                         "--out", tmp_path / "walk")
+    assert code == 0, err
+    assert "2 seed(s) x 5 steps along direction 1" in out and (tmp_path / "walk.gif").is_file()
+    G = load_generator(run)
+    from ganforge.tools.directions import find_directions, walk_direction
+
+    walk = walk_direction(G, [3, 5], 1, steps=5, span=2.0)
+    assert walk.frames.shape[:2] == (2, 5) and walk.amounts == [-2.0, -1.0, 0.0, 1.0, 2.0]
+    # the middle column (amount 0) is each seed's generate image; the others are its --edit images
+    code, _, err = cli("generate", run, "-n", 1, "--seed", 5, "--out", tmp_path / "g.npy")
+    assert code == 0, err
+    assert _close(walk.frames[1, 2].permute(1, 2, 0).numpy(), np.load(tmp_path / "g.npy")[0])
+    from ganforge.tools.directions import apply_edits, draw_points, seed_points
+
+    edit = draw_points(G, apply_edits(find_directions(G), seed_points(G, [5]), {1: -1.0}), noise_seed=5)
+    assert _close(edit[0], walk.frames[1, 1])  # what 'directions --seed 5 --edit 1=-1' draws
+    assert not torch.equal(walk.frames[1, 0], walk.frames[1, 4])  # the direction changes the image
+    assert len(find_directions(G).vectors) > 1
+    code, _, err = cli("interpolate", run, "--seeds", "3", "--direction", 99, "--out", tmp_path / "bad")
+    assert code == 2 and "--direction 99=...: this generator has directions 0-" in err
+
+
+def test_arithmetic_along_a_direction_moves_the_result(cli, run, tmp_path):
+    code, out, err = cli("arithmetic", run, "[5]", "--along", "0=2", "--results", 1, "--noise-mode", "const",
+                         "--out", tmp_path / "a.png", "--json")
+    assert code == 0, err
+    assert json.loads(out)["along"] == {"0": 2.0}
+    G = load_generator(run)
+    from ganforge.tools import arithmetic
+    from ganforge.tools.directions import apply_edits, draw_points, find_directions, seed_points
+
+    res = arithmetic(G, "[5]", results=1, noise_mode="const", along={0: 2.0})
+    want = draw_points(G, apply_edits(find_directions(G), seed_points(G, [5]), {0: 2.0}), noise_mode="const")
+    assert torch.equal(res.result_images, want)
+    plain = arithmetic(G, "[5]", results=1, noise_mode="const")
+    assert not torch.equal(plain.result_images, want)
+    code, _, err = cli("arithmetic", run, "[5]", "--along", "0=2", "--space", "z", "--out", tmp_path / "z.png")
+    assert code == 2 and "directions live in W" in err
+
+
+def test_noise_modes_on_the_commands(cli, run, tmp_path, capsys):
+    """random (the default: each image its own noise from its seed, so a run of generate is
+    repeatable and image i does not depend on -n), const (the stored maps), none; on every command
+    that samples."""
+    def gen(*flags, n=3):
+        code, _, err = cli("generate", run, "-n", n, "--seed", 4, *flags, "--out", tmp_path / "g.npy", "--overwrite")
+        assert code == 0, err
+        return np.load(tmp_path / "g.npy").astype(int)
+
+    random_a, random_b = gen(), gen()
+    assert np.array_equal(random_a, random_b)  # seeded: the same draw every time
+    assert np.abs(gen(n=1)[0] - random_a[0]).max() <= 1  # image 0 is image 0, whatever -n
+    const, none = gen("--noise-mode", "const"), gen("--noise-mode", "none")
+    assert not np.array_equal(const, random_a) and not np.array_equal(none, const)
+    assert np.array_equal(const, gen("--noise-mode", "const"))
+    from ganforge.cli import build_parser
+
+    for command in ("generate", "evaluate", "interpolate", "arithmetic", "neighbours", "style-mix", "directions"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        assert "--noise-mode" in capsys.readouterr().out, command

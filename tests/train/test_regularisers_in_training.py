@@ -216,3 +216,22 @@ def test_instance_noise_reaches_real_and_fake_inputs_of_D_with_the_annealed_std(
             continue
         assert real_noise.std().item() == pytest.approx(std, rel=0.05), f"step {step}"
         assert (fake_d - fake_g).std().item() == pytest.approx(std * 2 ** 0.5, rel=0.05), f"step {step}"
+
+
+@pytest.mark.parametrize("every", [1, 4])
+def test_r1_is_taken_on_the_reals_before_augmentation(monkeypatch, every):
+    """With DiffAugment on, R1's gradient is taken with respect to the un-augmented reals (D sees
+    them through a fresh draw of the augmentation), lazy or not."""
+    calls = spy_on(monkeypatch, "r1_penalty")
+    tr = make_trainer(**{"loss.r1_gamma": 1.0, "loss.r1_every": every, "tricks.augment": "translation,cutout",
+                         "tricks.augment_p": 1.0})
+    seen = []
+    orig = tr.d_input
+    tr.d_input = lambda x: (seen.append(x.detach().clone()), orig(x))[1]
+    (real_u8,) = real_batches(1)
+    tr.train_step(real_u8)
+    (call,) = calls
+    torch.testing.assert_close(call["images"][0], model_range(real_u8))  # the reals as they are
+    augmented = orig(model_range(real_u8))
+    assert not torch.allclose(augmented, model_range(real_u8))  # (the augmentation does change them)
+    assert any(torch.equal(x, model_range(real_u8)) for x in seen)  # and D's input went through it

@@ -92,6 +92,42 @@ def test_path_length_and_lazy_r1_act_at_their_intervals():
     assert torch.equal(tr.G_ema.w_avg, tr.G.w_avg) and float(tr.G.w_avg.abs().sum()) > 0
 
 
+@pytest.mark.parametrize("step", ["alternating", "joint"])
+def test_the_phases_are_separate_optimizer_steps_at_their_intervals(step):
+    """D main, then D reg (R1) after D updates 0 and 16; G main, then G reg (path length) after G
+    updates 0, 4, 8, ...: each its own optimizer step (Karras et al. 2020, appendix B). (The
+    alternating step runs D's phases before G's; the joint step takes both main updates first.)"""
+    tr = _trainer(**{"train.step": step})
+    seen: list[str] = []
+    pl, (r1,) = tr.family.path_length, [r for r in tr.regularisers if r.name == "r1"]
+    for name, opt in (("D", tr.opt_d), ("G", tr.opt_g)):
+        orig = opt.step
+
+        def spy(*a, _name=name, _orig=orig, **k):
+            seen.append(_name)
+            return _orig(*a, **k)
+
+        opt.step = spy
+    for reg, name in ((pl, "G reg"), (r1, "D reg")):
+        term = reg.term
+        reg.term = lambda t, b, _term=term, _name=name: (seen.append(_name), _term(t, b))[1]
+    per_step = []
+    for _ in range(17):
+        seen.clear()
+        tr.train_step(_images())
+        per_step.append(" ".join(seen).replace("D reg D", "Dreg").replace("G reg G", "Greg"))
+    # "Dreg": the R1 term, then its own D step; "Greg": the path-length term, then its own G step
+    want = {"alternating": ("D G", "D G Greg", "D Dreg G Greg"), "joint": ("G D", "G D Greg", "G D Dreg Greg")}[step]
+    plain, g_reg, both = want
+    assert per_step == [both if i % 16 == 0 else g_reg if i % 4 == 0 else plain for i in range(17)]
+    # a reg phase is an optimizer step of its own: 17 main steps of each, then 2 of D reg and 5 of G reg
+    assert adam_steps(tr.opt_d) == 17 + 2 and adam_steps(tr.opt_g) == 17 + 5
+
+
+def adam_steps(opt) -> int:
+    return max((int(st["step"]) for st in opt.state.values()), default=0)
+
+
 def test_path_length_penalty_is_the_spread_of_the_lengths_scaled_by_the_interval():
     tr = _trainer(**{"style.pl_every": 3, "style.pl_weight": 5.0, "style.mixing_prob": 0.0})
     pl = tr.family.path_length

@@ -1,4 +1,5 @@
-"""``ganforge prepare-data``: an image folder into a prepared set, once, for big data."""
+"""Bringing things in: ``ganforge prepare-data`` (an image folder into a prepared set, once, for
+big data) and ``ganforge import`` (an official StyleGAN2 network pickle as a run)."""
 from __future__ import annotations
 
 import argparse
@@ -29,6 +30,25 @@ def add_parsers(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace a prepared set already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    im = sub.add_parser(
+        "import", help="an official StyleGAN2 network pickle as a run, without running its code",
+        formatter_class=_Formatter,
+        description="Read a network pickle of NVIDIA's stylegan2-ada-pytorch (network-snapshot-*.pkl: G_ema, and\n"
+                    "G and D where present; any resolution and configuration, conditional or not) and write a\n"
+                    "ganforge run: every tool takes it (generate, interpolate, arithmetic, style-mix, project,\n"
+                    "neighbours, directions, export, evaluate), and 'train --resume' fine-tunes it when the\n"
+                    "pickle held D. Nothing of the pickle is run: a restricted unpickler rebuilds tensors and\n"
+                    "plain values only and refuses anything else in one line (official pickles otherwise\n"
+                    "execute the source code stored in them, and fail with 'No module named torch_utils').",
+        epilog="examples:\n"
+               "  ganforge import network-snapshot-025000.pkl --out runs/ffhq\n"
+               "  ganforge generate runs/ffhq -n 16 --truncation 0.7 --out grid.png\n"
+               "  ganforge generate runs/ffhq --latents z.npy --noise-mode const --out images\n"
+               "  ganforge train --resume runs/ffhq --data ./my-faces --steps 2000   # fine-tune")
+    im.add_argument("pickle", metavar="PKL", help="the network pickle (.pkl)")
+    im.add_argument("--out", metavar="RUN_DIR", default=None, help="the run folder (default: runs/<pickle name>)")
+    im.add_argument("--overwrite", action="store_true", help="replace a run already in --out")
+
 
 def cmd_prepare_data(args: argparse.Namespace) -> int:
     from .. import api
@@ -45,4 +65,26 @@ def cmd_prepare_data(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"prepare-data": cmd_prepare_data}
+def cmd_import(args: argparse.Namespace) -> int:
+    from .. import api
+    from ..models import count_params
+
+    run_dir, nets = api.import_network(args.pickle, args.out, overwrite=args.overwrite)
+    m, d = nets.config.model, nets.config.data
+    held = ", ".join(k for k, v in (("G_ema", True), ("G", nets.G is not None), ("D", nets.D is not None)) if v)
+    G = api.load_generator(run_dir)
+    cls = f", {m.num_classes} classes" if m.num_classes else ""
+    print(f"imported {held} of {args.pickle}: StyleGAN2 {d.size}x{d.size}x{d.channels}{cls}, z {m.z_dim}, w {m.w_dim}, "
+          f"{m.mapping_layers} mapping layers, channels min({m.channel_base} // r, {m.channel_max}), "
+          f"G {count_params(G):,} parameters -> {run_dir}")
+    for note in nets.notes:
+        print(f"note: {note}")
+    print(f"  generate    ganforge generate {run_dir} -n 16 --truncation 0.7 --out grid.png")
+    if nets.D is not None:
+        print(f"  fine-tune   ganforge train --resume {run_dir} --data YOUR_IMAGES --steps 1000")
+    else:
+        print("  (the pickle held no D: the run's generator serves every tool, but it cannot be trained on)")
+    return 0
+
+
+COMMANDS = {"prepare-data": cmd_prepare_data, "import": cmd_import}

@@ -124,7 +124,7 @@ def cmd_directions(args: argparse.Namespace) -> int:
         require_w_space(G, "directions --projected")
         base, label = load_projection(args.projected, G)["ws"], Path(args.projected).parent.name or args.projected
     else:
-        base, label = seed_points(G, [args.seed or 0], psi, args.batch_size), f"seed {args.seed or 0}"
+        base, label = seed_points(G, [args.seed or 0], psi, args.batch_size, y), f"seed {args.seed or 0}"
     noise = {"noise_mode": args.noise_mode or ("const" if args.projected else "random"), "noise_seed": args.seed or 0}
     if edits is not None:
         check_edits(dirs, edits)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from ..errors import GanforgeError
-from .common import _Formatter, _truncation, add_noise_flag, add_run_flags, add_truncation_flag
+from .common import _Formatter, _run_class, _truncation, add_class_flag, add_noise_flag, add_run_flags, add_truncation_flag
 
 
 def add_parsers(sub) -> None:
@@ -33,6 +33,7 @@ def add_parsers(sub) -> None:
                     help="the layers the columns give: a group, or ws indices A-B (inclusive; 0 is the 4x4 "
                          "layer, num_ws-1 the last toRGB) (default: coarse)")
     add_noise_flag(sm, "one draw for every cell, so the cells differ by their styles alone")
+    add_class_flag(sm, "for a conditional run: the class every seed is mapped to W with (default: the first)")
     add_truncation_flag(sm, "pull the seeds' w toward w_avg by PSI (projected styles are used as they are; "
                             "default: none)")
     sm.add_argument("--out", default=None, metavar="FILE", help="the figure (default: style-mix-<layers>.png)")
@@ -83,7 +84,9 @@ def cmd_style_mix(args: argparse.Namespace) -> int:
     refuse_existing([out], args.overwrite)
     G = api.load_generator(args.run, device=args.device)
     require_w_space(G, "style-mix")
-    res = style_mix(G, rows, cols, args.layers, truncation=psi, batch_size=args.batch_size, noise_mode=args.noise_mode)
+    y = _run_class(G, args.class_)[0]
+    res = style_mix(G, rows, cols, args.layers, truncation=psi, batch_size=args.batch_size, noise_mode=args.noise_mode,
+                    y=y)
     path = save_style_mix(res, out)
     a, b = res.layers
     print(f"wrote {path}   ({len(rows)} rows x {len(cols)} columns; ws {a}-{b - 1} of {G.num_ws} from the columns)")

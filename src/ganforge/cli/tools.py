@@ -37,15 +37,27 @@ def _interpolate_parser(sub) -> None:
                         formatter_class=_Formatter,
                         description="Interpolate between the latents of the given seeds, in order and back to the\n"
                                     "first, and write a grid (one row per segment) and a looping animated GIF.\n"
-                                    "Seed s is the image 'ganforge generate RUN -n 1 --seed s' makes.\n"
+                                    "Seed s is the image 'ganforge generate RUN -n 1 --seed s' makes. With\n"
+                                    "--direction K each seed moves instead along semantic direction K (see 'ganforge\n"
+                                    "directions'), from -SPAN to +SPAN standard deviations: one row per seed.\n"
                                     f"At most {MAX_STEPS:,} steps per segment, {MAX_GRID_IMAGES:,} images in the grid "
                                     f"and {MAX_GIF_FRAMES:,} GIF frames.",
                         epilog="examples:\n"
                                "  ganforge interpolate runs/00000-dcgan-fashion-mnist --seeds 1,7,42\n"
                                "  ganforge interpolate RUN --seeds 3,9 --steps 16 --mode lerp --out walk\n"
-                               "  ganforge interpolate RUN --seeds 1,2,3,4 --truncation 0.7 --out-dir figures/")
+                               "  ganforge interpolate RUN --seeds 1,2,3,4 --truncation 0.7 --out-dir figures/\n"
+                               "  ganforge interpolate RUN --seeds 3,5 --direction 0 --span 3 --steps 9")
     add_run_flags(it)
-    it.add_argument("--seeds", required=True, metavar="S1,S2,...", help="two or more latent seeds, e.g. 1,7,42")
+    it.add_argument("--seeds", required=True, metavar="S1,S2,...",
+                    help="two or more latent seeds, e.g. 1,7,42 (one or more with --direction)")
+    it.add_argument("--direction", type=int, default=None, metavar="K",
+                    help="move each seed along semantic direction K (SeFa on StyleGAN2, PCA otherwise) instead of "
+                         "walking between seeds")
+    it.add_argument("--span", type=float, default=3.0,
+                    help="with --direction: from -SPAN to +SPAN standard deviations (default: 3)")
+    it.add_argument("--layers", default="all", metavar="all|coarse|middle|fine|A-B",
+                    help="with --direction on StyleGAN2: the style layers the direction is found for and moves "
+                         "(default: all)")
     it.add_argument("--steps", type=int, default=8, help="images per segment, both ends included (default: 8)")
     it.add_argument("--mode", default=None, choices=("slerp", "lerp"),
                     help="slerp: along the sphere, norms stay between the ends' (default in z); lerp: straight "
@@ -95,6 +107,12 @@ def _arithmetic_parser(sub) -> None:
     add_space_flag(ar, "z: concepts are means of latents; w: means of their w (StyleGAN2 runs only; their default)")
     ar.add_argument("--seed", type=int, default=0, help="seeds the noise, the pool and conditional exemplars")
     add_class_flag(ar, "conditional run: class of the results (default: the first term's class)")
+    ar.add_argument("--along", action="append", default=None, metavar="K=AMOUNT",
+                    help="move the results AMOUNT standard deviations along semantic direction K (see 'ganforge "
+                         "directions'; repeat or comma-separate for several)")
+    ar.add_argument("--layers", default="all", metavar="all|coarse|middle|fine|A-B",
+                    help="with --along on StyleGAN2: the style layers the directions are found for and move "
+                         "(default: all)")
     ar.add_argument("--out", default="arithmetic.png", help="the figure (default: arithmetic.png)")
     ar.add_argument("--json", action="store_true", help="print the concepts and result read-out as JSON")
 
@@ -165,6 +183,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     frame_ms = check_frame_ms(args.ms_per_frame)
     psi = _truncation(args)
     check_batch_size(args.batch_size)
+    if args.direction is not None:
+        return _walk_direction(args, seeds, psi, frame_ms)
     check_walk(len(seeds), args.steps, loop=not args.no_loop)
     G = api.load_generator(args.run, device=args.device)
     space = latent_space(G, args.space).name
@@ -189,12 +209,39 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _walk_direction(args: argparse.Namespace, seeds: list[int], psi: float | None, frame_ms: int) -> int:
+    """``interpolate --direction K``: each seed along one semantic direction."""
+    from .. import api
+    from ..images import refuse_existing
+    from ..tools.directions import save_direction_walk, walk_direction
+
+    if args.mode or args.space or args.no_loop:
+        raise GanforgeError("--direction: a walk along a direction has no --mode, --space or --no-loop (it goes "
+                            "from -SPAN to +SPAN in the direction's own space)")
+    name = f"direction-{args.direction}-seeds-{'-'.join(map(str, seeds))}"
+    prefix = Path(args.out) if args.out else Path(args.out_dir or ".") / name
+    if prefix.suffix.lower() in (".png", ".gif"):
+        prefix = prefix.with_suffix("")
+    refuse_existing([prefix.with_name(prefix.name + ".png"), prefix.with_name(prefix.name + ".gif")], args.overwrite)
+    G = api.load_generator(args.run, device=args.device)
+    y, names = _run_class(G, args.class_)
+    walk = walk_direction(G, seeds, args.direction, steps=args.steps, span=args.span, truncation=psi, y=y,
+                          layers=args.layers, batch_size=args.batch_size, noise_mode=args.noise_mode)
+    png, gif = save_direction_walk(walk, prefix, ms_per_frame=frame_ms,
+                                   class_label=names[y] if y is not None and names else None)
+    print(f"wrote {png}   ({len(seeds)} seed(s) x {args.steps} steps along direction {args.direction}, "
+          f"{-args.span:+g} to {args.span:+g} standard deviations)")
+    print(f"wrote {gif}   (animation there and back)")
+    return 0
+
+
 def cmd_arithmetic(args: argparse.Namespace) -> int:
     from .. import api
     from ..generator import check_batch_size, check_seed
     from ..images import refuse_existing
     from ..latent import num_classes
     from ..tools import arithmetic, latent_space, run_class_names, save_arithmetic
+    from ..tools.directions import parse_edits
 
     check_seed(args.seed)
     check_batch_size(args.batch_size)
@@ -210,7 +257,8 @@ def cmd_arithmetic(args: argparse.Namespace) -> int:
                      noise_mode=args.noise_mode,
                      exemplars=args.exemplars, pool=args.pool, results=args.results, noise=args.noise,
                      seed=args.seed, result_class=args.class_, batch_size=args.batch_size, evaluator_hint=why,
-                     classify_names=evaluator.class_names if evaluator else None, space=space)
+                     classify_names=evaluator.class_names if evaluator else None, space=space,
+                     along=parse_edits(args.along, "--along") if args.along else None, along_layers=args.layers)
     out = save_arithmetic(res, args.out)
     if args.json:
         d = res.to_dict()

@@ -111,6 +111,9 @@ def add_parsers(sub) -> None:
                         "1 = none, 0.7 = typical, 0 = the mean image (default: none); on a StyleGAN2 run it "
                         "applies in W instead, w' = w_avg + PSI (w - w_avg)")
 
+    g.add_argument("--latents", metavar="FILE.npy", default=None,
+                   help="draw these latents instead of the seed's: a float array (N, z_dim) saved with numpy "
+                        "(-n is then N; --seed gives only the layer noise)")
     add_noise_flag(g, "each image its own, from its seed")
 
     pr = sub.add_parser("presets", help="list the presets", formatter_class=_Formatter,
@@ -212,10 +215,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
     from .. import api
-    from ..generator import check_batch_size, check_seed
+    from ..generator import check_batch_size, check_seed, read_latents
     from ..images import check_grid, refuse_existing, save_folder, save_grid, save_npy
 
-    if args.n <= 0:
+    if args.n <= 0 and args.latents is None:
         raise GanforgeError(f"-n: must be positive (got {args.n})")
     check_seed(args.seed)
     check_batch_size(args.batch_size)  # before the checkpoint is read
@@ -231,22 +234,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                 f"choose another folder)")
     else:
         refuse_existing([out], args.overwrite)
-    if kind == "grid":
-        check_grid(args.n)  # before any image is made
     G = api.load_generator(args.run, device=args.device)
+    z = read_latents(args.latents, int(G.z_dim)) if args.latents is not None else None
+    n = int(z.shape[0]) if z is not None else args.n
+    if kind == "grid":
+        check_grid(n)  # before any image is made
     classes = _run_class(G, args.class_)[0] if args.class_ is not None else None
-    images = api.generate(G, args.n, seed=args.seed, batch_size=args.batch_size, classes=classes,
-                          truncation=_truncation(args), noise_mode=args.noise_mode)
+    images = api.generate(G, n, seed=args.seed, batch_size=args.batch_size, classes=classes,
+                          truncation=_truncation(args), noise_mode=args.noise_mode, z=z)
     if kind == "npy":
         save_npy(images, out)
         what = f"array {tuple(images.permute(0, 2, 3, 1).shape)} uint8"
     elif kind == "grid":
         save_grid(images, out, nrow=args.nrow)
-        what = f"grid of {args.n} images"
+        what = f"grid of {n} images"
     else:
         save_folder(images, out)
-        what = f"{args.n} PNG files"
-    print(f"wrote {out} ({what}, seed {args.seed}, from {G.checkpoint_path})")
+        what = f"{n} PNG files"
+    origin = f"latents of {args.latents}" if z is not None else f"seed {args.seed}"
+    print(f"wrote {out} ({what}, {origin}, from {G.checkpoint_path})")
     return 0
 
 

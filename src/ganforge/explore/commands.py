@@ -89,10 +89,10 @@ def grid_command(run: str, start: int, count: int, psi: float | None, cls: int |
 
 
 def style_mix_command(run: str, src: Source, seed2: int, layers: str, psi: float | None, out: str,
-                      noise: bool = False) -> str:
+                      noise: bool = False, cls: int | None = None) -> str:
     rows = src.projected if src.upload else str(src.seed)
     return _with_projection(run, src, f"ganforge style-mix {_q(run)} --rows {_q(rows)} --cols {seed2} --layers "
-                                      f"{_q(layers)}{_psi(psi)}{_noise(noise)} --out {_q(out)}")
+                                      f"{_q(layers)}{_psi(psi)}{_cls(cls)}{_noise(noise)} --out {_q(out)}")
 
 
 def interpolate_command(run: str, a: int, b: int, steps: int, psi: float | None, cls: int | None,

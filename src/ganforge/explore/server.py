@@ -142,7 +142,7 @@ class App:
     def _grid_images(self, q):
         s = self._session(q)
         start, psi, cls = q_int(q, "start", 0, 0, MAX_SEED - GRID + 1), q_psi(q), self.ex.cls(q)
-        job = self.queue.submit((s.sid, "grid"), Job(points=lambda: self.ex.grid_points(start, psi), y=cls))
+        job = self.queue.submit((s.sid, "grid"), Job(points=lambda: self.ex.grid_points(start, psi, cls), y=cls))
         return job.wait(), start, psi, cls
 
     def grid(self, q, *_) -> Response:
@@ -163,7 +163,7 @@ class App:
         s = self._session(q)
         (src, projected), psi, cls = self._source(q, s), q_psi(q), self.ex.cls(q)
         layers, edits = q_layers(q, self.ex.G), q_edits(q)
-        job = Job(points=lambda: self.ex.sample_points(src, psi, layers, edits, projected), y=cls)
+        job = Job(points=lambda: self.ex.sample_points(src, psi, layers, edits, projected, cls), y=cls)
         image = self.queue.submit((s.sid, "sample"), job).wait()[0]
         return image, src, psi, cls, layers, edits
 
@@ -197,9 +197,10 @@ class App:
         seed2, layers = q_int(q, "seed2", 1, 0, MAX_SEED), q_layers(q, self.ex.G, "mix", "coarse")
         if layers == "all":
             raise ConfigError("mix: coarse, middle, fine or A-B")
-        out = f"style-mix-{layers}.png"
-        return self._figure(s, "mix", lambda: self.ex.style_mix_png(src, seed2, layers, psi, projected),
-                            commands.style_mix_command(self.ex.run, src, seed2, layers, psi, out, self.ex.const_noise), out)
+        out, cls = f"style-mix-{layers}.png", self.ex.cls(q)
+        return self._figure(s, "mix", lambda: self.ex.style_mix_png(src, seed2, layers, psi, projected, cls),
+                            commands.style_mix_command(self.ex.run, src, seed2, layers, psi, out, self.ex.const_noise,
+                                                       cls), out)
 
     def interp(self, q, *_) -> Response:
         s = self._session(q)

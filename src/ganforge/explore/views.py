@@ -186,32 +186,36 @@ class Explorer:
     def cls(self, q) -> int | None:
         return q_int(q, "cls", 0, 0, self.classes - 1) if self.classes else None
 
-    def base(self, src: Source, psi: float | None, projected: Projected | None) -> torch.Tensor:
+    def _w_class(self, cls: int | None) -> int | None:
+        return cls if self.w_space else None  # (a conditional style-based G maps to W with the class)
+
+    def base(self, src: Source, psi: float | None, projected: Projected | None, cls: int | None = None) -> torch.Tensor:
         """The unedited point (1, ...) of a source: a seed's (truncated) latent, or projected styles."""
         if projected is not None:
             return projected.ws.clone()
-        return seed_points(self.G, [src.seed], psi)
+        return seed_points(self.G, [src.seed], psi, y=self._w_class(cls))
 
     def sample_points(self, src: Source, psi, layers: str, edits: Mapping[int, float],
-                      projected: Projected | None) -> torch.Tensor:
+                      projected: Projected | None, cls: int | None = None) -> torch.Tensor:
         dirs = self.directions(layers)
         if any(k >= len(dirs.vectors) for k in edits):
             raise ConfigError(f"edits: this generator has directions 0-{len(dirs.vectors) - 1}")
-        return apply_edits(dirs, self.base(src, psi, projected), edits)
+        return apply_edits(dirs, self.base(src, psi, projected, cls), edits)
 
-    def grid_points(self, start: int, psi) -> torch.Tensor:
-        return seed_points(self.G, range(start, start + GRID), psi)
+    def grid_points(self, start: int, psi, cls: int | None = None) -> torch.Tensor:
+        return seed_points(self.G, range(start, start + GRID), psi, y=self._w_class(cls))
 
     def draw(self, points: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         """The render queue's one call: a batch of points from many requests in one forward pass."""
         return draw_points(self.G, points, y if self.classes else None, noise_mode="const")
 
     # ------------------------------------------------------------------ figures
-    def style_mix_png(self, src: Source, seed2: int, layers: str, psi, projected: Projected | None) -> bytes:
+    def style_mix_png(self, src: Source, seed2: int, layers: str, psi, projected: Projected | None,
+                      cls: int | None = None) -> bytes:
         from ..tools import style_mix, style_mix_figure
 
         row = projected.path if projected is not None else src.seed
-        res = style_mix(self.G, [row], [seed2], layers, truncation=psi, noise_mode="const")
+        res = style_mix(self.G, [row], [seed2], layers, truncation=psi, noise_mode="const", y=self._w_class(cls))
         return png_bytes(style_mix_figure(res))
 
     def interpolation_png(self, a: int, b: int, steps: int, psi, cls: int | None) -> bytes:
@@ -228,7 +232,7 @@ class Explorer:
     def directions_png(self, src: Source, psi, cls: int | None, layers: str, projected: Projected | None) -> bytes:
         dirs = self.directions(layers)
         label = src.projection_dir if projected is not None else f"seed {src.seed}"
-        img = directions_figure(self.G, dirs, self.base(src, psi, projected), label, count=self.slider_count(dirs),
+        img = directions_figure(self.G, dirs, self.base(src, psi, projected, cls), label, count=self.slider_count(dirs),
                                 y=cls, class_label=self.class_names[cls] if cls is not None else None,
                                 noise_mode="const")
         return png_bytes(img)

@@ -101,7 +101,7 @@ def _build_stylegan2(cfg: ModelConfig, c: int, size: int) -> Models:
             StyleGAN2Discriminator(img_channels=c, img_size=size, channel_base=cfg.channel_base,
                                    channel_max=cfg.channel_max, num_classes=cfg.num_classes,
                                    architecture=cfg.d_architecture, mbstd_group=cfg.mbstd_group,
-                                   num_lowp_res=cfg.lowp_res, conv_clamp=clamp))
+                                   num_lowp_res=cfg.lowp_res, conv_clamp=clamp, mapping_layers=cfg.mapping_layers))
 
 
 __all__ = [

@@ -10,7 +10,8 @@ it stopped in an orderly way. A reader concludes:
 * not held, and the file still says ``running``: **interrupted** (the process died mid-run);
 * not held otherwise: what the file says;
 * no ``run.lock`` at all (a run made before it existed): **finished** when the log reached the
-  config's ``--steps``/``--epochs`` total, else **interrupted**.
+  config's ``--steps``/``--epochs`` total, else **interrupted**; a run ``ganforge import`` wrote
+  and nothing trained since: **imported**.
 """
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ try:
 except ImportError:  # not on POSIX: the status then rests on the file and the writer's pid
     fcntl = None
 
-STATUSES = ("running", "finished", "interrupted", "unreadable")  # unreadable: see list_runs
+# unreadable: see list_runs; imported: written by ``ganforge import`` and not trained here yet
+STATUSES = ("running", "finished", "interrupted", "unreadable", "imported")
 
 
 def _lock_nb(fd: int, exclusive: bool) -> bool:
@@ -243,6 +245,8 @@ def run_summary(run_dir: str | Path, records: list[dict[str, Any]] | None = None
     step = max((s for s in known if _is_step(s)), default=0)
     times = [r["time_s"] for r in train if _number(r.get("time_s")) is not None]
     status = lock_status(run_dir)
+    if status is None and cfg.get("preset") == "imported" and step == 0:
+        status = "imported"
     if status is None:
         planned = _planned_steps(cfg, train)
         status = "finished" if planned is not None and step >= planned else "interrupted"

@@ -35,10 +35,10 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..generator import (class_labels, has_w_space, latents, map_latents, noise_seeds, render, render_ws,
-                         truncate_w)
-from ..images import save_image
+                         spread_labels, truncate_w)
+from ..images import MAX_GRID_IMAGES, make_grid, save_image
 from ..latent import latent_mean_for, seed_latents, truncate
-from .figures import Cell, Row, draw_figure
+from .figures import Cell, Row, draw_figure, save_animation
 
 PCA_SAMPLES = 2_000  # latents whose images the PCA reads (a few seconds on a CPU for 32-px images)
 PCA_SEED = 0  # the same sample every time, so the directions of a run never change
@@ -134,7 +134,8 @@ def find_directions(G: nn.Module, layers: str = "all", batch_size: int = 256) ->
     if has_w_space(G):
         start, stop = parse_direction_layers(layers, G)
         strength, vectors = sefa(G, (start, stop))
-        w = map_latents(G, latents(SIGMA_SAMPLES, int(G.z_dim), PCA_SEED), batch_size)
+        w = map_latents(G, latents(SIGMA_SAMPLES, int(G.z_dim), PCA_SEED), batch_size,
+                        y=spread_labels(G, SIGMA_SAMPLES))
         sigma = ((w - w.mean(0)) @ vectors.T).std(0)
         return Directions("w", "sefa", vectors, strength, sigma, (start, stop), str(layers).strip().lower())
     if str(layers).strip().lower() != "all":
@@ -181,12 +182,13 @@ def offset(dirs: Directions, edits: Mapping[int, float]) -> torch.Tensor:
 
 
 def seed_points(G: nn.Module, seeds: Sequence[int], truncation: float | None = None,
-                batch_size: int = 256) -> torch.Tensor:
+                batch_size: int = 256, y: int | None = None) -> torch.Tensor:
     """The points of ``seeds`` as the generator draws them, truncated: ws (N, num_ws, w_dim) for a
-    style-based G (w on every layer), z (N, z_dim) otherwise. Seed s is ``generate -n 1 --seed s``."""
+    style-based G (w on every layer; mapped with class ``y`` for a conditional one), z (N, z_dim)
+    otherwise. Seed s is ``generate -n 1 --seed s``."""
     z = seed_latents(list(seeds), int(G.z_dim))
     if has_w_space(G):
-        w = map_latents(G, z, batch_size)
+        w = map_latents(G, z, batch_size, y=y)
         if truncation is not None:
             w = truncate_w(G, w, truncation)
         return w[:, None].expand(-1, int(G.num_ws), -1).clone()
@@ -245,3 +247,67 @@ def directions_figure(G: nn.Module, dirs: Directions, base: torch.Tensor, source
 def save_directions(G: nn.Module, dirs: Directions, base: torch.Tensor, path: str | Path, **kw) -> Path:
     """Write :func:`directions_figure` as a PNG."""
     return save_image(directions_figure(G, dirs, base, **kw), Path(path))
+
+
+# --------------------------------------------------------------------------- walks along one direction
+@dataclass
+class DirectionWalk:
+    """Seeds moved along direction ``direction``: ``frames[s, i]`` is seed s at ``amounts[i]``
+    standard deviations (``ganforge interpolate --direction``)."""
+
+    seeds: list[int]
+    direction: int
+    amounts: list[float]
+    frames: torch.Tensor  # uint8 (seeds, steps, C, H, W)
+    dirs: Directions
+    truncation: float | None = None
+    class_id: int | None = None
+
+
+def walk_direction(G: nn.Module, seeds: Sequence[int], direction: int, steps: int = 9, span: float = 3.0,
+                   truncation: float | None = None, y: int | None = None, layers: str = "all", batch_size: int = 256,
+                   noise_mode: str = "random") -> DirectionWalk:
+    """Each seed's point (:func:`seed_points`) moved from ``-span`` to ``+span`` standard deviations
+    along semantic direction ``direction`` (:func:`find_directions` on ``layers``), ``steps``
+    images each. With random noise every image of a seed draws that seed's own noise, so the
+    amount 0 is its ``generate`` image."""
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ConfigError("--seeds: give at least one seed to move")
+    if not 2 <= steps <= 1000:
+        raise ConfigError(f"--steps: from 2 to 1,000 images per seed (got {steps})")
+    if not 0 < span <= MAX_AMOUNT:
+        raise ConfigError(f"--span: from 0 (exclusive) to {MAX_AMOUNT:g} standard deviations (got {span})")
+    if len(seeds) * steps > MAX_GRID_IMAGES:
+        raise ConfigError(f"--seeds/--steps: {len(seeds)} x {steps} images, more than a figure holds "
+                          f"({MAX_GRID_IMAGES:,})")
+    dirs = find_directions(G, layers, batch_size)
+    check_edits(dirs, {direction: span}, "--direction")
+    amounts = torch.linspace(-span, span, steps).tolist()
+    rows = []
+    for s in seeds:
+        base = seed_points(G, [s], truncation, batch_size, y if has_w_space(G) else None)
+        points = torch.cat([apply_edits(dirs, base, {direction: a}) for a in amounts])
+        rows.append(draw_points(G, points, y, batch_size, noise_mode, noise_seed=s))
+    return DirectionWalk(seeds, direction, amounts, torch.stack(rows), dirs, truncation, y)
+
+
+def save_direction_walk(walk: DirectionWalk, prefix: str | Path, ms_per_frame: int = 100,
+                        class_label: str | None = None) -> tuple[Path, Path]:
+    """``PREFIX.png`` (one row per seed, the amounts above) and ``PREFIX.gif`` (every seed side by
+    side, going from -span to +span and back)."""
+    prefix = Path(prefix)
+    rows = [Row(f"seed {s}", [[Cell(walk.frames[r, i], f"{a:+.1f}" if r == 0 else "")
+                               for i, a in enumerate(walk.amounts)]]) for r, s in enumerate(walk.seeds)]
+    d = walk.dirs
+    what = f"SeFa on ws {d.layers[0]}-{d.layers[1] - 1}" if d.method == "sefa" else "PCA of the images"
+    extra = (f", truncation psi={walk.truncation:g}" if walk.truncation is not None else "") + \
+        (f", class {class_label or walk.class_id}" if walk.class_id is not None else "")
+    title = (f"along semantic direction {walk.direction} ({what}{extra}): columns from {walk.amounts[0]:+g} to "
+             f"{walk.amounts[-1]:+g} standard deviations")
+    png = save_image(draw_figure(rows, title), prefix.with_name(prefix.name + ".png"))
+    order = list(range(len(walk.amounts))) + list(range(len(walk.amounts) - 2, 0, -1))  # there and back
+    tiles = torch.stack([torch.from_numpy(make_grid(walk.frames[:, i], nrow=len(walk.seeds))).permute(2, 0, 1)
+                         for i in order])
+    gif = save_animation(tiles, prefix.with_name(prefix.name + ".gif"), ms_per_frame=ms_per_frame)
+    return png, gif

@@ -71,7 +71,8 @@ def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str | 
     to w first and walks in W. mode: ``slerp`` (norm-preserving, the default in Z) or ``lerp``
     (the default in W, where points are not Gaussian). truncation: psi toward the mean latent (in
     W: toward ``G.w_avg``), applied to every point of the path after interpolating, so each seed's
-    frame equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G.
+    frame equals ``generate(G, 1, seed, truncation=psi)``. y: the class, for a conditional G (in
+    W, the class its seeds are mapped with).
     noise_mode: for a G with noise layers, "random" gives each segment its start seed's noise
     (so a seed's frame is its ``generate`` image and the noise does not flicker within a
     segment), "const" the stored maps, "none" no noise.
@@ -79,10 +80,8 @@ def interpolate(G: nn.Module, seeds: Sequence[int], steps: int = 8, mode: str | 
     """
     seeds = [int(s) for s in seeds]
     check_walk(len(seeds), steps, loop)
-    sp = latent_space(G, space, batch_size, noise_mode=noise_mode)
+    sp = latent_space(G, space, batch_size, noise_mode=noise_mode, y=y)
     mode = mode or ("lerp" if sp.name == "w" else "slerp")
-    if sp.name == "w" and y is not None:
-        raise GanforgeError("--class: a style-based generator is unconditional; it takes no class")
     path = interpolate_path(sp.of_seeds(seeds), steps, mode, loop)
     flat = sp.truncate(path.reshape(-1, sp.dim), truncation)
     starts = torch.cat([noise_seeds(seeds[i % len(seeds)], 1) for i in range(path.shape[0])])  # (segments,)

@@ -27,7 +27,7 @@ from torch import nn
 
 from ..data import to_model_range
 from ..errors import ConfigError, GanforgeError
-from ..generator import SEED_RANGE, check_seed, has_w_space, map_latents, render_ws
+from ..generator import SEED_RANGE, check_seed, has_w_space, map_latents, render_ws, spread_labels
 from ..images import atomic_write, make_folder, save_image
 from ..latent import seed_latents
 from ..progress import progress_bar
@@ -132,7 +132,8 @@ def project(G: nn.Module, target: torch.Tensor, steps: int = 300, lr: float = 0.
     device = next(G.parameters()).device
     features, fname = feature_network(device) if feature_weight > 0 else (None, "")
     w_avg = G.w_avg.detach().float().to(device)
-    w_std = float(((map_latents(G, seed_latents(range(seed, seed + W_STD_SAMPLES), G.z_dim)).to(device) - w_avg)
+    z = seed_latents(range(seed, seed + W_STD_SAMPLES), G.z_dim)
+    w_std = float(((map_latents(G, z, y=spread_labels(G, W_STD_SAMPLES)).to(device) - w_avg)
                    .square().sum(1).mean().sqrt()))
     x_target = to_model_range(target.to(device), G.output)
     f_target = features(x_target) if features else None

@@ -34,14 +34,18 @@ class LatentSpace:
     batch_size: int = 256
     noise_mode: str = "random"
     noise_seed: int = 0
+    y: int | None = None  # the class a conditional style-based G maps latents to W with
 
     @property
     def dim(self) -> int:
         return int(self.G.w_dim if self.name == "w" else self.G.z_dim)
 
-    def encode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents z (N, z_dim) -> points of this space (N, dim) on the CPU."""
-        return map_latents(self.G, z, self.batch_size) if self.name == "w" else z
+    def encode(self, z: torch.Tensor, y: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Latents z (N, z_dim) -> points of this space (N, dim) on the CPU; y: the class a
+        conditional G maps them to W with (default :attr:`y`)."""
+        if self.name != "w":
+            return z
+        return map_latents(self.G, z, self.batch_size, y=y if y is not None else self.y)
 
     def of_seeds(self, seeds) -> torch.Tensor:
         """The points of ``seeds`` (N, dim): their latents (see :func:`ganforge.latent.seed_latent`), mapped in W."""
@@ -81,10 +85,12 @@ class LatentSpace:
 
 
 def latent_space(G: nn.Module, space: str | None = None, batch_size: int = 256,
-                 flag: str = "--space", noise_mode: str = "random", noise_seed: int = 0) -> LatentSpace:
+                 flag: str = "--space", noise_mode: str = "random", noise_seed: int = 0,
+                 y: int | None = None) -> LatentSpace:
     """The space a tool works in: ``space`` ("z" or "w"), default W for a style-based G and Z otherwise.
 
-    ``w`` for a G without a mapping network raises ConfigError naming ``flag``.
+    ``w`` for a G without a mapping network raises ConfigError naming ``flag``. y: for a
+    conditional style-based G, the class its latents are mapped to W with.
     """
     if space is None:
         space = "w" if has_w_space(G) else "z"
@@ -93,4 +99,4 @@ def latent_space(G: nn.Module, space: str | None = None, batch_size: int = 256,
     if space == "w" and not has_w_space(G):
         raise ConfigError(f"{flag} w: this run's generator ({type(G).__name__}) has no W space (only a style-based "
                           f"generator such as --arch stylegan2 maps z to w); use {flag} z")
-    return LatentSpace(G, space, batch_size, check_noise_mode(noise_mode), noise_seed)
+    return LatentSpace(G, space, batch_size, check_noise_mode(noise_mode), noise_seed, y)

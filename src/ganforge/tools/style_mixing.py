@@ -89,10 +89,11 @@ def source_label(src: Source) -> str:
 
 
 def sources_ws(G: nn.Module, sources: Sequence[Source], truncation: float | None = None,
-               batch_size: int = 256) -> torch.Tensor:
+               batch_size: int = 256, y: int | None = None) -> torch.Tensor:
     """Styles (len(sources), num_ws, w_dim) on the CPU: a seed's w (truncated toward ``G.w_avg`` by
-    ``truncation``) broadcast to every layer, or a projection file's ws as they are."""
-    sp = latent_space(G, "w", batch_size)
+    ``truncation``; mapped with class ``y`` for a conditional G) broadcast to every layer, or a
+    projection file's ws as they are."""
+    sp = latent_space(G, "w", batch_size, y=y)
     out = torch.empty(len(sources), int(G.num_ws), int(G.w_dim))
     seeds = [i for i, s in enumerate(sources) if isinstance(s, int)]
     if seeds:
@@ -132,14 +133,14 @@ class StyleMix:
 @torch.no_grad()
 def style_mix(G: nn.Module, rows: Sequence[Source], cols: Sequence[Source], layers: str = "coarse",
               truncation: float | None = None, batch_size: int = 256, noise_mode: str = "random",
-              noise_seed: int = 0) -> StyleMix:
+              noise_seed: int = 0, y: int | None = None) -> StyleMix:
     """The style-mixing grid of a style-based G.
 
     rows, cols: seeds or paths of ``ganforge project`` files (see :func:`parse_sources`).
     layers: which ws the columns give (see :func:`parse_layers`). truncation: psi toward
     ``G.w_avg`` for the seeds' w (projected styles are used as they are). noise_mode: "random"
     (one draw from ``noise_seed`` for every cell, so the cells differ by their styles alone),
-    "const" or "none".
+    "const" or "none". y: for a conditional G, the class the seeds are mapped with.
     """
     require_w_space(G, "style-mix")
     rows, cols = list(rows), list(cols)
@@ -149,8 +150,8 @@ def style_mix(G: nn.Module, rows: Sequence[Source], cols: Sequence[Source], laye
     if n > MAX_GRID_IMAGES:
         raise ConfigError(f"--rows/--cols: the figure would hold {n:,} images (at most {MAX_GRID_IMAGES:,})")
     start, stop = parse_layers(layers, G)
-    row_ws = sources_ws(G, rows, truncation, batch_size)
-    col_ws = sources_ws(G, cols, truncation, batch_size)
+    row_ws = sources_ws(G, rows, truncation, batch_size, y)
+    col_ws = sources_ws(G, cols, truncation, batch_size, y)
     mixed = mix_ws(row_ws, col_ws, start, stop)
     check_noise_mode(noise_mode)
 

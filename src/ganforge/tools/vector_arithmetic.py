@@ -9,17 +9,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 from PIL import Image
 from torch import nn
 
 from ..errors import GanforgeError
-from ..generator import SEED_RANGE
+from ..generator import SEED_RANGE, has_w_space
 from ..images import MAX_GRID_IMAGES, save_image
 from ..latent import Term, check_seed, combine, num_classes, parse_expression, resolve_class, seed_latents
 from .classifier import Classify
+from .directions import apply_edits, check_edits, find_directions
 from .figures import Cell, Row, draw_figure
 from .spaces import LatentSpace, latent_space
 
@@ -60,6 +61,7 @@ class ArithmeticResult:
     readout_names: list[str] | None = None  # the names of readout_probs' columns
     notes: list[str] = field(default_factory=list)
     space: str = "z"  # where the means were taken: "z" or "w"
+    along: dict[int, float] = field(default_factory=dict)  # semantic direction -> standard deviations moved
 
     def to_dict(self) -> dict:
         names = self.class_names
@@ -73,6 +75,7 @@ class ArithmeticResult:
                              else self.result_class),
             "results": int(self.result_latents.shape[0]), "noise": self.noise,
             "readout": self.readout, "notes": self.notes, "space": self.space,
+            "along": {str(k): a for k, a in self.along.items()},
         }
 
 
@@ -86,7 +89,8 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
                noise: float = 0.2, seed: int = 0, result_class: str | int | None = None,
                batch_size: int = 256, evaluator_hint: str = "",
                classify_names: Sequence[str] | None = None, space: str | None = None,
-               noise_mode: str = "random") -> ArithmeticResult:
+               noise_mode: str = "random", along: Mapping[int, float] | None = None,
+               along_layers: str = "all") -> ArithmeticResult:
     """Latent vector arithmetic (Radford et al.; Géron's "man with glasses - man + woman").
 
     Each term of ``expression`` (see :func:`ganforge.latent.parse_expression`) becomes the
@@ -112,8 +116,12 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         ``noise`` x (w of a random latent - ``G.w_avg``), a fraction of a typical w's offset.
     noise_mode: a StyleGAN2's layer noise - "random" (one draw from ``seed`` for every image of
         the figure), "const" or "none".
+    along: {k: a}: the results then move ``a`` standard deviations along semantic direction k
+        (:func:`~ganforge.tools.directions.find_directions` on ``along_layers``), as
+        ``ganforge directions --edit`` moves a seed.
     """
     _check_amounts(exemplars, results, noise, seed, pool)
+    dirs = _along_directions(G, along, along_layers, space, batch_size)
     k = num_classes(G)
     sp = latent_space(G, space, batch_size, noise_mode=noise_mode, noise_seed=seed)
     names = list(class_names) if class_names else None
@@ -140,9 +148,13 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
     g = torch.Generator().manual_seed(seed)
     extra = torch.randn(results - 1, G.z_dim, generator=g)
     if sp.name == "w":  # W is not N(0, I): a step of a typical w's size away from the centre
-        extra = sp.encode(extra) - G.w_avg.detach().float().cpu()
+        extra = sp.encode(extra, draw.y_result) - G.w_avg.detach().float().cpu()
     result_latents = torch.cat([result[None], result[None] + extra * noise])
-    result_images = sp.render(result_latents, draw.y_result)
+    moved = result_latents
+    if dirs is not None:
+        points = result_latents[:, None].expand(-1, int(G.num_ws), -1) if dirs.space == "w" else result_latents
+        moved = apply_edits(dirs, points, along)
+    result_images = sp.render(moved, draw.y_result)
     readout = readout_probs = readout_names = None
     if classify is not None:
         readout_probs = torch.as_tensor(classify(result_images)).float().cpu()
@@ -150,7 +162,21 @@ def arithmetic(G: nn.Module, expression: str, *, class_names: Sequence[str] | No
         readout_names = list(classify_names) if classify_names else names
         readout = {_class_label(c, readout_names, bare=True): int(n) for c, n in enumerate(counts.tolist()) if n}
     return ArithmeticResult(expression, rows, result, result_latents, result_images, noise, draw.y_result, names,
-                            readout, readout_probs, readout_names, notes, sp.name)
+                            readout, readout_probs, readout_names, notes, sp.name, dict(along or {}))
+
+
+def _along_directions(G: nn.Module, along: Mapping[int, float] | None, layers: str, space: str | None,
+                      batch_size: int):
+    """The directions ``--along`` moves the results on (None without ``along``), in the space the
+    arithmetic runs in."""
+    if not along:
+        return None
+    dirs = find_directions(G, layers, batch_size)
+    if (space or ("w" if has_w_space(G) else "z")) != dirs.space:
+        raise GanforgeError(f"--along: this generator's semantic directions live in {dirs.space.upper()}; run the "
+                            f"arithmetic there (drop --space)")
+    check_edits(dirs, along, "--along")
+    return dirs
 
 
 def _check_amounts(exemplars: int, results: int, noise: float, seed: int, pool: int) -> None:
@@ -238,7 +264,7 @@ class _Draw:
         z = seed_latents(seeds, self.G.z_dim)
         images = (self.pool_images[[s - self.seed for s in seeds]] if self.pool_images is not None and y is None
                   and t.concept.seeds is None else self.sp.render_seeds(seeds, z, y))
-        lat = self.sp.encode(z)
+        lat = self.sp.encode(z, y)
         mean = lat.mean(0)
         return ConceptRow(letter, t, desc, cid, seeds, lat, images, mean, self.sp.render(mean[None], y)[0],
                           conf, y, note)
@@ -276,6 +302,9 @@ def arithmetic_figure(res: ArithmeticResult) -> Image.Image:
                  f"(w of a random latent - w_avg)")
     else:
         title = f"{res.expression}\nresult = {formula}: the exact result, then + {res.noise:g} x N(0, I) noise"
+    if res.along:
+        moves = ", ".join(f"{a:+g} along direction {k}" for k, a in sorted(res.along.items()))
+        title += f"\nthe results moved {moves} (standard deviations)"
     if res.readout:
         title += "\nevaluator reads the results as: " + ", ".join(f"{n} x{c}" for n, c in res.readout.items())
     return draw_figure(rows, title)

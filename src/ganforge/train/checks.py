@@ -122,3 +122,16 @@ def check_resume(stored: RunConfig, given: RunConfig, where: dict[str, str] | No
         can = ", ".join(field_flag(*k.split(".")) for k in RESUME_OK_ORDER)
         raise ConfigError(f"{', '.join(labels)}: cannot change on resume (the run has {' and '.join(old)}, given "
                           f"{' and '.join(new)}; only {can} can: start a new run to change the rest)")
+
+
+def check_imported(imported: Any, run_dir: Any) -> dict[str, Any] | None:
+    """On ``--resume``: a run whose networks were imported (``ganforge import``) trains on only
+    with the discriminator it came with (a random D would undo G). Returns its record, kept in
+    the run's later checkpoints (None for a run trained here from the start)."""
+    if not isinstance(imported, dict):
+        return None
+    origin = imported.get("from") or "another program"
+    if not imported.get("has_D"):
+        raise ConfigError(f"--resume {run_dir}: its networks were imported from {origin} without a discriminator, so "
+                          f"it cannot be trained on (a new D would undo G); every tool takes its generator as it is")
+    return imported

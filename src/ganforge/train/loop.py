@@ -30,7 +30,7 @@ from ..context import RunContext
 from ..data.fingerprint import check_same_data, data_fingerprint
 from .batches import DataWorkerDied, EpochSampler, batch_source
 from .builder import build_trainer
-from .checks import check_data, check_run
+from .checks import check_data, check_imported, check_run
 from .distributed import env_world
 from .diagnostics import Diagnostics, batch_diversity
 from .evaluation import Evaluator, TrainingEvaluation
@@ -79,6 +79,19 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
 
 
 MAX_ROLLBACKS = 3  # NaN rollbacks per session before giving up
+
+
+def checkpoint_record(trainer: GANTrainer, cfg: RunConfig, *, epoch: int, pos: int, fixed_z: torch.Tensor,
+                      elapsed_s: float, img_shape: tuple[int, int], class_names, best_fd: float,
+                      data_fingerprint: dict[str, Any] | None) -> dict[str, Any]:
+    """What a checkpoint holds: the trainer's state, where the data order stands, the fixed
+    latents, every RNG, the config and what a tool needs to rebuild G without the data."""
+    return {
+        **trainer.state_dict(), "epoch": int(epoch), "pos": int(pos), "fixed_z": fixed_z, "rng": rng_state(),
+        "config": cfg.to_dict(), "elapsed_s": float(elapsed_s), "img_channels": int(img_shape[0]),
+        "img_size": int(img_shape[1]), "class_names": list(class_names or []), "best_fd": best_fd,
+        "data_fingerprint": data_fingerprint, **trainer.dist.state_dict(),
+    }
 
 
 def fit(cfg: RunConfig, run_dir: Path, *, resume: bool = False, progress: bool = True,
@@ -146,10 +159,13 @@ class _Loop:
         self.best_fd = math.inf
         # which data this is, by content: a resume may name it by another path, not other images
         self.data_fingerprint = data_fingerprint(data.images)
+        self.imported = None
         if resume:
             ckpt = ctx.from_main(load_checkpoint, self.ckpt_path)  # (rank 0's disk holds the run)
+            self.imported = check_imported(ckpt.get("imported"), run_dir)
             check_same_data(ckpt.get("data_fingerprint"), self.data_fingerprint, cfg.data.source)
-            if "data_fingerprint" not in ckpt and ckpt["config"]["data"]["source"] != cfg.data.source:
+            if ("data_fingerprint" not in ckpt and self.imported is None
+                    and ckpt["config"]["data"]["source"] != cfg.data.source):
                 log(f"note: this run predates data fingerprints, so {cfg.data.source} cannot be checked "
                     f"against the data it was trained on ({ckpt['config']['data']['source']})")
             self.restore(ckpt)
@@ -182,14 +198,13 @@ class _Loop:
 
     # -- checkpoints and the config
     def checkpoint(self, path: Path | None = None) -> Path:
-        state = {
-            **self.trainer.state_dict(), "epoch": self.sampler.epoch, "pos": self.sampler.pos,
-            "fixed_z": self.fixed_z, "rng": rng_state(), "config": self.cfg.to_dict(),
-            "elapsed_s": self.elapsed_before + time.monotonic() - self.start_time,
-            "img_channels": int(self.data.images.shape[1]), "img_size": int(self.data.images.shape[2]),
-            "class_names": list(self.data.class_names or []), "best_fd": self.evals.best_fd if self.evals else self.best_fd,
-            "data_fingerprint": self.data_fingerprint, **self.dist.state_dict(),
-        }
+        state = checkpoint_record(self.trainer, self.cfg, epoch=self.sampler.epoch, pos=self.sampler.pos,
+                                  fixed_z=self.fixed_z, elapsed_s=self.elapsed_before + time.monotonic() - self.start_time,
+                                  img_shape=tuple(self.data.images.shape[1:3]), class_names=self.data.class_names,
+                                  best_fd=self.evals.best_fd if self.evals else self.best_fd,
+                                  data_fingerprint=self.data_fingerprint)
+        if self.imported is not None:
+            state["imported"] = self.imported
         if self.diagnostics is not None:
             state["diagnostics"] = self.diagnostics.state_dict()
         path = path or self.ckpt_path
