@@ -69,12 +69,17 @@ from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.jsonl"
 
 
-def preset_config(preset: str, batch_size: int | None, size: int | None) -> tuple[RunConfig, int]:
-    """The preset's config (batch size overridden when given) and its image size: ``size``, else the
-    preset's own (``data.size``), else the architecture's native size, else 28."""
+def preset_config(preset: str, batch_size: int | None, size: int | None,
+                  overrides: list[str] | tuple[str, ...] = ()) -> tuple[RunConfig, int]:
+    """The preset's config (batch size overridden when given, then each ``SECTION.FIELD=VALUE`` of
+    ``overrides``) and its image size: ``size``, else the preset's own (``data.size``), else the
+    architecture's native size, else 28."""
     cfg = get_preset(preset)
     if batch_size:
         set_field(cfg, "train.batch_size", batch_size)
+    for item in overrides:
+        key, _, value = item.partition("=")
+        set_field(cfg, key.strip(), value.strip())
     size = size or cfg.data.size or ARCHS[cfg.model.arch].native_size or 28
     return cfg, size
 
@@ -306,7 +311,7 @@ def conv_peak(device: torch.device, dtype: torch.dtype, batch: int = 64) -> floa
 
 
 def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list[dict]:
-    cfg, size = preset_config(preset, a.batch_size, size)
+    cfg, size = preset_config(preset, a.batch_size, size, getattr(a, "set", ()))
     b = cfg.train.batch_size
     # the bf16 row wherever bf16 runs natively, fast or not (the default uses it only where it is
     # faster), and with --bf16 also where it is emulated
@@ -355,7 +360,9 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         r["vs_naive"] = round(r["img_per_s"] / base, 2)
         r["tflops"] = round(flops * a.steps / r["seconds"] / 1e12, 3)
         r["seconds"] = round(r["seconds"], 3)
-    header = f"{preset} {size}x{size}x{img_channels(cfg)}, batch {b}, median of {a.repeats} rounds of {a.steps} " \
+    overrides = list(getattr(a, "set", ()))
+    header = f"{preset}{' ' + ' '.join(overrides) if overrides else ''} {size}x{size}x{img_channels(cfg)}, batch {b}, " \
+             f"median of {a.repeats} rounds of {a.steps} " \
              f"timed steps " \
              f"(modes take turns) after {a.warmup} warm-up, {flops / 1e9:.1f} GFLOP/step"
     print(header)
@@ -372,7 +379,7 @@ def bench_preset(preset: str, size: int | None, a, device: torch.device) -> list
         f"{k} convs at {v / 1e12:.3f} TFLOP/s would give {v / flops * b:.0f} img/s = {ceiling[k]:.2f}x naive"
         for k, v in peaks.items()))
     for r in rows:
-        r.update(preset=preset, size=size, batch_size=b, steps=a.steps, repeats=a.repeats,
+        r.update(preset=preset, overrides=overrides, size=size, batch_size=b, steps=a.steps, repeats=a.repeats,
                  gflop_per_step=round(flops / 1e9, 2),
                  conv_peak_tflops={k: round(v / 1e12, 3) for k, v in peaks.items()})
     rows.append(generate_and_score(cfg, size, device, a.eval_n))
@@ -436,6 +443,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--repeats", type=int, default=3, help="rounds; each mode's figure is its median")
     p.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   help="override a config field of every preset timed (e.g. model.channel_base=512)")
     p.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile row")
     p.add_argument("--device", default="auto")
     p.add_argument("--eval-n", type=int, default=10_000, help="images generated and scored in the last timing")

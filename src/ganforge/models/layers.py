@@ -65,7 +65,7 @@ class MinibatchStdDev(nn.Module):
         g = largest_divisor_at_most(n, self.group_size)
         # Sample n = i * (n // g) + m belongs to group m: members are spread across the batch.
         y = x.float().reshape(g, n // g, *x.shape[1:])
-        std = (y.var(dim=0, unbiased=False) + 1e-8).sqrt()  # (n // g, C, H, W)
+        std = ((y - y.mean(dim=0)).square().mean(dim=0) + 1e-8).sqrt()  # (n // g, C, H, W); faster than var here
         stat = std.reshape(n // g, -1).mean(dim=1)  # (n // g,)
         stat = stat.repeat(g).reshape(n, *([1] * (x.dim() - 1)))
         feature = stat.expand(n, 1, *x.shape[2:]).to(x.dtype)

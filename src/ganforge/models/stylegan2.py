@@ -84,7 +84,7 @@ def _bias_act(x: torch.Tensor, bias: torch.Tensor, act: bool, gain: float, clamp
         gain = gain * ACT_GAIN
     if gain != 1:
         x = x * gain
-    return x.clamp(-clamp, clamp) if clamp is not None else x
+    return F.hardtanh(x, -clamp, clamp) if clamp is not None else x  # (a clamp whose backward is one kernel)
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
