@@ -20,6 +20,8 @@ the evaluator's 28x28 (each row's protocol says how).
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 import sys
 import tempfile
 import time
@@ -40,6 +42,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for training and evaluation")
     p.add_argument("--cpu", type=int, default=None, help="pin training and evaluation to this CPU core")
     p.add_argument("--keep", help="keep the run folders under this folder (default: a temp folder)")
+    p.add_argument("--flags", default="", help="more train flags for every preset, e.g. '--size 32' (each row "
+                                               "records them; the run folders are named with them)")
     p.add_argument("--no-save", action="store_true", help="print only")
     a = p.parse_args()
     marks = sorted(float(m) for m in a.at.split(","))
@@ -49,14 +53,16 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(a.keep or tmp)
+        flags = shlex.split(a.flags)
+        tag = re.sub(r"[^A-Za-z0-9.]+", "-", a.flags).strip("-")
         for preset in a.presets.split(","):
-            out = root / f"{preset}-seed{a.seed}"
+            out = root / f"{preset}{'-' + tag if tag else ''}-seed{a.seed}"
             done = 0.0
             for mark in marks:
                 common = ["--minutes", mark - done, "--clock", a.clock, "--epochs", "none", "--no-progress"]
                 if done == 0:
                     args = ["train", "--preset", preset, "--seed", a.seed, "--out", out, "--overwrite",
-                            "--eval-minutes", 0, *(["--data", a.data] if a.data else []), *common]
+                            "--eval-minutes", 0, *(["--data", a.data] if a.data else []), *flags, *common]
                 else:
                     args = ["train", "--resume", out, *common]
                 t0 = time.monotonic()
@@ -68,11 +74,11 @@ def main() -> None:
                 steps = max((r["step"] for r in log if "step" in r), default=0)
                 kimg = max((r["kimg"] for r in log if "kimg" in r), default=None)
                 row = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "preset": preset,
-                       "minutes": mark, "seed": a.seed, "steps": steps, "kimg": kimg,
+                       "minutes": mark, "seed": a.seed, "flags": a.flags, "steps": steps, "kimg": kimg,
                        "segment_wall_s": round(wall, 1), "clock": a.clock, "threads": a.threads, "cpu_pinned": a.cpu,
                        "stage": next((r["stage"] for r in reversed(log) if "stage" in r), None),
                        "metrics": result["metrics"], "protocol": result["protocol"], "machine": machine_info()}
-                print(f"{preset:<12} {mark:g} min, {steps} steps: {metrics_line(result['metrics'])}", flush=True)
+                print(f"{preset + (' ' + a.flags if a.flags else ''):<12} {mark:g} min, {steps} steps: {metrics_line(result['metrics'])}", flush=True)
                 if not a.no_save:
                     append_row(RESULTS, row)
 

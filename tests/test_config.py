@@ -49,7 +49,7 @@ def test_json_round_trip_has_only_values(tmp_path):
     d = json.loads((tmp_path / "config.json").read_text())
     assert d["optim"]["lr_d"] == 1e-4 and d["data"] == {
         "source": "fashion-mnist", "data_dir": None, "size": None, "channels": None, "class_name": None,
-        "split": "train", "limit": None, "load": "auto", "workers": 2}
+        "split": "train", "limit": None, "load": "auto", "workers": 2, "fit": "auto"}
     assert RunConfig.load(tmp_path / "config.json") == cfg == RunConfig.from_dict(cfg.to_dict())
 
 
@@ -61,6 +61,7 @@ def _config_of_0_1(arch: str) -> dict:
     for name in ("channel_base", "channel_max", "mbstd_group", "d_architecture", "conv_clamp", "lowp_res"):
         del d["model"][name]
     d["style"]["lazy_correction"] = d["optim"].pop("lazy_correction")
+    del d["data"]["fit"]
     return d
 
 
@@ -68,6 +69,7 @@ def _config_of_0_1(arch: str) -> dict:
 def test_a_stored_config_of_0_1_reads_and_its_other_families_settings_settle(arch):
     cfg = validate(RunConfig.from_stored(_config_of_0_1(arch)))
     assert cfg.model.arch == arch and cfg.model.w_dim == RunConfig().model.w_dim
+    assert cfg.data.fit == "resize"  # 0.1 resized data of another size
     with pytest.raises(ConfigError, match="--w-dim: applies to --arch stylegan2 only"):  # a user's flag still counts
         validate(RunConfig.from_dict(_config_of_0_1(arch)))
 

@@ -203,7 +203,7 @@ def _progan(size: int, source: str, channels: int | None, stage_batch: str, fade
                  description="Karras et al. progressive growing at 32 px: G and D grow 4 -> 8 -> 16 -> 32, each "
                              "new block faded in over --fade-kimg, then --stage-kimg at full strength; WGAN-GP + "
                              "drift 0.001, Adam(1e-3, betas 0/0.99), G_ema, batch 64 at 4-8 px and 32 at 16-32 px. "
-                             "28-px data (Fashion-MNIST) is resized to 32 (antialiased bilinear). Stage lengths "
+                             "28-px data (Fashion-MNIST) is padded to 32 with its background (--fit). Stage lengths "
                              "fit a 10-minute CPU run; the paper's GPU scale is --fade-kimg 600 --stage-kimg 600.")
 def _progan_32() -> RunConfig:
     return _progan(32, "fashion-mnist", None, "16:0.5,32:0.5", PROGAN_FADE_KIMG, PROGAN_STAGE_KIMG)
@@ -238,7 +238,7 @@ def _stylegan2(size: int, source: str, channels: int | None, batch: int, r1_gamm
                              "layers, channels min(1024 // r, 64)), with the ADA paper's small-data recipe: "
                              "non-saturating loss with lazy R1 (gamma 0.01, every 16) and path length (every 4), "
                              "style mixing 0.9, G_ema, Adam 0.0025 betas (0, 0.99), batch 32, channels-last. "
-                             "28-px data (Fashion-MNIST) is resized to 32 (antialiased bilinear).")
+                             "28-px data (Fashion-MNIST) is padded to 32 with its background (--fit).")
 def _stylegan2_32() -> RunConfig:
     return _stylegan2(32, "fashion-mnist", None, 32, 0.01, "", 0.0)
 

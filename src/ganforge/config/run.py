@@ -59,7 +59,8 @@ class RunConfig:
         """A config a run stored (its config.json, a checkpoint, an export). It holds every field,
         the other families' at the defaults of the ganforge that wrote it: those settle to today's
         defaults, since they never applied to this run. A ProGAN or StyleGAN2 run from before the
-        official width rule (no ``model.channel_base``) is refused: its network's layers differ."""
+        official width rule (no ``model.channel_base``) is refused: its network's layers differ. A run
+        from before ``--fit`` keeps the resize it trained with."""
         model = d.get("model") if isinstance(d, dict) else None
         if isinstance(model, dict) and model.get("arch") in ("progan", "stylegan2") and "channel_base" not in model:
             raise OlderRunError(f"a {model['arch']} run of ganforge 0.1, whose network has other layers than this "
@@ -67,6 +68,9 @@ class RunConfig:
                               f"load here; train it anew, or use ganforge 0.1 for it")
         cfg = cls.from_dict(d)
         _settle_other_families(cfg)
+        data = d.get("data") if isinstance(d, dict) else None
+        if isinstance(data, dict) and "fit" not in data:
+            cfg.data.fit = "resize"  # before --fit existed, data of another size was always resized
         return cfg
 
     @classmethod

@@ -30,6 +30,9 @@ class DataConfig:
     source: str = opt("fashion-mnist", "--data", "dataset name, image folder or .npy/.npz file")
     data_dir: str | None = opt(None, "--data-dir", "folder holding a named dataset's files")
     size: int | None = opt(None, "--size", "square side in pixels; None: the model's native size, else the data's")
+    fit: str = opt("auto", "--fit", "how data of another size becomes --size: auto (pad square data a few pixels "
+                   "smaller, a margin of at most size/16 a side, e.g. 28 -> 32, with its background; resize "
+                   "the rest), pad or resize (antialiased bilinear)")
     channels: int | None = opt(None, "--channels", "1 (grey) or 3 (RGB); None: keep the data's")
     class_name: str | None = opt(None, "--class", "keep only this class, by name or id")
     split: str = opt("train", "--split", "train or test")
@@ -42,6 +45,7 @@ class DataConfig:
         d = self
         need(d.size is None or 4 <= d.size <= 1024, "data", "size", "must be between 4 and 1024")
         need(d.channels in (None, 1, 3), "data", "channels", "must be 1 or 3")
+        need(d.fit in ("auto", "pad", "resize"), "data", "fit", "must be auto, pad or resize")
         need(d.split in ("train", "test"), "data", "split", "must be train or test")
         need(d.limit is None or d.limit > 0, "data", "limit", "must be positive")
         need(d.load in ("auto", "memory", "stream"), "data", "load", "must be auto, memory or stream")

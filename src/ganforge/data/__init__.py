@@ -23,7 +23,7 @@ from ..config import DataConfig
 from ..errors import DataError
 from .download import cache_dir
 from .sources import SOURCES, DataSource, evaluator_for, find_source, known_names, register_source, source_name
-from .transform import convert_channels, resize_square, select
+from .transform import convert_channels, fit_square, resize_square, select
 
 __all__ = ["ImageData", "load_data", "data_name", "absolute_data_paths", "is_data_path", "cache_dir",
            "to_model_range", "from_model_range", "DATASETS", "SOURCES", "DataSource", "register_source", "find_source",
@@ -45,6 +45,9 @@ class ImageData:
     source_path: str | None  # where it was read from, for messages
     # a prepared set left on disk (images is then a memory map): training streams its batches
     streamed: bool = False
+    # how the images were brought to their size, in words ("28x28 padded to 32x32 with the
+    # background (0)"); "" when they are at their own size
+    fit: str = ""
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -165,13 +168,14 @@ def _finish(images, labels, names, name, where, cfg: DataConfig, size, shown, fi
     # convert channels on whichever side of the resize holds fewer pixels
     if c is not None and c < images.shape[1]:
         images = convert_channels(images, c)
+    fitted = ""
     if size is not None:
-        images = resize_square(images, size)
+        images, fitted = fit_square(images, size, cfg.fit)
     elif images.shape[2] != images.shape[3]:
         images = resize_square(images, min(images.shape[2], images.shape[3]))
     images = convert_channels(images, c)
     return ImageData(images=images.contiguous(), labels=labels, class_names=names,
-                     name=name, source_path=where)
+                     name=name, source_path=where, fit=fitted)
 
 
 _OUTPUTS = ("tanh", "linear", "sigmoid")

@@ -76,6 +76,75 @@ def resize_square(images: torch.Tensor, size: int) -> torch.Tensor:
     return out
 
 
+FITS = ("auto", "pad", "resize")
+
+
+def fit_mode(h: int, w: int, size: int, fit: str = "auto") -> str:
+    """How ``h`` x ``w`` images become ``size`` x ``size``: ``"none"`` (already are), ``"pad"`` or
+    ``"resize"`` (:func:`resize_square`).
+
+    fit: ``"resize"`` always resizes; ``"pad"`` pads data that fits inside the square (a
+    DataError otherwise); ``"auto"`` pads square data a few pixels smaller than the model - a
+    margin of at most ``size // 16`` on each side, so 28 -> 32, 60 -> 64, 240 -> 256 - and
+    resizes anything else. Padding is exact: the images keep every pixel, and the margin is
+    cropped off again before scoring."""
+    if fit not in FITS:
+        raise DataError(f"--fit {fit}: must be one of {', '.join(FITS)}")
+    if h == size and w == size:
+        return "none"
+    if fit == "resize":
+        return "resize"
+    fits_inside = h <= size and w <= size
+    if fit == "pad":
+        if not fits_inside:
+            raise DataError(f"--fit pad: the images are {h}x{w}, larger than --size {size}; padding cannot shrink "
+                            f"them (give --fit resize, or --size {max(h, w)} or more)")
+        return "pad"
+    return "pad" if fits_inside and h == w and size - h <= 2 * (size // 16) else "resize"
+
+
+def background(images: torch.Tensor, limit: int = 1000) -> list[int]:
+    """Each channel's background: the median of the one-pixel border of (up to ``limit`` of) the
+    images. uint8 (N, C, H, W) -> C values in 0..255."""
+    x = images[:limit]
+    border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, :, 0], x[:, :, :, -1]], dim=2)  # (n, C, 2H+2W)
+    return [int(v) for v in border.transpose(0, 1).reshape(x.shape[1], -1).median(dim=1).values]
+
+
+def pad_margins(h: int, w: int, size: int) -> tuple[int, int]:
+    """(top, left) margins that centre an ``h`` x ``w`` image in a ``size`` square."""
+    return (size - h) // 2, (size - w) // 2
+
+
+def pad_square(images: torch.Tensor, size: int, value: list[int]) -> torch.Tensor:
+    """Centre ``h`` x ``w`` images in a ``size`` square filled with ``value`` (one per channel)."""
+    n, c, h, w = images.shape
+    top, left = pad_margins(h, w, size)
+    out = torch.tensor(value, dtype=torch.uint8).view(1, c, 1, 1).repeat(n, 1, size, size)
+    out[:, :, top:top + h, left:left + w] = images
+    return out
+
+
+def crop_centre(images: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """The centre ``h`` x ``w`` of images padded by :func:`pad_square` (its exact inverse)."""
+    top, left = pad_margins(h, w, images.shape[-2])
+    return images[:, :, top:top + h, left:left + w].contiguous()
+
+
+def fit_square(images: torch.Tensor, size: int, fit: str = "auto") -> tuple[torch.Tensor, str]:
+    """``images`` at ``size`` x ``size`` as :func:`fit_mode` says, and in words what was done
+    ("" when nothing was)."""
+    _, c, h, w = images.shape
+    mode = fit_mode(h, w, size, fit)
+    if mode == "none":
+        return images, ""
+    if mode == "pad":
+        value = background(images)
+        shown = value[0] if len(set(value)) == 1 else tuple(value)
+        return pad_square(images, size, value), f"{h}x{w} padded to {size}x{size} with the background ({shown})"
+    return resize_square(images, size), f"{h}x{w} resized to {size}x{size} (antialiased bilinear)"
+
+
 def _norm(s: str) -> str:
     return re.sub(r"[^0-9a-z]", "", s.lower())
 

@@ -68,6 +68,8 @@ def format_table(r: EvalResult) -> str:
              f"real       {p['reference']}",
              f"features   {p['feature_network']} {p['feature_hash']} ({p['feature_dim']}-d, {p['feature_precision']})",
              f"resize     fake: {p.get('resize_fake', '-')}; real: {p['resize_real']}"]
+    if p.get("transform"):
+        lines.append(f"transform  {p['transform']}")
     if p.get("floor"):
         lines.append(f"floor      {p['floor']}")
     if p.get("note"):
@@ -94,14 +96,15 @@ def _finish(ev: Evaluator, images: torch.Tensor, fake_label: str, *, floor: bool
             timings: dict[str, float]) -> EvalResult:
     # layout: images uint8 (N, C, H, W)
     t = time.perf_counter()
-    feats, probs = ev.extractor(images, progress=progress, desc="fake features")
+    feats, probs = ev.features(images, progress=progress)
     timings["features"] = time.perf_counter() - t
     t = time.perf_counter()
     metrics = compute_metrics(feats, probs, ev.reference, train_reference=ev.train_reference, metrics=ev.metrics,
                               seed=ev.seed)
     timings["metrics"] = time.perf_counter() - t
+    scored = ev.transform.fakes(images[:1])
     protocol = {**ev.protocol, "fake": fake_label, "n_fake": int(images.shape[0]),
-                "resize_fake": ev.extractor.resize_rule(int(images.shape[1]), int(images.shape[-1])),
+                "resize_fake": ev.extractor.resize_rule(int(scored.shape[1]), int(scored.shape[-1])),
                 "num_classes": ev.extractor.num_classes}
     protocol.update(metric_protocols(int(images.shape[0]), ev.reference.rows))
     fl = None

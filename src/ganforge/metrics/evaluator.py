@@ -38,6 +38,7 @@ CPU); later evaluations of 10,000 samples take a few seconds plus the sampling.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -45,6 +46,7 @@ import torch
 
 from ..config import DataConfig, RunConfig
 from ..data import ImageData, load_data
+from ..data.transform import crop_centre, fit_mode, resize_square
 from ..data.sources import evaluator_for, source_name
 from ..errors import ConfigError, GanforgeError
 from .networks import EVALUATOR_SPECS, EvaluatorError, FeatureExtractor, evaluator_path, load_evaluator
@@ -104,7 +106,7 @@ class Evaluator:
     def __init__(self, extractor: FeatureExtractor, reference: ReferenceStats, *, n: int = DEFAULT_N,
                  train_reference: ReferenceStats | None = None, floor_source: ReferenceStats | None = None,
                  held_out: ReferenceStats | None = None, metrics: Iterable[str] = TRAINING_METRICS,
-                 seed: int = 0, protocol: dict[str, Any] | None = None):
+                 seed: int = 0, protocol: dict[str, Any] | None = None, transform: SizeTransform | None = None):
         if n < 2:
             raise ConfigError(f"-n: need at least 2 samples to evaluate (got {n})")
         self.extractor = extractor
@@ -115,12 +117,15 @@ class Evaluator:
         self.n = int(n)
         self.metrics = tuple(metrics)
         self.seed = seed
+        self.transform = transform or SizeTransform()
         self.protocol: dict[str, Any] = {
             **extractor.describe(), "n_fake": self.n, "n_real": reference.n, "reference": reference.label(),
             "split": reference.key["split"],
             "resize_real": reference.key["resize"],
             **metric_protocols(self.n, reference.rows),
             **(protocol or {})}
+        if self.transform.describe():
+            self.protocol["transform"] = self.transform.describe()
         if train_reference is not None:
             for name in _against_training_data(self.metrics):
                 self.protocol[f"{name}_ref"] = train_reference.label()
@@ -128,11 +133,16 @@ class Evaluator:
     def evaluate_images(self, images: torch.Tensor, progress: bool = False) -> dict[str, float]:
         """Metrics of uint8 images (N, C, H, W) against the reference; adds ``eval_seconds``."""
         t0 = time.perf_counter()
-        feats, probs = self.extractor(images.cpu(), progress=progress, desc="fake features")
+        feats, probs = self.features(images.cpu(), progress=progress)
         out = compute_metrics(feats, probs, self.reference, train_reference=self.train_reference,
                               metrics=self.metrics, seed=self.seed)
         out["eval_seconds"] = round(time.perf_counter() - t0, 2)
         return out
+
+    def features(self, images: torch.Tensor, progress: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features (and class probabilities) of generated uint8 images, scored as trained: the
+        centre crop of a run that trained on padded data."""
+        return self.extractor(self.transform.fakes(images), progress=progress, desc="fake features")
 
     def __call__(self, sampler: Sampler) -> dict[str, float]:
         t0 = time.perf_counter()
@@ -201,11 +211,69 @@ def load_for_extractor(source: str, split: str, extractor: FeatureExtractor, *, 
     return load_data(cfg, progress=progress), details
 
 
-def _stats(source: str, split: str, extractor: FeatureExtractor, *, progress: bool, log, **kw) -> ReferenceStats:
+@dataclass(frozen=True)
+class SizeTransform:
+    """What training did to the real images' size, and what scoring does to undo it.
+
+    mode "pad": training padded ``side`` x ``side`` data to ``size`` with its background; the
+    samples' centre ``side`` x ``side`` is scored (exact). mode "resize": training resized the data
+    to ``size``; the real reference goes through the same round trip (``side`` -> ``size`` -> the
+    feature network's input), so samples and reals are compared after the same blur. "none": the
+    data was at the model's size."""
+
+    mode: str = "none"
+    side: int = 0  # the data's own side
+    size: int = 0  # the side the model trained at
+
+    @classmethod
+    def of(cls, images: torch.Tensor, data: DataConfig | None) -> "SizeTransform":
+        """The transform training applied to the real ``images`` (at their own size) for a run
+        on ``data`` (its stored config, whose ``size`` is the model's)."""
+        if data is None or not data.size:
+            return cls()
+        h, w = int(images.shape[-2]), int(images.shape[-1])
+        mode = fit_mode(h, w, int(data.size), data.fit)
+        return cls() if mode == "none" or h != w else cls(mode, h, int(data.size))
+
+    def reals(self, images: torch.Tensor) -> torch.Tensor:
+        """Real images as the reference sees them: through the round trip's first half when resized."""
+        return resize_square(images, self.size) if self.mode == "resize" else images
+
+    def fakes(self, images: torch.Tensor) -> torch.Tensor:
+        """Generated images as they are scored: the centre crop when training padded."""
+        if self.mode == "pad" and images.shape[-1] == self.size:
+            return crop_centre(images, self.side, self.side)
+        return images
+
+    def key(self) -> str | None:
+        """What the reference statistics' cache key records (None: untouched reals)."""
+        return f"resized {self.side}->{self.size} px (antialiased bilinear), as in training" \
+            if self.mode == "resize" else None
+
+    def describe(self) -> str | None:
+        """The protocol's line, or None when there was nothing to undo."""
+        if self.mode == "pad":
+            return (f"trained on {self.side}x{self.side} data padded to {self.size}x{self.size} with its background; "
+                    f"the samples' centre {self.side}x{self.side} is scored (exact: the floor is the untouched one)")
+        if self.mode == "resize":
+            return (f"trained on {self.side}x{self.side} data resized to {self.size}x{self.size}; the real images "
+                    f"go through the same round trip ({self.side}->{self.size}->features), so reals and samples "
+                    f"share its blur, and the floor is real-vs-real after it")
+        return None
+
+
+def _stats(source: str, split: str, extractor: FeatureExtractor, *, progress: bool, log,
+           data_cfg: DataConfig | None = None, **kw) -> tuple[ReferenceStats, SizeTransform]:
+    """Reference statistics of ``source``'s ``split``, with the images first put through what
+    training did to them (``data_cfg``: the run's stored data config), and that transform."""
     data, details = load_for_extractor(source, split, extractor, progress=progress, **kw)
     named = source_name(source)
-    return reference_stats(data.images, extractor, data=named or data.name, split=split if named else "train",
-                           details=details, progress=progress, log=log)
+    transform = SizeTransform.of(data.images, data_cfg)
+    if transform.key():
+        details["round_trip"] = transform.key()
+    stats = reference_stats(transform.reals(data.images), extractor, data=named or data.name,
+                            split=split if named else "train", details=details, progress=progress, log=log)
+    return stats, transform
 
 
 def build_evaluator(data: DataConfig, channels: int, *, n: int = DEFAULT_N, split: str = "test",
@@ -215,29 +283,32 @@ def build_evaluator(data: DataConfig, channels: int, *, n: int = DEFAULT_N, spli
     """An :class:`Evaluator` for generators trained on ``data`` (a run's DataConfig) making
     ``channels``-channel images: reference = the ``split`` of a named dataset (same class
     filter; the train split keeps ``limit``), or the data itself when it has one split (it is
-    then also the memorisation reference, and there is no floor). note: added to the protocol."""
+    then also the memorisation reference, and there is no floor). note: added to the protocol.
+    What training did to the data's size (``data.size``, ``data.fit``) is undone in scoring
+    (:class:`SizeTransform`)."""
     if split not in ("train", "test"):
         raise ConfigError(f"--split: must be train or test (got {split!r})")
     metrics = tuple(metrics)
     dataset = source_name(data.source)
     extractor = pick_extractor(channels, evaluator_for(data.source), evaluator, inception_weights)
-    common = dict(extractor=extractor, data_dir=data.data_dir, class_name=data.class_name, progress=progress, log=log)
+    common = dict(extractor=extractor, data_dir=data.data_dir, class_name=data.class_name, progress=progress, log=log,
+                  data_cfg=data)
     extra: dict[str, Any] = {"note": note} if note else {}
+    transform = SizeTransform()
     if dataset:
-        test = None
+        test = train = None
         if split == "test" or floor or _against_training_data(metrics):
-            test = _stats(data.source, "test", **common)
-        train = None
+            test, transform = _stats(data.source, "test", **common)
         if split == "train" or floor or _against_training_data(metrics):
-            train = _stats(data.source, "train", limit=data.limit, **common)
+            train, transform = _stats(data.source, "train", limit=data.limit, **common)
         reference = test if split == "test" else train
         other = train if split == "test" else test
         ev = Evaluator(extractor, reference, n=n, train_reference=train, floor_source=other if floor else None,
-                       held_out=test, metrics=metrics, seed=seed, protocol=extra)
+                       held_out=test, metrics=metrics, seed=seed, protocol=extra, transform=transform)
     else:
-        reference = _stats(data.source, "train", limit=data.limit, **common)
+        reference, transform = _stats(data.source, "train", limit=data.limit, **common)
         ev = Evaluator(extractor, reference, n=n, train_reference=reference, metrics=metrics, seed=seed,
-                       protocol=extra)
+                       protocol=extra, transform=transform)
     return ev
 
 

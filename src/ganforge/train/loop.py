@@ -126,6 +126,8 @@ class _Loop:
         n_images = data.images.shape[0]
         per_step = t.batch_size * cfg.tricks.n_critic  # real images one step of this process consumes
         check_data(cfg, cfg, n_images, ctx.world_size)  # (prepare checked it too; fit may be handed data)
+        if data.fit and ctx.is_main and not resume:
+            log(f"data: {data.fit} (--fit {cfg.data.fit})")
         self.batch_size = t.batch_size * ctx.world_size  # the global batch
         if ctx.world_size > 1 and not ARCHS[cfg.model.arch].shardable:
             raise ConfigError(f"--arch: {cfg.model.arch}'s per-stage batches are not split between processes yet; "
