@@ -194,7 +194,8 @@ def _progan(size: int, source: str, channels: int | None, stage_batch: str, fade
         loss=LossConfig(loss="wgan-gp", gp_weight=10.0, drift=0.001),
         optim=OptimConfig(optimizer="adam", lr_g=1e-3, lr_d=1e-3, beta1=0.0, beta2=0.99, eps=1e-8),
         train=TrainConfig(batch_size=64, minutes=10, step="alternating", sample_every=200),
-        tricks=TricksConfig(ema_kimg=10.0),
+        # G_ema ramped as `best` does, from each stage's fade-in (ProGANFamily.ema_images)
+        tricks=TricksConfig(ema_kimg=10.0, ema_rampup=0.05),
         grow=GrowConfig(fade_kimg=fade_kimg, stage_kimg=stage_kimg, stage_batch=stage_batch),
     )
 

@@ -196,3 +196,33 @@ def test_the_joint_step_trains_a_growing_model(cli, npz_data, tmp_path):
     assert code == 0, err
     ckpt = load_checkpoint(tmp_path / "r")
     assert int(ckpt["G"]["stage"]) == 2  # it grew through 8x8 into 16x16
+
+
+def _adam_steps(opt) -> list[float]:
+    return [float(s["step"]) for s in opt.state.values()]
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_adam_is_reset_when_a_stage_begins_only_when_asked(reset):
+    tr = _trainer(**{"grow.reset_adam": reset})
+    images = torch.randint(0, 256, (4, 1, 16, 16), dtype=torch.uint8)
+    for _ in range(2):  # stage 4: two steps of 4 images
+        tr.train_step(images)
+    # the second step entered stage 8: with the reset, its moments are gone
+    assert tr.G.stage_size == 8 and set(_adam_steps(tr.opt_g)) == (set() if reset else {2.0})
+    tr.train_step(images)  # the first step of stage 8
+    # reset: every moment starts anew; else the older layers go on (the new block's start at 1)
+    assert set(_adam_steps(tr.opt_g)) == ({1.0} if reset else {1.0, 3.0})
+    assert set(_adam_steps(tr.opt_d)) == ({1.0} if reset else {1.0, 3.0})
+
+
+def test_g_ema_ramps_again_from_each_stage_fade_in():
+    tr = _trainer(**{"tricks.ema_rampup": 0.05})
+    images = torch.randint(0, 256, (4, 1, 16, 16), dtype=torch.uint8)
+    seen = []
+    for _ in range(4):
+        tr.train_step(images)
+        seen.append(tr.family.ema_images(tr.state.step, 4))
+    # stage 4 counts every image; stage 8 (from 8 images on) counts those since its fade began
+    assert seen == [4, 0, 4, 8] and tr.family.schedule.fade_start(1) == 8
+    assert get_preset("progan").tricks.ema_rampup == 0.05

@@ -25,6 +25,9 @@ class GrowConfig:
     stage_lr: str = _opt("", "--stage-lr", "learning-rate factor per stage, SIZE:X,... e.g. 32:1.5 (times "
                                            "--lr-g/--lr-d); stages not named use 1")
 
+    reset_adam: bool = _opt(False, "--stage-reset-adam", "clear the optimizers' moments when a stage begins (as "
+                                                          "the official ProGAN code does)")
+
     def check(self, cfg, need: Need, label: Label) -> None:
         need(self.fade_kimg > 0, "grow", "fade_kimg", "must be positive")
         need(self.stage_kimg > 0, "grow", "stage_kimg", "must be positive")

@@ -80,6 +80,11 @@ class Family:
         """Real images the next step takes when the family decides it (else None)."""
         return None
 
+    def ema_images(self, step: int, n: int) -> int:
+        """The images G_ema's ramp (``--ema-rampup``) counts before step ``step`` of ``n``
+        images: all of them by default."""
+        return step * n
+
     def tag(self) -> str:
         """What the sample grids show now, for their file names (``16x16-fade40``); "" for none."""
         return ""

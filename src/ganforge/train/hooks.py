@@ -62,14 +62,15 @@ class AdaStats(UpdateHook):
 
 class EmaUpdate(UpdateHook):
     """G_ema moves toward G after each step, with a half-life in images (``--ema-kimg``),
-    capped early on by ``--ema-rampup`` times the images seen (counted from the step counter,
-    so a resumed run ramps exactly as an unbroken one)."""
+    capped early on by ``--ema-rampup`` times the images seen (as the family counts them,
+    :meth:`~ganforge.train.family.Family.ema_images`: from the trainer's own state, so a resumed
+    run ramps exactly as an unbroken one)."""
 
     def __init__(self, ema_kimg: float, rampup: float = 0.0):
         self.ema_kimg, self.rampup = ema_kimg, rampup
 
     def after_step(self, tr, n):
-        seen = tr.state.step * n  # images before this step (the trainer counts it after its hooks)
+        seen = tr.family.ema_images(tr.state.step, n)  # images before this step (counted after its hooks)
         update_ema(tr.G_ema, tr.G, ema_beta(n, self.ema_kimg, seen, self.rampup))
 
 

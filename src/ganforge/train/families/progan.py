@@ -240,6 +240,9 @@ class ProGANFamily(Family):
             ratio = self.lr_factor(stage) / self.lr_factor(old)
             tr.state.lr_g *= ratio
             tr.state.lr_d *= ratio
+            if self.cfg.grow.reset_adam:  # (--stage-reset-adam) each step then starts the moments anew
+                for opt in (tr.opt_g, tr.opt_d):
+                    opt.state.clear()
 
     def advance(self, n: int) -> None:
         """After a step of ``n`` real images per D update."""
@@ -250,6 +253,14 @@ class ProGANFamily(Family):
         self.apply()
 
     # -- what the trainer and the loop ask
+    def ema_images(self, step: int, n: int) -> int:
+        """G_ema's ramp counts the images since the newest block began to fade in: at each stage
+        change G_ema follows G closely again, so a new block is not averaged with its random start
+        for a whole half-life."""
+        seen = self.images_seen
+        stage = self.tr.G.stage_index
+        return seen - self.schedule.fade_start(stage) if stage >= 1 else seen
+
     def blend_reals(self, real: torch.Tensor) -> torch.Tensor:
         G = self.tr.G
         return blend_reals(real, G.stage_size, float(G.alpha)) if G.fading else real
