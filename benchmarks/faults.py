@@ -539,7 +539,7 @@ def case_worker(env: Env, tries: int, rng: random.Random) -> Row:
     return row.done()
 
 
-PROGAN = ["--preset", "progan", "--g-channels", "8", "--d-channels", "8", "--z-dim", "32", "--batch-size", "16",
+PROGAN = ["--preset", "progan", "--channel-base", "256", "--channel-max", "8", "--z-dim", "32", "--batch-size", "16",
           "--stage-batch", "8:2,32:0.5", "--fade-kimg", "0.1", "--stage-kimg", "0.1", "--precision", "fp32",
           "--device", "cpu", "--no-progress", "--checkpoint-every", str(CE), "--log-every", "1",
           "--sample-every", "10", "--seed", "0"]

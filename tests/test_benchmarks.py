@@ -5,6 +5,8 @@ import importlib.util
 import re
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -195,3 +197,10 @@ def test_device_check_throughput_part_runs_stylegan(tmp_path):
                  "+ channels-last", "+ batch 32 (4x)"):
         assert rows[mode]["img_per_s"] > 0 and rows[mode]["tflops"] > 0, mode
     assert rows["+ CUDA graphs"]["skipped"] == "needs CUDA"
+
+
+@pytest.mark.multiprocess
+def test_faults_smoke_of_the_newest_cases(tmp_path):
+    """The fault benchmark's cases that spawn the most (a streamed ProGAN killed and resumed, a
+    killed DataLoader worker) still run with today's flags: they are in the multi-process step."""
+    assert load("faults").main(["--only", "progan,worker", "--quick", "--no-save", "--workdir", str(tmp_path)]) == 0
