@@ -68,13 +68,13 @@ def describe_presets() -> list[dict[str, Any]]:
     """
     import torch
 
-    from .models import ARCHS, build_models, count_params
+    from .models import build_models, count_params, default_size
 
     rows = []
     for name, info in PRESETS.items():
         cfg = get_preset(name)
         channels = cfg.data.channels or (3 if "cifar" in info.seed_data else 1)
-        size = cfg.data.size or ARCHS[cfg.model.arch].native_size or 28
+        size = cfg.data.size or default_size(cfg.model.arch, cfg.data.source) or 28
         with torch.random.fork_rng(devices=[]):
             G, D = build_models(cfg.model, channels, size)
         rows.append({"name": name, "seed": info.seed, "seed_data": info.seed_data, "arch": cfg.model.arch,
@@ -162,10 +162,11 @@ def _bilinear() -> RunConfig:
 @register_preset("best-fmnist", seed="ganforge", seed_data="fashion-mnist",
                  description="The dcgan preset tuned for a 10-minute CPU budget: Adam 8e-4 for both (beta1 0.5), "
                              "G_ema (10 kimg half-life), one-sided label smoothing 0.1, the G phase reusing "
-                             "the D phase's fakes, channels-last. The ablation is in "
+                             "the D phase's fakes, channels-last, at 28 px. The ablation is in "
                              "benchmarks/results/ablation.md.")
 def _best_fmnist() -> RunConfig:
     cfg = _dcgan()
+    cfg.data.size = 28  # the ablation's recipe, measured at Fashion-MNIST's own size
     cfg.loss = LossConfig(loss="nonsaturating", label_smoothing=0.1)
     cfg.optim.lr_g = cfg.optim.lr_d = 8e-4
     cfg.tricks = TricksConfig(ema_kimg=10.0)
@@ -177,9 +178,11 @@ def _best_fmnist() -> RunConfig:
 @register_preset("best", seed="ganforge", seed_data="fashion-mnist",
                  description="The default: the best measured recipe (best-fmnist's settings) with G_ema's "
                              "half-life ramped up over the first images (5% of those seen, up to 10 kimg), "
-                             "so short runs sample well from G_ema too. dcgan at 28, 32 or 64 px, grey or RGB.")
+                             "so short runs sample well from G_ema too. dcgan at 28, 32 or 64 px, grey or RGB; "
+                             "Fashion-MNIST and MNIST train at 32 px, padded with their background.")
 def _best() -> RunConfig:
     cfg = _best_fmnist()
+    cfg.data.size = None  # the data's default: Fashion-MNIST and MNIST at 32 px, padded
     cfg.tricks.ema_rampup = 0.05
     return cfg
 

@@ -113,3 +113,17 @@ def test_evaluate_prints_the_transform_and_its_floor(cli, fmnist_dir, cache, tmp
     code, out, err = cli("evaluate", tmp_path / "run", "-n", 50, "--no-progress", "--json")
     result = json.loads(out)
     assert result["floor"]["fd"] >= 0 and "padded" in result["protocol"]["transform"]
+
+
+@pytest.mark.parametrize("preset, size", [("best", 32), ("dcgan", 32), ("best-fmnist", 28), ("tf-tutorial", 28)])
+def test_fashion_mnist_trains_at_32_padded_unless_the_model_or_the_preset_says_otherwise(fmnist_dir, preset, size):
+    from ganforge.presets import get_preset
+    from ganforge.train.loop import prepare
+
+    cfg = get_preset(preset)
+    cfg.data.data_dir = str(fmnist_dir)
+    data, resolved = prepare(cfg, progress=False)
+    assert resolved.data.size == size == data.images.shape[-1]
+    assert data.fit == ("28x28 padded to 32x32 with the background (0)" if size == 32 else "")
+    cfg.data.size = 28  # --size wins
+    assert prepare(cfg, progress=False)[1].data.size == 28

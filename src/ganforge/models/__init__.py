@@ -104,7 +104,17 @@ def _build_stylegan2(cfg: ModelConfig, c: int, size: int) -> Models:
                                    num_lowp_res=cfg.lowp_res, conv_clamp=clamp, mapping_layers=cfg.mapping_layers))
 
 
+def default_size(arch: str, source: str) -> int | None:
+    """The side a run of ``arch`` on ``--data source`` trains at without ``--size``: the
+    architecture's native size, else the data set's own preference (Fashion-MNIST and MNIST: 32,
+    padded), else None (the data's own size)."""
+    from ..data.sources import model_size
+
+    return ARCHS[arch].native_size or model_size(source)
+
+
 __all__ = [
+    "default_size",
     "ARCHS", "ArchSpec", "register_arch", "build_models", "count_params", "own_d_refusals", "layer_param_counts",
     "init_weights", "INIT_SCHEMES", "Generator", "Discriminator", "batch_dependent", "use_fast_dropout",
     "use_mirrored_padding", "TFTutorialGenerator", "TFTutorialDiscriminator", "GeronDenseGenerator",

@@ -23,7 +23,7 @@ from ..data import ImageData, absolute_data_paths, load_data
 from ..device import resolve_device
 from ..errors import ConfigError
 from ..generator import latents
-from ..models import ARCHS
+from ..models import ARCHS, default_size
 from ..runs.monitor import CONFIG_NAME, Monitor, save_run_config, truncate_log
 from ..runs.report import RunSession
 from ..context import RunContext
@@ -63,7 +63,7 @@ def prepare(cfg: RunConfig, progress: bool = True) -> tuple[ImageData, RunConfig
     """Load the data for ``cfg`` and return it with a copy of the config whose size and channels
     are resolved, so the saved config alone can rebuild G."""
     check_run(cfg)
-    data = load_data(cfg.data, default_size=ARCHS[cfg.model.arch].native_size, progress=progress)
+    data = load_data(cfg.data, default_size=default_size(cfg.model.arch, cfg.data.source), progress=progress)
     resolved = RunConfig.from_dict(cfg.to_dict())
     resolved.data = absolute_data_paths(resolved.data)  # the run can be resumed from anywhere
     resolved.data.channels = int(data.images.shape[1])
