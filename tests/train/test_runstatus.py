@@ -161,7 +161,9 @@ def test_a_forked_child_does_not_keep_the_run_locked(tmp_path):
     try:
         os.close(lock.fd)  # the parent's copy goes, as when kill -9 ends it
         lock.fd = None
-        RunLock(tmp_path, wait_s=0.5).release("finished")  # free at once, the child still alive
+        again = RunLock(tmp_path, wait_s=0.5)  # free at once, the child still alive (else RunFolderError)
+        assert again.fd is not None
+        again.release("finished")
     finally:
         os.write(w, b"x")
         os.waitpid(pid, 0)
