@@ -285,11 +285,10 @@ class _Loop:
         return done
 
     # -- the loop
-    def run(self) -> TrainResult:
-        t, tr, ctx = self.cfg.train, self.trainer, self.ctx
-        self.session = RunSession(self.run_dir, ctx)  # holds run.lock while training; writes report.html
-        self.save_config()
-        # Stopping rule: the first of --steps, --epochs (both totals) and --minutes (this session).
+    def stopping_rule(self) -> tuple[int | None, float | None]:
+        """(total steps, clock deadline): the first of --steps, --epochs (both totals) and
+        --minutes (this session) ends the run."""
+        t, tr = self.cfg.train, self.trainer
         total = t.steps
         if t.epochs is not None:  # an epoch is a pass over the data, whatever the batch of each step
             by_epochs = tr.step + self.sampler.steps_until(t.epochs)
@@ -297,13 +296,12 @@ class _Loop:
         deadline = self.start_clock + 60 * t.minutes if t.minutes is not None else None
         if total is None and deadline is None:
             raise ConfigError("give a length: --steps, --epochs or --minutes")
+        return total, deadline
 
-        def done() -> bool:
-            if total is not None and tr.step >= total:
-                return True
-            # The clock differs between processes: they stop together when any of them is late.
-            return deadline is not None and ctx.agree(self.clock() >= deadline)
-
+    def open_monitor(self, total: int | None, deadline: float | None) -> None:
+        """The monitor (progress, log.jsonl, grids), the session's first events and the
+        training-time evaluation."""
+        t, tr, ctx = self.cfg.train, self.trainer, self.ctx
         self.monitor = Monitor(self.run_dir, tr.step, total, deadline, progress=self.progress and ctx.is_main,
                                nrow=tr.num_classes or None, writes=ctx.is_main, clock=self.clock)
         if self.precision_note:
@@ -317,6 +315,20 @@ class _Loop:
                 t, self.evaluator, self.run_dir, ctx, checkpoint=self.checkpoint, write=self.monitor.write,
                 sample=lambda n: tr.sample_images(n, seed=t.seed), log_event=self.monitor.log_event,
                 best_fd=self.best_fd)
+
+    def run(self) -> TrainResult:
+        t, tr, ctx = self.cfg.train, self.trainer, self.ctx
+        self.session = RunSession(self.run_dir, ctx)  # holds run.lock while training; writes report.html
+        self.save_config()
+        total, deadline = self.stopping_rule()
+
+        def done() -> bool:
+            if total is not None and tr.step >= total:
+                return True
+            # The clock differs between processes: they stop together when any of them is late.
+            return deadline is not None and ctx.agree(self.clock() >= deadline)
+
+        self.open_monitor(total, deadline)
         if tr.step == 0:
             self.samples(0)
             self.checkpoint()  # a good state to roll back to
