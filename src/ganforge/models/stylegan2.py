@@ -32,8 +32,6 @@ imports its pickles):
 from __future__ import annotations
 
 import math
-from contextlib import contextmanager
-from typing import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -41,18 +39,12 @@ from torch import nn
 
 from .base import Discriminator, Generator
 from .layers import MinibatchStdDev
-from .resample import conv2d_down, conv2d_up, setup_filter, upsample2d
+from .resample import conv2d_down, setup_filter, upsample2d
+from .stylegan2_layers import (ACT_GAIN, MODCONV_DEFAULT, MODCONV_IMPLS, FullyConnected, bias_act, channels_at,  # noqa: F401 (re-exported)
+                               lowp_dtype, modulated_conv2d, no_autocast, normalize_2nd_moment)
 
 SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
-ACT_GAIN = math.sqrt(2.0)  # leaky ReLU 0.2 followed by sqrt(2): unit second moment in, unit out
 NOISE_MODES = ("random", "const", "none")
-MODCONV_IMPLS = ("grouped", "scaled", "bmm")
-MODCONV_DEFAULT = "scaled"  # the fastest here: benchmarks/stylegan_speed.py (docs/stylegan2.md)
-
-
-def channels_at(res: int, channel_base: int, channel_max: int) -> int:
-    """Feature maps at resolution ``res``: the official rule ``min(channel_base // res, channel_max)``."""
-    return max(1, min(channel_base // res, channel_max))
 
 
 def resolutions(img_size: int) -> list[int]:
@@ -60,95 +52,6 @@ def resolutions(img_size: int) -> list[int]:
     if img_size not in SIZES:
         raise ValueError(f"StyleGAN2 makes sizes {SIZES}, not {img_size}")
     return [4 << i for i in range(int(math.log2(img_size)) - 1)]
-
-
-def lowp_dtype(device: torch.device) -> torch.dtype | None:
-    """The low-precision dtype the caller's autocast asks for on ``device`` (None without one)."""
-    if torch.is_autocast_enabled(device.type):
-        return torch.get_autocast_dtype(device.type)
-    return None
-
-
-@contextmanager
-def _no_autocast(device: torch.device) -> Iterator[None]:
-    """The network decides each layer's precision itself (see the module docstring)."""
-    with torch.autocast(device.type, enabled=False):
-        yield
-
-
-def _bias_act(x: torch.Tensor, bias: torch.Tensor, act: bool, gain: float, clamp: float | None) -> torch.Tensor:
-    """``x + bias``, leaky ReLU 0.2 times sqrt(2) (``act``), times ``gain``, clamped to +-clamp."""
-    x = x + bias.to(x.dtype).reshape(1, -1, *([1] * (x.dim() - 2)))
-    if act:
-        x = F.leaky_relu(x, 0.2)
-        gain = gain * ACT_GAIN
-    if gain != 1:
-        x = x * gain
-    return F.hardtanh(x, -clamp, clamp) if clamp is not None else x  # (a clamp whose backward is one kernel)
-
-
-def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
-
-
-class FullyConnected(nn.Module):
-    """``x @ (W * lr_mul / sqrt(in)).T + b * lr_mul``, then leaky ReLU (``act``). W ~ N(0, 1/lr_mul^2)
-    and b = ``bias_init`` as stored, so Adam, being scale-free, moves the layer lr_mul times as
-    fast. (N, in) -> (N, out)."""
-
-    def __init__(self, in_features: int, out_features: int, act: bool = False, lr_mul: float = 1.0,
-                 bias_init: float = 0.0):
-        super().__init__()
-        self.act = act
-        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_mul)
-        self.bias = nn.Parameter(torch.full([out_features], float(bias_init)))
-        self.weight_gain, self.bias_gain = lr_mul / math.sqrt(in_features), lr_mul
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.linear(x, self.weight.to(x.dtype) * self.weight_gain)
-        return _bias_act(x, self.bias * self.bias_gain, self.act, 1.0, None)
-
-
-# --------------------------------------------------------------------------- the modulated convolution
-def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     impl: str = MODCONV_DEFAULT, up: bool = False, f1: torch.Tensor | None = None) -> torch.Tensor:
-    """A 'same' convolution whose weights are scaled per sample by ``styles``.
-
-    x: (N, C_in, H, W) in the precision it should run in; weight: (C_out, C_in, k, k) as stored;
-    styles: (N, C_in) float32. With ``demodulate`` each sample's output channel is divided by
-    ``sqrt(sum_{i,k} (s_i w_{o,i,k})^2 + 1e-8)``, computed in float32. ``up``: at twice the
-    resolution (FIR filter ``f1``). Returns (N, C_out, H or 2H, W or 2W).
-
-    impl: three forms of the same function -
-      * "grouped": the N per-sample weights in one grouped convolution (groups=N);
-      * "scaled": the input channels scaled by the styles, the shared convolution, the output
-        channels scaled by the demodulation coefficients (no per-sample weights at all);
-      * "bmm": per-sample weights times the unfolded input (im2col), one batched matmul
-        (stride 1 only; an upsampling layer runs "scaled").
-    """
-    n, c_in, h, w_ = x.shape
-    c_out, _, k, _ = weight.shape
-    d = None
-    if demodulate:  # sum_{i,k} s_i^2 w_{o,i,k}^2 = (s^2) @ (sum_k w^2).T, in float32
-        d = torch.rsqrt(styles.square() @ weight.square().sum(dim=(2, 3)).t() + 1e-8)  # (N, C_out)
-    if impl == "scaled" or (impl == "bmm" and up):
-        x = x * styles.to(x.dtype)[:, :, None, None]
-        wt = weight.to(x.dtype)
-        x = conv2d_up(x, wt, f1) if up else F.conv2d(x, wt, padding=k // 2)
-        return x * d.to(x.dtype)[:, :, None, None] if d is not None else x
-    wt = weight[None] * styles[:, None, :, None, None]  # (N, C_out, C_in, k, k)
-    if d is not None:
-        wt = wt * d[:, :, None, None, None]
-    wt = wt.to(x.dtype)
-    if impl == "grouped":
-        xg = x.reshape(1, n * c_in, h, w_)
-        wg = wt.reshape(n * c_out, c_in, k, k)
-        out = conv2d_up(xg, wg, f1, groups=n) if up else F.conv2d(xg, wg, padding=k // 2, groups=n)
-        return out.reshape(n, c_out, *out.shape[2:])
-    if impl == "bmm":
-        cols = F.unfold(x, k, padding=k // 2) if k > 1 else x.reshape(n, c_in, h * w_)  # (N, C_in*k*k, H*W)
-        return torch.bmm(wt.reshape(n, c_out, c_in * k * k), cols).reshape(n, c_out, h, w_)
-    raise ValueError(f"modulated_conv2d: impl must be one of {MODCONV_IMPLS}, not {impl!r}")
 
 
 # --------------------------------------------------------------------------- the generator
@@ -196,7 +99,7 @@ class SynthesisLayer(nn.Module):
         n = noise.draw(self, x)
         if n is not None:
             x = x + (n * self.noise_strength).to(x.dtype)
-        return _bias_act(x, self.bias, True, 1.0, self.conv_clamp)
+        return bias_act(x, self.bias, True, 1.0, self.conv_clamp)
 
 
 class ToRGB(nn.Module):
@@ -214,7 +117,7 @@ class ToRGB(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, impl=self.impl)
-        return _bias_act(x, self.bias, False, 1.0, self.conv_clamp)
+        return bias_act(x, self.bias, False, 1.0, self.conv_clamp)
 
 
 class NoiseSource:
@@ -296,7 +199,7 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, noise: NoiseSource) -> torch.Tensor:
         lowp = lowp_dtype(ws.device)
         x = img = None
-        with _no_autocast(ws.device):
+        with no_autocast(ws.device):
             ws = ws.float()
             i = 0
             for block in self.blocks():
@@ -348,7 +251,7 @@ class StyleGAN2Generator(Generator):
             raise ValueError(f"{type(self).__name__} expects float noise of shape (N, {self.z_dim}), "
                              f"got {z.dtype} {tuple(z.shape)}")
         c = self._c(z, y)
-        with _no_autocast(z.device):
+        with no_autocast(z.device):
             return self.map(z, c)
 
     def broadcast(self, w: torch.Tensor) -> torch.Tensor:
@@ -452,7 +355,7 @@ class Conv2dLayer(nn.Module):
         x = conv2d_down(x, w, f1) if self.down else F.conv2d(x, w, padding=w.shape[-1] // 2)
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         bias = self.bias if self.bias is not None else torch.zeros(x.shape[1], device=x.device)
-        return _bias_act(x, bias, self.act, gain, clamp)
+        return bias_act(x, bias, self.act, gain, clamp)
 
 
 class DiscriminatorBlock(nn.Module):
@@ -529,7 +432,7 @@ class StyleGAN2Discriminator(Discriminator):
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         self.check_input(x)
         lowp = lowp_dtype(x.device)
-        with _no_autocast(x.device):
+        with no_autocast(x.device):
             h = None
             for r in self.block_res:
                 block = getattr(self, f"b{r}")
