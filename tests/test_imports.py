@@ -45,7 +45,7 @@ RANKS = {
     "metrics": 4, "runs": 4, "runs.layout": 0,
     "generator": 3, "checkpoint": 3,
     "models": 2, "data": 2,
-    "losses": 1, "regularisers": 1,
+    "losses": 1, "regularisers": 1, "truncation": 1,
     "images": 0, "progress": 0, "config": 0, "device": 0, "errors": 0, "context": 0, "": 0,
 }
 
