@@ -8,6 +8,7 @@ keeps what it finished.
 
     python benchmarks/quality_over_time.py --presets progan,best --at 10,30
     python benchmarks/quality_over_time.py --presets stylegan2,best --at 30,60 --cpu 1
+    python benchmarks/quality_over_time.py --presets best --at 60 --keep runs --continue-from 30  # add a mark
 
 Training time is the training process's CPU time by default (``--clock cpu``: one thread, so a
 CPU minute is a minute of one core, and a busy machine slows the run without shortening its
@@ -45,7 +46,12 @@ def main() -> None:
     p.add_argument("--flags", default="", help="more train flags for every preset, e.g. '--size 32' (each row "
                                                "records them; the run folders are named with them)")
     p.add_argument("--no-save", action="store_true", help="print only")
+    p.add_argument("--continue-from", type=float, default=0.0, metavar="MIN",
+                   help="the run folder under --keep already holds this run trained by this benchmark to MIN "
+                        "minutes: resume it from there (marks up to MIN are skipped), e.g. to add a 60-minute mark")
     a = p.parse_args()
+    if a.continue_from and not a.keep:
+        p.error("--continue-from needs --keep (the folder that holds the runs to continue)")
     marks = sorted(float(m) for m in a.at.split(","))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from machine import machine_info  # noqa: E402  (benchmarks/machine.py)
@@ -57,8 +63,10 @@ def main() -> None:
         tag = re.sub(r"[^A-Za-z0-9.]+", "-", a.flags).strip("-")
         for preset in a.presets.split(","):
             out = root / f"{preset}{'-' + tag if tag else ''}-seed{a.seed}"
-            done = 0.0
-            for mark in marks:
+            done = a.continue_from
+            if done and not (out / "checkpoint.pt").is_file():
+                sys.exit(f"quality_over_time: --continue-from {done:g}: no run to continue at {out}")
+            for mark in (m for m in marks if m > done):
                 common = ["--minutes", mark - done, "--clock", a.clock, "--epochs", "none", "--no-progress"]
                 if done == 0:
                     args = ["train", "--preset", preset, "--seed", a.seed, "--out", out, "--overwrite",
