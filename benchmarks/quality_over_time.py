@@ -49,7 +49,12 @@ def main() -> None:
     p.add_argument("--continue-from", type=float, default=0.0, metavar="MIN",
                    help="the run folder under --keep already holds this run trained by this benchmark to MIN "
                         "minutes: resume it from there (marks up to MIN are skipped), e.g. to add a 60-minute mark")
-    a = p.parse_args()
+    # A lone flag as the value (--flags --stage-reset-adam) reads to argparse as an option of its own:
+    # take the word after --flags as its value whatever it starts with.
+    argv = sys.argv[1:]
+    argv = [f"--flags={argv[i + 1]}" if w == "--flags" and i + 1 < len(argv) else w
+            for i, w in enumerate(argv) if not (i > 0 and argv[i - 1] == "--flags")]
+    a = p.parse_args(argv)
     if a.continue_from and not a.keep:
         p.error("--continue-from needs --keep (the folder that holds the runs to continue)")
     marks = sorted(float(m) for m in a.at.split(","))
