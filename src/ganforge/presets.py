@@ -239,7 +239,7 @@ def _stylegan2(size: int, source: str, channels: int | None, batch: int, r1_gamm
 
 @register_preset("stylegan2", seed="ganforge", seed_data="fashion-mnist",
                  description="Karras et al. StyleGAN2 at 32 px, grey or RGB, at CPU width (z and w 128, 2 mapping "
-                             "layers, channels min(1024 // r, 64)), with the ADA paper's small-data recipe: "
+                             "layers, channels min(1024 // r, 64)), after the ADA paper's small-data recipe: "
                              "non-saturating loss with lazy R1 (gamma 1, every 16: chosen by measurement, "
                              "docs/stylegan2.md) and path length (every 4), "
                              "style mixing 0.9, G_ema, Adam 0.0025 betas (0, 0.99), batch 32, channels-last. "

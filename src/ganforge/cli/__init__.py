@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # SIGPIPE
     except KeyboardInterrupt as e:
-        # a second Ctrl-C or SIGTERM while stopping (see train.loop.StopNow) says which it was
+        # a second Ctrl-C or SIGTERM while stopping (see train.stopping.StopNow) says which it was
         signum = getattr(e, "signum", None)
         print("interrupted", file=sys.stderr)
         return 128 + signum if signum else EXIT_INTERRUPTED
