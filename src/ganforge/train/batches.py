@@ -96,6 +96,26 @@ class InMemoryBatches:
         pass
 
 
+def _quiet_when_orphaned(worker_id: int) -> None:
+    """In a reader process: stay silent when the training process hangs up on it.
+
+    A worker hands each batch over through a background thread of multiprocessing's
+    resource sharer. When training stops - a sibling worker killed, a Ctrl-C - the trainer drops
+    those connections, and that thread reports the reset as a traceback on the shared stderr,
+    burying the one line that says what happened. Only a peer hanging up is silenced; anything
+    else is still reported.
+    """
+    import sys
+
+    report = sys.excepthook
+
+    def hook(kind, value, tb):
+        if not issubclass(kind, (ConnectionError, EOFError)):
+            report(kind, value, tb)
+
+    sys.excepthook = hook
+
+
 class StreamedBatches:
     """Batches read from a prepared set on disk by ``workers`` DataLoader processes, a few steps
     ahead of training, so memory stays flat whatever the set's size. The readers follow the
@@ -113,7 +133,7 @@ class StreamedBatches:
             self.reader, sampler=self.sampler.ahead(), batch_size=None, num_workers=self.workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.workers else None,
             # its own generator: the workers' seeds must not be drawn from the training RNG
-            generator=torch.Generator().manual_seed(0))
+            generator=torch.Generator().manual_seed(0), worker_init_fn=_quiet_when_orphaned)
         it = iter(loader)
         if self.workers and threading.current_thread() is threading.main_thread():
             # torch's SIGCHLD handler raises wherever the main thread is when a worker dies - in
