@@ -185,12 +185,9 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc to find the worker processes")
-def test_a_killed_reader_worker_saves_the_run_and_says_which(tmp_path):
-    """kill -9 of a DataLoader worker (as the OOM killer would): the run saves a checkpoint, exits
-    1 with one line naming the dead worker, and --resume continues from it."""
-    import os
-    import signal
+def _streamed_run(tmp_path):
+    """A streamed run with two reader workers, started as a subprocess: (process, run folder,
+    the workers' pids), once it has logged and its workers are up."""
     import subprocess
     import sys
     import time
@@ -198,19 +195,90 @@ def test_a_killed_reader_worker_saves_the_run_and_says_which(tmp_path):
     src = image_folder(tmp_path / "imgs", n_per_class=16, sizes=((20, 20),))
     prepare_folder(src, 28, tmp_path / "prep", channels=1, progress=False)
     run = tmp_path / "run"
-    train = [sys.executable, "-m", "ganforge", "train", "--data", str(tmp_path / "prep"), "--data-load", "stream",
-             "--data-workers", "2", "--batch-size", "4", "--g-channels", "8", "--d-channels", "8", "--z-dim", "16",
-             "--precision", "fp32", "--n-fixed", "4", "--no-progress", "--log-every", "5"]
-    proc = subprocess.Popen([*train, "--steps", "100000", "--out", str(run)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganforge", "train", "--data", str(tmp_path / "prep"), "--data-load", "stream",
+         "--data-workers", "2", "--batch-size", "4", "--g-channels", "8", "--d-channels", "8", "--z-dim", "16",
+         "--precision", "fp32", "--n-fixed", "4", "--no-progress", "--log-every", "5", "--steps", "100000",
+         "--epochs", "none", "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (
+            (run / "log.jsonl").exists() and len(_children(proc.pid)) == 2):
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+    workers = _children(proc.pid)
+    assert len(workers) == 2, f"DataLoader workers: {workers}"
+    return proc, run, workers
+
+
+def _last_step(run) -> int:
+    lines = (run / "log.jsonl").read_text().splitlines()
+    return max((json.loads(line)["step"] for line in lines if line.endswith("}")), default=0)
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/task").is_dir(),
+                                reason="needs Linux's /proc to find the worker processes")
+
+
+@needs_proc
+def test_a_ctrl_c_is_the_trainers_to_answer_not_a_readers(tmp_path):
+    """A Ctrl-C reaches every process of the terminal's group. A reader ignores it: the trainer
+    goes on (SIGINT sent to a reader alone changes nothing), and answers its own by saving and
+    exiting 130 without a traceback."""
+    import os
+    import signal
+    import time
+
+    proc, run, workers = _streamed_run(tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None and not (
-                (run / "log.jsonl").exists() and _children(proc.pid)):
+        os.kill(workers[0], signal.SIGINT)
+        at_signal = _last_step(run)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None and _last_step(run) < at_signal + 200:
             time.sleep(0.2)
         assert proc.poll() is None, proc.communicate()[1]
-        workers = _children(proc.pid)
-        assert workers, "no DataLoader worker started"
+        assert _last_step(run) >= at_signal + 200, "training stalled after a reader got SIGINT"
+        state = Path(f"/proc/{workers[0]}/status").read_text().split("State:")[1].split()[0]
+        assert state != "Z", "the reader ended on SIGINT"
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] > 0
+
+
+def test_a_reader_ignores_ctrl_c_and_reports_errors_but_not_the_trainer_hanging_up():
+    """However the reader was started (a spawned one inherits no handler), it ignores SIGINT. The
+    resource sharer's thread reports through sys.excepthook; in a reader a connection the trainer
+    dropped is not reported, any other error is."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from ganforge.train.batches import _reader_worker_init\n"
+            "import signal\n"
+            "_reader_worker_init(0)\n"
+            "assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN, 'SIGINT not ignored'\n"
+            "for e in (ConnectionResetError(104, 'reset by peer'), BrokenPipeError(32, 'pipe'), ValueError('kept')):\n"
+            "    try:\n"
+            "        raise e\n"
+            "    except Exception:\n"
+            "        sys.excepthook(*sys.exc_info())\n")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stderr
+    assert "ValueError: kept" in err and "reset by peer" not in err and "BrokenPipe" not in err, err
+
+
+@needs_proc
+def test_a_killed_reader_worker_saves_the_run_and_says_which(tmp_path):
+    """kill -9 of a DataLoader worker (as the OOM killer would): the run saves a checkpoint, exits
+    1 with one line naming the dead worker, and --resume continues from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc, run, workers = _streamed_run(tmp_path)
+    try:
         os.kill(workers[0], signal.SIGKILL)
         out, err = proc.communicate(timeout=120)
     finally:

@@ -96,17 +96,23 @@ class InMemoryBatches:
         pass
 
 
-def _quiet_when_orphaned(worker_id: int) -> None:
-    """In a reader process: stay silent when the training process hangs up on it.
+def _reader_worker_init(worker_id: int) -> None:
+    """In a reader process: leave stopping to the trainer, and stay silent when it hangs up.
 
-    A worker hands each batch over through a background thread of multiprocessing's
-    resource sharer. When training stops - a sibling worker killed, a Ctrl-C - the trainer drops
-    those connections, and that thread reports the reset as a traceback on the shared stderr,
-    burying the one line that says what happened. Only a peer hanging up is silenced; anything
-    else is still reported.
+    A Ctrl-C reaches every process of the terminal's group; the trainer answers it by finishing
+    its step and saving, then ends its readers itself. A forked reader inherits the trainer's
+    handler, a spawned one (macOS, Windows) would end on it with a KeyboardInterrupt, so every
+    reader ignores it.
+
+    A reader hands each batch over through a background thread of multiprocessing's resource
+    sharer. When training stops - a sibling reader killed, a Ctrl-C - the trainer drops those
+    connections, and that thread reports the reset as a traceback on the shared stderr, burying
+    the one line that says what happened. Only a peer hanging up is silenced; anything else is
+    still reported.
     """
     import sys
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     report = sys.excepthook
 
     def hook(kind, value, tb):
@@ -133,7 +139,7 @@ class StreamedBatches:
             self.reader, sampler=self.sampler.ahead(), batch_size=None, num_workers=self.workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.workers else None,
             # its own generator: the workers' seeds must not be drawn from the training RNG
-            generator=torch.Generator().manual_seed(0), worker_init_fn=_quiet_when_orphaned)
+            generator=torch.Generator().manual_seed(0), worker_init_fn=_reader_worker_init)
         it = iter(loader)
         if self.workers and threading.current_thread() is threading.main_thread():
             # torch's SIGCHLD handler raises wherever the main thread is when a worker dies - in
