@@ -21,6 +21,7 @@ from ganforge.tools import (
     save_interpolation,
     save_neighbours,
 )
+from ganforge.tools.nearest import train_to_train
 from toolstest_util import BRIGHTNESS_CLASSES, TinyCondG, TinyG, brightness_probs
 
 
@@ -125,6 +126,21 @@ def test_knn_matches_brute_force_across_chunks():
         knn(q, ref, 50, k=60)
 
 
+def test_the_scale_is_the_median_distance_to_the_nearest_other_training_image():
+    g = torch.Generator().manual_seed(1)
+    ref = torch.randint(0, 256, (30, 1, 4, 4), generator=g, dtype=torch.uint8)
+    flat = ref.reshape(30, -1).double()
+    brute = torch.cdist(flat, flat).fill_diagonal_(float("inf")).min(1).values
+    assert train_to_train(ref, 30, sample=30) == pytest.approx(float(brute.median()))
+    assert train_to_train(lambda s: ref[s], 30, sample=30) == pytest.approx(float(brute.median()))
+    # a sample of 10 of them: the median over those ten
+    pick = torch.randperm(30, generator=torch.Generator().manual_seed(0))[:10]
+    assert train_to_train(ref, 30, sample=10) == pytest.approx(float(brute[pick].median()))
+    # exact duplicates are each other's nearest, whichever of the two knn lists first
+    twice = torch.cat([ref[:5], ref[:5]])
+    assert train_to_train(twice, 10, sample=10) == 0
+
+
 def test_neighbours_in_pixel_and_feature_space(tmp_path):
     G = TinyG()
     train = render(G, torch.randn(40, G.z_dim, generator=torch.Generator().manual_seed(9)))
@@ -132,6 +148,8 @@ def test_neighbours_in_pixel_and_feature_space(tmp_path):
     assert res.pixel_idx.shape == (3, 2) and res.feature_idx.shape == (3, 2)
     d = torch.cdist(res.fakes.reshape(3, -1).double(), train.reshape(40, -1).double())
     assert torch.equal(res.pixel_idx[:, 0], d.argmin(1))
+    assert res.pixel_scale == pytest.approx(train_to_train(train, 40)) and res.pixel_scale > 0
+    assert res.feature_scale == pytest.approx(train_to_train(brightness_probs(train).float(), 40))
     save_neighbours(res, train, tmp_path / "nn.png")
     only_pixels = neighbours(G, train, n=2, k=1, skipped="no evaluator")
     assert only_pixels.feature_idx is None and only_pixels.to_dict()["feature_skipped"] == "no evaluator"

@@ -160,9 +160,10 @@ def test_neighbours_pixel_space_and_skipped_features(cli, run, tmp_path):
     d = json.loads(out)
     assert np.array(d["pixel"]["indices"]).shape == (3, 2) and d["train_images"] == 24
     assert d["feature"] is None and "'blobs'" in d["feature_skipped"]
+    assert d["pixel"]["train_to_train_median"] > 0
     assert fig.is_file()
     code, out, _ = cli("neighbors", run, "-n", 2, "-k", 1, "--out", fig, "--overwrite")
-    assert code == 0 and "feature space skipped" in out
+    assert code == 0 and "feature space skipped" in out and "a training image's nearest other: median" in out
     code, _, err = cli("neighbours", run, "-k", 99, "--out", fig, "--overwrite")
     assert code == 2 and "-k 99" in err
 
@@ -173,6 +174,7 @@ def test_neighbours_feature_space_with_an_evaluator(cli, run, tmp_path, fake_eva
     assert code == 0, err
     d = json.loads(out)
     assert d["feature"]["network"] == "fake-brightness" and np.array(d["feature"]["indices"]).shape == (2, 3)
+    assert d["feature"]["train_to_train_median"] >= 0
 
 
 def test_export_safetensors_and_torchscript(cli, run, tmp_path):

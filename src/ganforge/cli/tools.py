@@ -317,9 +317,14 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
         return 0
     nearest = res.pixel_dist[:, 0]
     print(f"  {args.n} generated images vs {len(data)} training images ({data.name}); nearest pixel L2 "
-          f"distance: min {nearest.min():.0f}, median {nearest.median():.0f}")
+          f"distance: min {nearest.min():.0f}, median {nearest.median():.0f} (a training image's nearest "
+          f"other: median {res.pixel_scale:.0f})")
     if res.feature_idx is None:
         print(f"  feature space skipped: {why}")
+    else:
+        nearest = res.feature_dist[:, 0]
+        print(f"  in {res.feature_name} features: min {nearest.min():.2f}, median {nearest.median():.2f} "
+              f"(training images: median {res.feature_scale:.2f})")
     print(f"wrote {out}")
     return 0
 

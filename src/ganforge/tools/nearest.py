@@ -53,18 +53,44 @@ class Neighbours:
     feature_idx: torch.Tensor | None = None
     feature_name: str = ""
     skipped: str = ""  # why feature space was skipped
+    # the scale to read distances by: the median distance from a training image to its nearest
+    # other training image (over a seeded sample of at most SCALE_SAMPLE of them)
+    pixel_scale: float = float("nan")
+    feature_scale: float | None = None
 
     def to_dict(self) -> dict:
         d = {"seed": self.seed, "n": int(self.fakes.shape[0]), "k": int(self.pixel_idx.shape[1]),
              "pixel": {"indices": self.pixel_idx.tolist(),
-                       "distances": [[round(v, 3) for v in r] for r in self.pixel_dist.tolist()]}}
+                       "distances": [[round(v, 3) for v in r] for r in self.pixel_dist.tolist()],
+                       "train_to_train_median": round(self.pixel_scale, 3)}}
         if self.feature_idx is not None:
             d["feature"] = {"network": self.feature_name, "indices": self.feature_idx.tolist(),
-                            "distances": [[round(v, 4) for v in r] for r in self.feature_dist.tolist()]}
+                            "distances": [[round(v, 4) for v in r] for r in self.feature_dist.tolist()],
+                            "train_to_train_median": round(self.feature_scale, 4)}
         else:
             d["feature"] = None
             d["feature_skipped"] = self.skipped
         return d
+
+
+SCALE_SAMPLE = 256  # training images whose nearest other training image sets the scale
+
+
+def train_to_train(ref: torch.Tensor | Callable[[slice], torch.Tensor], n_ref: int,
+                   sample: int = SCALE_SAMPLE, seed: int = 0) -> float:
+    """The median distance from a training image to its nearest other training image, over a
+    seeded sample of ``sample`` of them: the distance below which a generated image is closer to
+    the set than the set's own images are to each other. (Exact duplicates in the set count: a
+    set full of them has a small scale.)"""
+    if n_ref < 2:
+        return float("nan")
+    rows = ref if callable(ref) else (lambda s: ref[s])
+    pick = torch.randperm(n_ref, generator=torch.Generator().manual_seed(seed))[:min(sample, n_ref)]
+    query = torch.cat([rows(slice(i, i + 1)) for i in pick.tolist()])
+    d, idx = knn(query.float(), rows, n_ref, 2)
+    # each image finds itself at distance 0; its nearest other is the other of the two
+    other = torch.where(idx[:, 0] == pick, d[:, 1], d[:, 0])
+    return float(other.median())
 
 
 def check_neighbours(n: int, k: int, features: bool = True) -> None:
@@ -98,12 +124,14 @@ def neighbours(G: nn.Module, train_images: torch.Tensor, n: int = 8, k: int = 4,
     fakes = generate(G, n, seed=seed, batch_size=batch_size, truncation=truncation, noise_mode=noise_mode)
     n_ref = train_images.shape[0]
     pd, pi = knn(fakes.float(), lambda s: train_images[s], n_ref, k)
-    res = Neighbours(fakes, seed, pd.float(), pi, skipped=skipped)
+    res = Neighbours(fakes, seed, pd.float(), pi, skipped=skipped,
+                     pixel_scale=train_to_train(lambda s: train_images[s], n_ref))
     if features is not None:
         f_fake = torch.as_tensor(features(fakes)).float()
         f_ref = torch.as_tensor(features(train_images)).float()
         fd, fi = knn(f_fake, f_ref, n_ref, k)
         res.feature_dist, res.feature_idx, res.feature_name = fd.float(), fi, feature_name
+        res.feature_scale = train_to_train(f_ref, n_ref)
     return res
 
 
@@ -121,7 +149,9 @@ def neighbours_figure(res: Neighbours, train_images: torch.Tensor) -> Image.Imag
     k = res.pixel_idx.shape[1]
     title = (f"generated (left), its {k} nearest training images by pixel L2 (middle, d on 0..255 values)"
              + (f",\nthen by evaluator features (right, {res.feature_name})" if res.feature_idx is not None
-                else f"\nfeature space skipped: {res.skipped}"))
+                else f"\nfeature space skipped: {res.skipped}")
+             + f"\nfor scale, a training image's nearest other training image: median d={res.pixel_scale:.0f}"
+             + (f" by pixels, {res.feature_scale:.2f} by features" if res.feature_idx is not None else ""))
     return draw_figure(rows, title)
 
 
