@@ -6,6 +6,8 @@ real one. The conditional paths use ``TinyCondG``, a stand-in with the condition
 """
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from PIL import Image
@@ -153,5 +155,7 @@ def test_neighbours_in_pixel_and_feature_space(tmp_path):
     save_neighbours(res, train, tmp_path / "nn.png")
     only_pixels = neighbours(G, train, n=2, k=1, skipped="no evaluator")
     assert only_pixels.feature_idx is None and only_pixels.to_dict()["feature_skipped"] == "no evaluator"
+    one = neighbours(G, train[:1], n=2, k=1).to_dict()  # a set of one image has no scale: null, not NaN
+    assert one["pixel"]["train_to_train_median"] is None and "NaN" not in json.dumps(one)
     with pytest.raises(GanforgeError, match="makes"):
         neighbours(G, train[:, :, :4, :4], n=2, k=1)

@@ -1,6 +1,7 @@
 """Nearest neighbours: are generated images copies of training images? By pixels and by features."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -41,6 +42,11 @@ def knn(query: torch.Tensor, ref: torch.Tensor | Callable[[slice], torch.Tensor]
     return best_d.sqrt(), best_i
 
 
+def _scale(value: float, digits: int) -> float | None:
+    """A scale for JSON: None for a set of one image, which has none."""
+    return None if math.isnan(value) else round(value, digits)
+
+
 @dataclass
 class Neighbours:
     """Generated images with their nearest training images."""
@@ -62,11 +68,11 @@ class Neighbours:
         d = {"seed": self.seed, "n": int(self.fakes.shape[0]), "k": int(self.pixel_idx.shape[1]),
              "pixel": {"indices": self.pixel_idx.tolist(),
                        "distances": [[round(v, 3) for v in r] for r in self.pixel_dist.tolist()],
-                       "train_to_train_median": round(self.pixel_scale, 3)}}
+                       "train_to_train_median": _scale(self.pixel_scale, 3)}}
         if self.feature_idx is not None:
             d["feature"] = {"network": self.feature_name, "indices": self.feature_idx.tolist(),
                             "distances": [[round(v, 4) for v in r] for r in self.feature_dist.tolist()],
-                            "train_to_train_median": round(self.feature_scale, 4)}
+                            "train_to_train_median": _scale(self.feature_scale, 4)}
         else:
             d["feature"] = None
             d["feature_skipped"] = self.skipped
