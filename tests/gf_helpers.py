@@ -54,7 +54,9 @@ TINY_PROGAN = ["--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_WIDT
                "--stage-batch", "16:0.5", "--stage-kimg", "0.008", "--fade-kimg", "0.016", "--n-fixed", "4",
                "--sample-every", "100", "--checkpoint-every", "100", "--log-every", "1", "--precision", "fp32",
                "--no-progress", "--device", "cpu", "--minutes", "60"]
+# with path length and style mixing on (stylegan2-64's), so the tools and resume see their state
 TINY_STYLEGAN2 = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", *TINY_WIDTHS,
+                  "--pl-weight", "2", "--style-mixing", "0.9",
                   "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100", "--checkpoint-every", "100",
                   "--log-every", "1", "--precision", "fp32", "--no-progress", "--device", "cpu", "--minutes", "60",
                   "--eval-minutes", "0"]
