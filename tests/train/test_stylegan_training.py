@@ -416,3 +416,14 @@ def test_a_joint_step_runs_with_both_penalties():
     s = tr.train_step(_images())  # step 0: path length and R1 are both due
     assert torch.isfinite(s.d_loss) and torch.isfinite(s.g_loss) and float(tr.G.pl_mean) > 0
     assert any(not torch.equal(a, b) for a, b in zip(g_before, tr.G.parameters()))
+
+
+def test_the_cpu_presets_keep_their_measured_set_ups():
+    """stylegan2: the official small-data set-up with R1 gamma 1, the winner of the sweep in
+    docs/stylegan2.md; stylegan2-64 keeps path length, mixing and gamma 0.05 (not swept)."""
+    def setup(name):
+        cfg = get_preset(name)
+        return cfg.loss.r1_gamma, cfg.style.pl_weight, cfg.style.mixing_prob, cfg.model.mbstd_group
+
+    assert setup("stylegan2") == (1.0, 0.0, 0.0, 32)
+    assert setup("stylegan2-64") == (0.05, 2.0, 0.9, 4)
