@@ -27,7 +27,8 @@ def test_throughput_smoke(capsys):
 
 def test_the_naive_loop_does_stylegan2s_lazy_r1_and_path_length(monkeypatch):
     """The naive baseline does the work ganforge's step does: over 16 steps of the stylegan2
-    preset, R1 once (every 16) and path length four times (every 4), each an autograd.grad call."""
+    preset with path length on (stylegan2-64's; the preset itself has none), R1 once (every 16)
+    and path length four times (every 4), each an autograd.grad call."""
     import torch
 
     from ganforge.config import set_field
@@ -36,7 +37,8 @@ def test_the_naive_loop_does_stylegan2s_lazy_r1_and_path_length(monkeypatch):
     bench = load("throughput")
     cfg = get_preset("stylegan2")
     bench.toy_widths(cfg)
-    for k, v in {"model.z_dim": 16, "model.w_dim": 16, "train.batch_size": 4}.items():
+    for k, v in {"model.z_dim": 16, "model.w_dim": 16, "train.batch_size": 4, "style.pl_weight": 2.0,
+                 "style.mixing_prob": 0.9}.items():
         set_field(cfg, k, v)
     calls = []
     grad = torch.autograd.grad
