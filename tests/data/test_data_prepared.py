@@ -200,13 +200,17 @@ def _streamed_run(tmp_path):
          "--data-workers", "2", "--batch-size", "4", "--g-channels", "8", "--d-channels", "8", "--z-dim", "16",
          "--precision", "fp32", "--n-fixed", "4", "--no-progress", "--log-every", "5", "--steps", "100000",
          "--epochs", "none", "--out", str(run)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not (
-            (run / "log.jsonl").exists() and len(_children(proc.pid)) == 2):
-        time.sleep(0.2)
-    assert proc.poll() is None, proc.communicate()[1]
-    workers = _children(proc.pid)
-    assert len(workers) == 2, f"DataLoader workers: {workers}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not (
+                (run / "log.jsonl").exists() and len(_children(proc.pid)) == 2):
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1]
+        workers = _children(proc.pid)
+        assert len(workers) == 2, f"DataLoader workers: {workers}"
+    except BaseException:
+        proc.kill()  # not left training in the background
+        raise
     return proc, run, workers
 
 

@@ -32,9 +32,9 @@ def _trainer(channels: int = 1, **over) -> GANTrainer:
     cfg = get_preset("stylegan2")
     # path length and style mixing on (the preset's small-data set-up has neither): the machinery
     # under test, at stylegan2-64's settings
-    for k, v in {"style.pl_weight": 2.0, "style.mixing_prob": 0.9, "data.size": 32, "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2,
-                 "model.channel_base": 256, "model.channel_max": 8, "train.batch_size": 4, "train.precision": "fp32",
-                 "train.device": "cpu", **over}.items():
+    for k, v in {"style.pl_weight": 2.0, "style.mixing_prob": 0.9, "data.size": 32, "model.z_dim": 16,
+                 "model.w_dim": 16, "model.mapping_layers": 2, "model.channel_base": 256, "model.channel_max": 8,
+                 "train.batch_size": 4, "train.precision": "fp32", "train.device": "cpu", **over}.items():
         section, name = k.split(".")
         setattr(getattr(cfg, section), name, v)
     check_run(cfg)

@@ -131,7 +131,7 @@ def neighbours(G: nn.Module, train_images: torch.Tensor, n: int = 8, k: int = 4,
     n_ref = train_images.shape[0]
     pd, pi = knn(fakes.float(), lambda s: train_images[s], n_ref, k)
     res = Neighbours(fakes, seed, pd.float(), pi, skipped=skipped,
-                     pixel_scale=train_to_train(lambda s: train_images[s], n_ref))
+                     pixel_scale=train_to_train(train_images, n_ref))
     if features is not None:
         f_fake = torch.as_tensor(features(fakes)).float()
         f_ref = torch.as_tensor(features(train_images)).float()
