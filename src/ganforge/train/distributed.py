@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import os
 import random
 from datetime import timedelta
@@ -104,6 +105,11 @@ def process_group(device: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator
     if not os.environ.get("MASTER_ADDR") or not os.environ.get("MASTER_PORT"):
         raise ConfigError(f"WORLD_SIZE={world} but MASTER_ADDR/MASTER_PORT are not set: start the processes "
                           f"with torchrun (torchrun --nproc_per_node {world} -m ganforge train ...)")
+    # torch 2.13 imports torch._dynamo on the first optimizer it builds; done while a process group
+    # exists, that import keeps references to the group, so destroy_process_group cannot free it and
+    # its gloo threads then race the interpreter's exit (SIGABRT, "terminate called without an
+    # active exception", in about one run of ten). Imported first, it holds none.
+    importlib.import_module("torch._dynamo")
     try:
         dist.init_process_group(backend, rank=rank, world_size=world, timeout=timedelta(seconds=timeout_s))
     except Exception as e:
