@@ -54,9 +54,13 @@ TINY_PROGAN = ["--preset", "progan", "--size", "16", "--z-dim", "16", *TINY_WIDT
                "--stage-batch", "16:0.5", "--stage-kimg", "0.008", "--fade-kimg", "0.016", "--n-fixed", "4",
                "--sample-every", "100", "--checkpoint-every", "100", "--log-every", "1", "--precision", "fp32",
                "--no-progress", "--device", "cpu", "--minutes", "60"]
-# with path length and style mixing on (stylegan2-64's), so the tools and resume see their state
+# StyleGAN2's path length and style mixing switched on, at stylegan2-64's settings (the stylegan2
+# preset's small-data set-up has neither), for the tests of that machinery: config fields and flags
+PATH_LENGTH_ON = {"style.pl_weight": 2.0, "style.mixing_prob": 0.9}
+PATH_LENGTH_FLAGS = ["--pl-weight", "2", "--style-mixing", "0.9"]
+# with PATH_LENGTH_FLAGS, so the tools and resume see that state
 TINY_STYLEGAN2 = ["--preset", "stylegan2", "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", *TINY_WIDTHS,
-                  "--pl-weight", "2", "--style-mixing", "0.9",
+                  *PATH_LENGTH_FLAGS,
                   "--batch-size", "4", "--n-fixed", "4", "--sample-every", "100", "--checkpoint-every", "100",
                   "--log-every", "1", "--precision", "fp32", "--no-progress", "--device", "cpu", "--minutes", "60",
                   "--eval-minutes", "0"]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from gf_helpers import PATH_LENGTH_ON
+
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -37,8 +39,7 @@ def test_the_naive_loop_does_stylegan2s_lazy_r1_and_path_length(monkeypatch):
     bench = load("throughput")
     cfg = get_preset("stylegan2")
     bench.toy_widths(cfg)
-    for k, v in {"model.z_dim": 16, "model.w_dim": 16, "train.batch_size": 4, "style.pl_weight": 2.0,
-                 "style.mixing_prob": 0.9}.items():
+    for k, v in {"model.z_dim": 16, "model.w_dim": 16, "train.batch_size": 4, **PATH_LENGTH_ON}.items():
         set_field(cfg, k, v)
     calls = []
     grad = torch.autograd.grad

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from gf_helpers import make_images
+from gf_helpers import PATH_LENGTH_ON, make_images
 
 pytestmark = pytest.mark.multiprocess
 
@@ -241,8 +241,7 @@ def test_stylegan2_state_w_avg_and_path_length_mean_agree_on_every_process(tmp_p
     a, b = run_workers(tmp_path, data256, "stylegan2", {
         "model.z_dim": 16, "model.w_dim": 16, "model.mapping_layers": 2, "model.channel_base": 256,
         "model.channel_max": 8, "train.batch_size": 4, "train.precision": "fp32", "train.n_fixed": 4,
-        "train.steps": 4, "train.log_every": 1, "style.pl_weight": 2.0, "style.pl_every": 2,
-        "style.mixing_prob": 0.9, "loss.r1_every": 2})  # the preset has neither path length nor mixing on
+        "train.steps": 4, "train.log_every": 1, **PATH_LENGTH_ON, "style.pl_every": 2, "loss.r1_every": 2})
     assert_equal_on_both(a, b, ("G", "G_ema", "D"))
     assert a["G"]["w_avg"].abs().sum() > 0 and a["G"]["pl_mean"] > 0  # both moved: the comparison means something
     assert not torch.equal(a["z"], b["z"])

@@ -22,7 +22,7 @@ from ganforge.train.families.stylegan2 import PathLengthReg
 from ganforge.train.builder import build_trainer
 from ganforge.train.trainer import GANTrainer
 from gf_helpers import TINY_STYLEGAN2 as TINY
-from gf_helpers import resumed_equals_straight
+from gf_helpers import PATH_LENGTH_ON, resumed_equals_straight
 
 # TINY: a stylegan2 of 32 px (Fashion-MNIST-like 28 px data is resized), 4 images a step.
 LR = 2.5e-3  # the preset's Adam: lr 0.0025, betas (0, 0.99); lazy R1 every 16 (path length every 4 when on)
@@ -30,9 +30,7 @@ LR = 2.5e-3  # the preset's Adam: lr 0.0025, betas (0, 0.99); lazy R1 every 16 (
 
 def _trainer(channels: int = 1, **over) -> GANTrainer:
     cfg = get_preset("stylegan2")
-    # path length and style mixing on (the preset's small-data set-up has neither): the machinery
-    # under test, at stylegan2-64's settings
-    for k, v in {"style.pl_weight": 2.0, "style.mixing_prob": 0.9, "data.size": 32, "model.z_dim": 16,
+    for k, v in {**PATH_LENGTH_ON, "data.size": 32, "model.z_dim": 16,
                  "model.w_dim": 16, "model.mapping_layers": 2, "model.channel_base": 256, "model.channel_max": 8,
                  "train.batch_size": 4, "train.precision": "fp32", "train.device": "cpu", **over}.items():
         section, name = k.split(".")
