@@ -67,6 +67,35 @@ def test_training_data_from_a_prepared_set_in_memory_or_streamed(tmp_path):
     assert IN_MEMORY_BYTES == 2 * 1024**3
 
 
+def test_readers_get_plain_indices_and_read_the_samplers_batches(tmp_path, monkeypatch):
+    """The trainer sends its readers each batch's indices as a list of ints, never a tensor: a
+    tensor would travel as a shared file descriptor served by a thread of the trainer, which prints
+    its own traceback when a reader dies mid-handover. The batches read are the sampler's."""
+    from ganforge.train import batches
+    from ganforge.train.batches import EpochSampler, StreamedBatches
+
+    prepare_folder(image_folder(tmp_path / "imgs"), 16, tmp_path / "prep", progress=False)
+    data = load_data(DataConfig(source=str(tmp_path / "prep"), load="stream"), progress=False)
+    sent = []
+    loader = batches.torch.utils.data.DataLoader
+
+    def spy(dataset, sampler, **kw):
+        def record():
+            for idx in sampler:
+                sent.append(idx)
+                yield idx
+        return loader(dataset, sampler=record(), **kw)
+
+    monkeypatch.setattr(batches.torch.utils.data, "DataLoader", spy)
+    sampler = EpochSampler(12, 4, seed=0, device=torch.device("cpu"))
+    expected = EpochSampler(12, 4, seed=0, device=torch.device("cpu"))
+    source = StreamedBatches(data, sampler, torch.device("cpu"), labelled=True, workers=0)
+    for _ in range(4):
+        images, _ = source.next()
+        assert torch.equal(images, data.images[expected.next_indices()])
+    assert sent and all(type(idx) is list and all(type(i) is int for i in idx) for idx in sent)
+
+
 def test_a_prepared_set_refuses_another_size_and_a_class(tmp_path):
     prepare_folder(image_folder(tmp_path / "imgs"), 16, tmp_path / "prep", progress=False)
     with pytest.raises(DataError, match="prepared at 16x16"):

@@ -105,7 +105,7 @@ def _reader_worker_init(worker_id: int) -> None:
     reader ignores it.
 
     A reader hands each batch over through a background thread of multiprocessing's resource
-    sharer. When training stops - a sibling reader killed, a Ctrl-C - the trainer drops those
+    sharer (the trainer sends the readers only lists of ints, so it runs none). When training stops - a sibling reader killed, a Ctrl-C - the trainer drops those
     connections, and that thread reports the reset as a traceback on the shared stderr, burying
     the one line that says what happened. Only a peer hanging up is silenced; anything else is
     still reported.
@@ -135,8 +135,12 @@ class StreamedBatches:
         self._it: Iterator | None = None
 
     def _start(self) -> Iterator:
+        # The readers get each batch's indices as a list of ints: a tensor sent to a worker process
+        # travels as a shared file descriptor, served by a resource-sharer thread in this process,
+        # which prints a traceback of its own when a reader dies mid-handover.
+        indices = (idx.tolist() for idx in self.sampler.ahead())
         loader = torch.utils.data.DataLoader(
-            self.reader, sampler=self.sampler.ahead(), batch_size=None, num_workers=self.workers,
+            self.reader, sampler=indices, batch_size=None, num_workers=self.workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=4 if self.workers else None,
             # its own generator: the workers' seeds must not be drawn from the training RNG
             generator=torch.Generator().manual_seed(0), worker_init_fn=_reader_worker_init)
